@@ -1,0 +1,171 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** What the registration check needs to ask the controller about one node. */
+export interface NodeRegistrationArgs {
+  /** Container running slurmctld (scontrol runs there). */
+  controllerContainer: pulumi.Input<string>;
+  /** Container running the node's slurmd (its log tail explains a failure). */
+  workerContainer: pulumi.Input<string>;
+  /** Docker id of the worker container: a new container is checked again. */
+  workerContainerId: pulumi.Input<string>;
+  /** Slurm node name. */
+  nodeName: pulumi.Input<string>;
+  /** How long to wait for a usable state before failing the deployment. */
+  timeoutSeconds: pulumi.Input<number>;
+}
+
+interface RegistrationInputs {
+  controllerContainer: string;
+  workerContainer: string;
+  workerContainerId: string;
+  nodeName: string;
+  timeoutSeconds: number;
+}
+
+/** What the controller reported once the node was usable. */
+export interface NodeReport {
+  state: string;
+  cpus: number;
+  memoryMb: number;
+  slurmVersion: string;
+  reason: string;
+}
+
+// Everything below runs inside Pulumi's dynamic-provider host (serialized with the provider),
+// so it keeps to Node built-ins and dockerode, loaded by require at run time.
+
+/** Runs a command in a container through the Docker API; returns exit code and output. */
+async function dockerExec(container: string, cmd: string[]): Promise<{ code: number; out: string; err: string }> {
+  const Docker = require("dockerode");
+  const { PassThrough } = require("stream");
+  const docker = new Docker();
+  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({});
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  stdout.on("data", (b: Buffer) => out.push(b));
+  stderr.on("data", (b: Buffer) => err.push(b));
+  docker.modem.demuxStream(stream, stdout, stderr);
+  await new Promise<void>((resolve, reject) => {
+    stream.on("end", () => resolve());
+    stream.on("error", reject);
+  });
+  const info = await exec.inspect();
+  return { code: info.ExitCode ?? -1, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
+}
+
+/** The last lines of a container's log (stdout and stderr), as text. */
+async function logTail(container: string, lines: number): Promise<string> {
+  const Docker = require("dockerode");
+  const raw: Buffer = await new Docker().getContainer(container).logs({ stdout: true, stderr: true, tail: lines });
+  // Docker multiplexes non-TTY logs in frames: 8-byte header (stream, 0, 0, 0, big-endian size).
+  const parts: Buffer[] = [];
+  let at = 0;
+  while (at + 8 <= raw.length) {
+    const size = raw.readUInt32BE(at + 4);
+    parts.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString();
+}
+
+/** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
+async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean }) | undefined> {
+  const res = await dockerExec(inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
+  if (res.code !== 0) return undefined;
+  const node = (JSON.parse(res.out).nodes ?? [])[0];
+  if (!node) return { known: false, state: "NOT IN slurm.conf", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
+  return {
+    known: true,
+    state: (node.state ?? []).join("+"),
+    cpus: node.cpus ?? 0,
+    memoryMb: node.real_memory ?? 0,
+    slurmVersion: node.version ?? "",
+    reason: node.reason ?? "",
+  };
+}
+
+/** Usable: the base state is one a job can be scheduled on, and no flag takes it out of service. */
+function isUsable(state: string): boolean {
+  const flags = state.split("+");
+  const usable = ["IDLE", "MIXED", "ALLOCATED", "COMPLETING"].includes(flags[0]);
+  const blocked = flags.some((f) => ["DRAIN", "DRAINED", "DRAINING", "NOT_RESPONDING", "FAIL", "INVALID_REG"].includes(f));
+  return usable && !blocked;
+}
+
+/** Polls the controller until the node is usable or the timeout passes, then fails with the evidence. */
+async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> {
+  const deadline = Date.now() + inputs.timeoutSeconds * 1000;
+  let last: (NodeReport & { known: boolean }) | undefined;
+  let lastError = "";
+  for (;;) {
+    try {
+      last = await queryNode(inputs);
+      if (last && last.known && isUsable(last.state)) {
+        const { known: _known, ...report } = last;
+        return report;
+      }
+    } catch (e) {
+      lastError = e instanceof Error ? e.message : String(e);
+    }
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  let tail = "";
+  try {
+    tail = await logTail(inputs.workerContainer, 25);
+  } catch (e) {
+    tail = `(could not read the log of ${inputs.workerContainer}: ${e instanceof Error ? e.message : e})`;
+  }
+  const state = last ? last.state : "no answer from slurmctld";
+  const reason = last?.reason ? ` (reason: ${last.reason})` : "";
+  throw new Error(
+    `Slurm node ${inputs.nodeName} did not become usable within ${inputs.timeoutSeconds}s: ` +
+      `state ${state}${reason}${lastError ? `; last error: ${lastError}` : ""}.\n` +
+      `Last lines of the slurmd container ${inputs.workerContainer}:\n${tail.trimEnd()}`,
+  );
+}
+
+const registrationProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: RegistrationInputs) {
+    const report = await waitUntilUsable(inputs);
+    return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
+  },
+  async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
+    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds"];
+    const changed = keys.filter((k) => olds[k] !== news[k]);
+    return { changes: changed.length > 0, replaces: [] };
+  },
+  async update(_id: string, _olds: RegistrationInputs, news: RegistrationInputs) {
+    return { outs: { ...news, ...(await waitUntilUsable(news)) } };
+  },
+  async delete() {
+    // Nothing to remove: the check owns no infrastructure.
+  },
+};
+
+/**
+ * Verifies that a slurmd registered with the controller: `pulumi up` waits until the node is
+ * IDLE/MIXED/ALLOCATED, or fails naming the node, its state and reason, and the slurmd log tail.
+ */
+export class NodeRegistration extends pulumi.dynamic.Resource {
+  public readonly nodeName!: pulumi.Output<string>;
+  public readonly state!: pulumi.Output<string>;
+  public readonly cpus!: pulumi.Output<number>;
+  public readonly memoryMb!: pulumi.Output<number>;
+  public readonly slurmVersion!: pulumi.Output<string>;
+  public readonly reason!: pulumi.Output<string>;
+
+  constructor(name: string, args: NodeRegistrationArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      registrationProvider,
+      name,
+      { ...args, state: undefined, cpus: undefined, memoryMb: undefined, slurmVersion: undefined, reason: undefined },
+      opts,
+      "slurm-cluster",
+      "NodeRegistration",
+    );
+  }
+}

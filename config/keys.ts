@@ -1,0 +1,66 @@
+import { z } from "zod";
+
+/** The project's config namespace: keys are written `slurm-cluster:<key>` in stack files. */
+export const CONFIG_NAMESPACE = "slurm-cluster";
+
+/** Worker containment modes the product knows of; only BUILT_CGROUP_MODES can be deployed yet. */
+export const CGROUP_MODES = ["none", "cgroup", "systemd"] as const;
+export type CgroupMode = (typeof CGROUP_MODES)[number];
+export const BUILT_CGROUP_MODES: readonly CgroupMode[] = ["none"];
+
+const wholeNumber = (min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max);
+
+/**
+ * Every config key the program reads: its schema, its default and what is allowed, in words.
+ * Pulumi.yaml declares the same keys and defaults for the Pulumi CLI; a unit test keeps them equal.
+ */
+export const CONFIG_KEYS = {
+  clusterName: {
+    // slurmdbd builds MySQL table names from the cluster name, and Slurm lower-cases it
+    // silently (slurm.conf ClusterName), so only accept what survives both unchanged.
+    schema: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/),
+    default: "hpc",
+    allowed: "a lower case letter, then lower case letters, digits or _ (at most 40 characters)",
+  },
+  workerCount: {
+    schema: wholeNumber(1, 64),
+    default: 2,
+    allowed: "a whole number from 1 to 64",
+  },
+  workerCpus: {
+    schema: wholeNumber(1, 256),
+    default: 2,
+    allowed: "a whole number from 1 to 256",
+  },
+  workerMemoryMb: {
+    // Below ~256 MiB slurmd, munged and a job step do not fit in the container together.
+    schema: wholeNumber(256, 1048576),
+    default: 1024,
+    allowed: "a whole number of MiB from 256 (what slurmd, munged and a job step need) to 1048576",
+  },
+  cgroupMode: {
+    schema: z.enum(CGROUP_MODES),
+    default: "none" as CgroupMode,
+    allowed: `one of ${CGROUP_MODES.join(", ")}`,
+  },
+  baseImage: {
+    // A Docker image reference: [registry/]name[:tag][@digest], lower case name.
+    schema: z.string().regex(/^[a-z0-9]+([._\/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/),
+    default: "debian:trixie-slim",
+    allowed: "a Docker image reference such as debian:trixie-slim",
+  },
+  sharedVolume: {
+    schema: z.string().regex(/^([a-zA-Z0-9][a-zA-Z0-9_.-]{0,127})?$/),
+    default: "",
+    allowed: "a Docker volume name (letters, digits, _ . -; starting with a letter or digit), or empty for slurm-<stack>-shared",
+  },
+  registrationTimeoutSeconds: {
+    schema: wholeNumber(10, 3600),
+    default: 180,
+    allowed: "a whole number of seconds from 10 to 3600",
+  },
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_KEYS;
+export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];

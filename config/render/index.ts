@@ -1,0 +1,5 @@
+export { renderSlurmConf, SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
+export { renderCgroupConf } from "./cgroup-conf";
+export { renderSlurmdbdConf } from "./slurmdbd-conf";
+export { hostlist } from "./hostlist";
+export { workerContainerSettings, WorkerContainerSettings } from "./container-settings";

@@ -1,0 +1,86 @@
+import { ClusterSpec } from "../spec";
+import { joinSections, renderHeader } from "./header";
+import { hostlist } from "./hostlist";
+
+export const SLURMCTLD_PORT = 6817;
+export const SLURMD_PORT = 6818;
+export const SLURMDBD_PORT = 6819;
+export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
+
+/** Plugins that decide how a worker tracks and contains job processes, per cgroupMode. */
+function containmentLines(spec: ClusterSpec): string[] {
+  switch (spec.cgroupMode) {
+    case "none":
+      return [
+        "# cgroupMode=none: no cgroup use at all. Processes are tracked through /proc",
+        "# (proctrack/linuxproc) and no task plugin is loaded; cgroup.conf disables the cgroup plugin.",
+        "ProctrackType=proctrack/linuxproc",
+        "JobAcctGatherType=jobacct_gather/linux",
+        "JobAcctGatherFrequency=30",
+      ];
+    default:
+      // parse.ts rejects modes that are not built, so this is a programming error.
+      throw new Error(`no slurm.conf containment for cgroupMode ${spec.cgroupMode}`);
+  }
+}
+
+/** slurm.conf, identical on the controller and every worker. */
+export function renderSlurmConf(spec: ClusterSpec): string {
+  const nodeNames = spec.workers.map((w) => w.nodeName);
+  return joinSections([
+    [renderHeader("slurm.conf", spec)],
+    [
+      "# Cluster and control",
+      `ClusterName=${spec.clusterName}`,
+      `SlurmctldHost=${spec.hosts.controller}`,
+      "SlurmUser=slurm",
+      "AuthType=auth/munge",
+      "CredType=cred/munge",
+      `SlurmctldPort=${SLURMCTLD_PORT}`,
+      `SlurmdPort=${SLURMD_PORT}`,
+      "MpiDefault=none",
+      "ReturnToService=2",
+    ],
+    [
+      "# State and spool. StateSaveLocation is a named volume: queue and job ids survive a new controller container.",
+      `StateSaveLocation=${STATE_SAVE_LOCATION}`,
+      "SlurmdSpoolDir=/var/lib/slurm/slurmd",
+      "SlurmctldPidFile=/run/slurmctld.pid",
+      "SlurmdPidFile=/run/slurmd.pid",
+      "# No log files: daemons run in the foreground and log to stderr, so `docker logs` shows them.",
+      "SlurmctldDebug=info",
+      "SlurmdDebug=info",
+    ],
+    ["# Process tracking and containment", ...containmentLines(spec)],
+    [
+      "# Scheduling. The default scheduler waits seconds between passes; these make short jobs start at once.",
+      "SchedulerType=sched/backfill",
+      "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=1",
+      "SelectType=select/cons_tres",
+      "SelectTypeParameters=CR_Core_Memory",
+      "MinJobAge=60",
+    ],
+    [
+      "# Accounting through slurmdbd",
+      "AccountingStorageType=accounting_storage/slurmdbd",
+      `AccountingStorageHost=${spec.hosts.slurmdbd}`,
+      `AccountingStoragePort=${SLURMDBD_PORT}`,
+      "JobCompType=jobcomp/none",
+    ],
+    [
+      "# Timers",
+      "SlurmctldTimeout=30",
+      "SlurmdTimeout=60",
+      "InactiveLimit=0",
+      "KillWait=10",
+      "Waittime=0",
+    ],
+    [
+      "# Nodes. A container sees the host's CPUs and memory, so slurmd must trust the sizes",
+      "# configured here rather than drain the node for a mismatch (slurm.conf: SlurmdParameters=config_overrides).",
+      "SlurmdParameters=config_overrides",
+      `NodeName=${hostlist(nodeNames)} CPUs=${spec.workerCpus} RealMemory=${spec.workerMemoryMb} State=UNKNOWN`,
+      `PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP`,
+    ],
+  ]);
+}
