@@ -151,12 +151,12 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
  * IDLE/MIXED/ALLOCATED, or fails naming the node, its state and reason, and the slurmd log tail.
  */
 export class NodeRegistration extends pulumi.dynamic.Resource {
-  public readonly nodeName!: pulumi.Output<string>;
-  public readonly state!: pulumi.Output<string>;
-  public readonly cpus!: pulumi.Output<number>;
-  public readonly memoryMb!: pulumi.Output<number>;
-  public readonly slurmVersion!: pulumi.Output<string>;
-  public readonly reason!: pulumi.Output<string>;
+  declare public readonly nodeName: pulumi.Output<string>;
+  declare public readonly state: pulumi.Output<string>;
+  declare public readonly cpus: pulumi.Output<number>;
+  declare public readonly memoryMb: pulumi.Output<number>;
+  declare public readonly slurmVersion: pulumi.Output<string>;
+  declare public readonly reason: pulumi.Output<string>;
 
   constructor(name: string, args: NodeRegistrationArgs, opts?: pulumi.CustomResourceOptions) {
     super(

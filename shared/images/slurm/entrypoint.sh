@@ -58,7 +58,7 @@ case "$role" in
       log "registering cluster ${cluster} in accounting"
       sacctmgr -i add cluster "$cluster"
     fi
-    exec slurmctld -D -i
+    exec slurmctld -D
     ;;
   worker)
     start_munge

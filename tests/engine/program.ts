@@ -1,0 +1,100 @@
+// Runs the real Pulumi program (index.ts) in-process through Pulumi's mock monitor.
+// Every resource registration reaches `mocks.newResource` with the exact provider inputs, in
+// dependency order; what the mocks do with it (record it, or apply it to Docker) is the caller's.
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+export const PROJECT_NAME = "slurm-cluster";
+
+/** A stack output value with its secrets resolved: a secret leaf is wrapped as { secret: value }. */
+export type ResolvedOutput =
+  | string
+  | number
+  | boolean
+  | null
+  | { secret: ResolvedOutput }
+  | ResolvedOutput[]
+  | { [key: string]: ResolvedOutput };
+
+export interface RunResult {
+  outputs: Record<string, ResolvedOutput>;
+  /** Errors thrown while registering resources (each also failed the resources depending on it). */
+  errors: Error[];
+}
+
+/** Resolves Outputs inside plain objects and arrays, keeping track of which leaves are secret. */
+export async function resolveOutputs(value: unknown): Promise<ResolvedOutput> {
+  if (pulumi.Output.isInstance(value)) {
+    const o = value as pulumi.Output<unknown> & { promise(): Promise<unknown>; isSecret: Promise<boolean> };
+    const [inner, secret] = await Promise.all([o.promise(), o.isSecret]);
+    const resolved = await resolveOutputs(inner);
+    return secret ? { secret: resolved } : resolved;
+  }
+  if (value instanceof Promise) return resolveOutputs(await value);
+  if (Array.isArray(value)) return Promise.all(value.map(resolveOutputs));
+  if (value !== null && typeof value === "object") {
+    const entries = await Promise.all(
+      Object.entries(value).map(async ([k, v]) => [k, await resolveOutputs(v)] as const),
+    );
+    return Object.fromEntries(entries);
+  }
+  return (value ?? null) as ResolvedOutput;
+}
+
+/** Runs index.ts for `stack` with raw config (`namespace:key` -> string) against the given mocks. */
+export async function runProgram(stack: string, config: Record<string, string>, mocks: pulumi.runtime.Mocks): Promise<RunResult> {
+  const errors: Error[] = [];
+  const recordingMocks: pulumi.runtime.Mocks = {
+    async newResource(args) {
+      try {
+        return await mocks.newResource(args);
+      } catch (err) {
+        const e = err instanceof Error ? err : new Error(String(err));
+        errors.push(e);
+        throw e;
+      }
+    },
+    call: (args) => mocks.call(args),
+  };
+  pulumi.runtime.setAllConfig(config, []);
+  await pulumi.runtime.setMocks(recordingMocks, PROJECT_NAME, stack, false);
+
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program: () => Promise<Record<string, unknown>> = require(path.join(PROJECT_ROOT, "index.ts"));
+  let returned: Record<string, unknown> = {};
+  let programError: unknown;
+  try {
+    await pulumi.runtime.runInPulumiStack(async () => {
+      returned = await program();
+      return returned;
+    });
+  } catch (err) {
+    programError = err;
+  }
+  let outputs: Record<string, ResolvedOutput> = {};
+  if (programError === undefined) {
+    try {
+      outputs = (await resolveOutputs(returned)) as Record<string, ResolvedOutput>;
+    } catch (err) {
+      if (errors.length === 0) errors.push(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+  // Let every registration still in flight finish (or fail) before reporting.
+  await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
+  if (programError !== undefined) throw programError;
+  return { outputs, errors };
+}
+
+/** What `pulumi stack output --json` prints: secrets as "[secret]" unless showSecrets. */
+export function printableOutputs(value: ResolvedOutput, showSecrets: boolean): unknown {
+  if (Array.isArray(value)) return value.map((v) => printableOutputs(v, showSecrets));
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === "secret") {
+      return showSecrets ? printableOutputs((value as { secret: ResolvedOutput }).secret, true) : "[secret]";
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printableOutputs(v, showSecrets)]));
+  }
+  return value;
+}

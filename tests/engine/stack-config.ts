@@ -1,0 +1,43 @@
+// Reads stack config the way the Pulumi CLI hands it to a program: project defaults from
+// Pulumi.yaml, then Pulumi.<stack>.yaml, then `-c key=value` overrides; every value a string.
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { PROJECT_NAME, PROJECT_ROOT } from "./program";
+
+function asConfigString(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+/** Full key with namespace: `workerCount` -> `slurm-cluster:workerCount`. */
+function fullKey(key: string): string {
+  return key.includes(":") ? key : `${PROJECT_NAME}:${key}`;
+}
+
+export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT): Record<string, string> {
+  const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+  if (!fs.existsSync(stackFile)) {
+    const known = fs.readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
+    throw new Error(`no stack "${stack}": ${stackFile} does not exist (stacks: ${known.join(", ")})`);
+  }
+  const project = yaml.load(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as {
+    config?: Record<string, { default?: unknown }>;
+  };
+  const config: Record<string, string> = {};
+  for (const [key, decl] of Object.entries(project.config ?? {})) {
+    if (decl && typeof decl === "object" && "default" in decl) config[fullKey(key)] = asConfigString(decl.default);
+  }
+  const stackDoc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
+    if (value && typeof value === "object" && "secure" in value) {
+      throw new Error(`${stackFile}: ${key} is a secure value, which only the Pulumi CLI can decrypt`);
+    }
+    config[fullKey(key)] = asConfigString(value);
+  }
+  for (const override of overrides) {
+    const eq = override.indexOf("=");
+    if (eq <= 0) throw new Error(`-c ${override}: expected key=value`);
+    config[fullKey(override.slice(0, eq))] = override.slice(eq + 1);
+  }
+  return config;
+}
