@@ -51,7 +51,7 @@ export class Controller extends pulumi.ComponentResource {
           { type: "volume", source: args.sharedVolume, target: spec.sharedMountPath },
         ],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64 },
+          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
           { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
         ],

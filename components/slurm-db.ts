@@ -60,7 +60,7 @@ export class SlurmDb extends pulumi.ComponentResource {
         uploads: [
           { file: "/etc/slurm-cluster/database-name", content: spec.database.name },
           { file: "/etc/slurm-cluster/database-user", content: spec.database.user },
-          { file: "/etc/slurm-cluster/database-password", content: this.password },
+          { file: "/etc/slurm-cluster/database-password", content: this.password, permissions: "0600" },
         ],
         healthcheck: {
           tests: ["CMD", "mariadb-admin", "ping", "--silent"],
@@ -86,10 +86,11 @@ export class SlurmDb extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "slurmdbd"),
         networksAdvanced: [{ name: args.network, aliases: [spec.hosts.slurmdbd] }],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64 },
+          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
           {
             file: "/etc/slurm/slurmdbd.conf",
             content: pulumi.secret(this.password.apply((p) => renderSlurmdbdConf(spec, p))),
+            permissions: "0600",
           },
         ],
         healthcheck: {

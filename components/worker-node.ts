@@ -48,7 +48,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.network, aliases: [worker.nodeName] }],
         mounts: [{ type: "volume", source: args.sharedVolume, target: spec.sharedMountPath }],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64 },
+          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
           { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
         ],

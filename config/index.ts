@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ClusterConfigError, parseClusterConfig } from "./parse";
 import { ClusterSpec } from "./spec";
 
-export { ClusterSpec, WorkerSpec } from "./spec";
+export type { ClusterSpec, WorkerSpec } from "./spec";
 export { ClusterConfigError } from "./parse";
 
 /** Reads this stack's config and validates it, before any resource is declared. */

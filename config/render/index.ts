@@ -2,4 +2,5 @@ export { renderSlurmConf, SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, STATE_SAVE
 export { renderCgroupConf } from "./cgroup-conf";
 export { renderSlurmdbdConf } from "./slurmdbd-conf";
 export { hostlist } from "./hostlist";
-export { workerContainerSettings, WorkerContainerSettings } from "./container-settings";
+export { workerContainerSettings } from "./container-settings";
+export type { WorkerContainerSettings } from "./container-settings";

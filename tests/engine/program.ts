@@ -64,14 +64,15 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   const program: () => Promise<Record<string, unknown>> = require(path.join(PROJECT_ROOT, "index.ts"));
   let returned: Record<string, unknown> = {};
   let programError: unknown;
-  try {
-    await pulumi.runtime.runInPulumiStack(async () => {
+  await pulumi.runtime.runInPulumiStack(async () => {
+    // Caught here, not outside: a rejected stack init also rejects promises nobody awaits.
+    try {
       returned = await program();
-      return returned;
-    });
-  } catch (err) {
-    programError = err;
-  }
+    } catch (err) {
+      programError = err;
+    }
+    return returned;
+  });
   let outputs: Record<string, ResolvedOutput> = {};
   if (programError === undefined) {
     try {

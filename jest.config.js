@@ -1,0 +1,19 @@
+// Two suites: unit (no Docker, Pulumi mocks) and e2e (real Docker, real Slurm).
+const transform = { "^.+\\.ts$": "ts-jest" };
+module.exports = {
+  projects: [
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+    },
+    {
+      displayName: "e2e",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"],
+      slowTestThreshold: 120,
+    },
+  ],
+};

@@ -1,0 +1,92 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { CONFIG_KEYS, CONFIG_KEY_NAMES } from "../../config/keys";
+import { ClusterConfigError, parseClusterConfig } from "../../config/parse";
+import { PROJECT_ROOT } from "../engine/program";
+import { readStackConfig } from "../engine/stack-config";
+import { runWithMocks } from "./harness";
+
+const parse = (raw: Record<string, string>) => parseClusterConfig(raw, "slurm-cluster", "test");
+
+describe("parseClusterConfig", () => {
+  it("fills every key with its default", () => {
+    const spec = parse({});
+    expect(spec).toMatchObject({
+      clusterName: "hpc",
+      cgroupMode: "none",
+      baseImage: "debian:trixie-slim",
+      workerCpus: 2,
+      workerMemoryMb: 1024,
+      registrationTimeoutSeconds: 180,
+      volumes: { shared: "slurm-test-shared" },
+    });
+    expect(spec.workers.map((w) => w.nodeName)).toEqual(["worker1", "worker2"]);
+  });
+
+  it("reads numbers from the strings Pulumi stores and leaves other namespaces alone", () => {
+    const spec = parse({ "slurm-cluster:workerCount": "3", "slurm-cluster:workerMemoryMb": "2048", "docker:host": "unix:///x" });
+    expect(spec.workers).toHaveLength(3);
+    expect(spec.workerMemoryMb).toBe(2048);
+  });
+
+  it("reports every problem at once", () => {
+    let error: unknown;
+    try {
+      parse({ "slurm-cluster:workerCount": "0", "slurm-cluster:clusterName": "Bad Name" });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ClusterConfigError);
+    expect((error as ClusterConfigError).problems).toHaveLength(2);
+  });
+});
+
+// Each bad value: the message names the key, the value and what is allowed, and nothing is created.
+const BAD_CONFIG: [string, string, RegExp][] = [
+  ["workerCount=0", "workerCount", /slurm-cluster:workerCount = "0": expected a whole number from 1 to 64/],
+  ["workerCount=5000", "workerCount", /slurm-cluster:workerCount = "5000": expected a whole number from 1 to 64/],
+  ["workerCount=two", "workerCount", /slurm-cluster:workerCount = "two": expected a whole number/],
+  ["workerCount=1.5", "workerCount", /slurm-cluster:workerCount = "1.5": expected a whole number/],
+  ["clusterName=My-Cluster", "clusterName", /slurm-cluster:clusterName = "My-Cluster": expected a lower case letter, then lower case letters, digits or _/],
+  ["clusterName=a_name_that_is_far_too_long_for_slurmdbd_tables", "clusterName", /at most 40 characters/],
+  ["workerMemoryMb=128", "workerMemoryMb", /slurm-cluster:workerMemoryMb = "128": expected a whole number of MiB from 256/],
+  ["workerCpus=0", "workerCpus", /slurm-cluster:workerCpus = "0": expected a whole number from 1 to 256/],
+  ["cgroupMode=bogus", "cgroupMode", /slurm-cluster:cgroupMode = "bogus": expected one of none, cgroup, systemd/],
+  ["cgroupMode=systemd", "cgroupMode", /slurm-cluster:cgroupMode = "systemd": this mode is not built yet; use one of none/],
+  ["baseImage=Not An Image", "baseImage", /slurm-cluster:baseImage = "Not An Image": expected a Docker image reference/],
+  ["registrationTimeoutSeconds=1", "registrationTimeoutSeconds", /registrationTimeoutSeconds = "1": expected a whole number of seconds from 10 to 3600/],
+  ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:clusterName/],
+];
+
+describe.each(BAD_CONFIG)("bad config %s", (override, _key, message) => {
+  it("fails with a clear message and declares no resource", async () => {
+    const run = await runWithMocks("ubuntu", [override]);
+    expect(run.error).toBeDefined();
+    expect(run.error!.message).toMatch(/The stack config is not valid; nothing was created/);
+    expect(run.error!.message).toMatch(message);
+    // Only the root stack component may exist; no custom resource was registered.
+    expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+});
+
+describe("Pulumi.yaml", () => {
+  const project = yaml.load(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as {
+    name: string;
+    config: Record<string, { type: string; default: unknown }>;
+  };
+
+  it("declares exactly the keys the program reads, with the same defaults", () => {
+    expect(project.name).toBe("slurm-cluster");
+    expect(Object.keys(project.config).sort()).toEqual([...CONFIG_KEY_NAMES].sort());
+    for (const key of CONFIG_KEY_NAMES) {
+      expect({ key, value: project.config[key].default }).toEqual({ key, value: CONFIG_KEYS[key].default });
+      expect(project.config[key].type).toBe(typeof CONFIG_KEYS[key].default === "number" ? "integer" : "string");
+    }
+  });
+
+  it.each(["ubuntu", "macos", "qnap"])("stack file Pulumi.%s.yaml is valid", (stack) => {
+    const spec = parseClusterConfig(readStackConfig(stack), "slurm-cluster", stack);
+    expect(spec.clusterName).toBe(stack);
+  });
+});

@@ -1,0 +1,120 @@
+import { CONTAINER, IMAGE, NETWORK, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
+
+const STACKS = ["ubuntu", "macos", "qnap"];
+
+describe.each(STACKS)("stack %s", (stack) => {
+  it("declares network, volumes, images, database, slurmdbd, controller and one worker per node", async () => {
+    const run = await runWithMocks(stack);
+    expect(run.error).toBeUndefined();
+    const names = ofType(run, CONTAINER).map((c) => c.inputs.name).sort();
+    expect(names).toEqual(
+      [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-worker1`, `slurm-${stack}-worker2`].sort(),
+    );
+    expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`slurm-${stack}-net`]);
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
+      [`slurm-${stack}-database`, `slurm-${stack}-shared`, `slurm-${stack}-statesave`].sort(),
+    );
+    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm"]);
+    const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
+    expect(checks.map((c) => c.inputs.nodeName).sort()).toEqual(["worker1", "worker2"]);
+  });
+
+  it("labels every container, network and volume with project, stack and role", async () => {
+    const run = await runWithMocks(stack);
+    for (const r of [...ofType(run, CONTAINER), ...ofType(run, NETWORK), ...ofType(run, VOLUME)]) {
+      const labels = Object.fromEntries(r.inputs.labels.map((l: { label: string; value: string }) => [l.label, l.value]));
+      expect(labels).toMatchObject({ "com.slurm-cluster.project": "slurm-cluster", "com.slurm-cluster.stack": stack });
+      expect(labels["com.slurm-cluster.role"]).toBeTruthy();
+    }
+  });
+});
+
+describe("the ubuntu stack's wiring", () => {
+  it("starts slurmdbd after the database, the controller after slurmdbd, workers after the controller", async () => {
+    const run = await runWithMocks("ubuntu");
+    const byName = Object.fromEntries(ofType(run, CONTAINER).map((c) => [c.inputs.name, c]));
+    const db = byName["slurm-ubuntu-database"];
+    const dbd = byName["slurm-ubuntu-slurmdbd"];
+    const ctl = byName["slurm-ubuntu-controller"];
+    expect(dbd.started).toBeGreaterThan(db.finished);
+    expect(ctl.started).toBeGreaterThan(dbd.finished);
+    for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeGreaterThan(ctl.finished);
+    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    for (const check of checks) {
+      const worker = byName[check.inputs.workerContainer];
+      expect(check.started).toBeGreaterThan(worker.finished);
+      expect(check.inputs.controllerContainer).toBe("slurm-ubuntu-controller");
+      expect(check.inputs.timeoutSeconds).toBe(180);
+    }
+  });
+
+  it("mounts the shared volume at the same path on the controller and every worker, and state on its own volume", async () => {
+    const run = await runWithMocks("ubuntu");
+    const slurmNodes = ofType(run, CONTAINER).filter((c) => /controller|worker/.test(c.inputs.name));
+    for (const c of slurmNodes) {
+      expect(c.inputs.mounts).toContainEqual({ type: "volume", source: "slurm-ubuntu-shared", target: "/shared" });
+    }
+    const ctl = slurmNodes.find((c) => c.inputs.name.endsWith("controller"))!;
+    expect(ctl.inputs.mounts).toContainEqual({ type: "volume", source: "slurm-ubuntu-statesave", target: "/var/lib/slurm/slurmctld" });
+  });
+
+  it("uses the sharedVolume and workerCount config", async () => {
+    const run = await runWithMocks("ubuntu", ["sharedVolume=lab-home", "workerCount=3"]);
+    expect(run.error).toBeUndefined();
+    const workers = ofType(run, CONTAINER).filter((c) => c.inputs.name.includes("worker"));
+    expect(workers).toHaveLength(3);
+    for (const w of workers) expect(w.inputs.mounts).toContainEqual({ type: "volume", source: "lab-home", target: "/shared" });
+    expect(run.outputs.sharedVolume).toEqual({ name: "lab-home", mountPath: "/shared" });
+  });
+
+  it("publishes no port, runs nothing privileged and adds no capability in none mode", async () => {
+    const run = await runWithMocks("ubuntu");
+    for (const c of ofType(run, CONTAINER)) {
+      expect(c.inputs.ports).toBeUndefined();
+      expect(c.inputs.privileged).toBeUndefined();
+      expect(c.inputs.capabilities).toBeUndefined();
+    }
+  });
+
+  it("installs the same munge key in every Slurm container, and keeps it and the database password secret", async () => {
+    const run = await runWithMocks("ubuntu");
+    const secretUploads = (name: string): { file: string; content?: string; contentBase64?: string; permissions?: string }[] => {
+      const uploads = ofType(run, CONTAINER).find((c) => c.inputs.name === name)!.inputs.uploads;
+      // A secret element makes the whole upload list secret on its way to the provider.
+      expect(isWireSecret(uploads)).toBe(true);
+      return uploads.value;
+    };
+    const keys = ["slurmdbd", "controller", "worker1", "worker2"].map((role) => {
+      const key = secretUploads(`slurm-ubuntu-${role}`).find((u) => u.file === "/etc/munge/munge.key")!;
+      expect(key.permissions).toBe("0400");
+      return key.contentBase64;
+    });
+    expect(new Set(keys).size).toBe(1);
+    expect(Buffer.from(keys[0]!, "base64")).toHaveLength(128);
+    const conf = secretUploads("slurm-ubuntu-slurmdbd").find((u) => u.file === "/etc/slurm/slurmdbd.conf")!;
+    expect(conf.content).toContain("StoragePass=MockPassword123");
+    expect(conf.permissions).toBe("0600");
+    const pw = secretUploads("slurm-ubuntu-database").find((u) => u.file.endsWith("database-password"))!;
+    expect(pw.content).toBe("MockPassword123");
+  });
+
+  it("exports the documented outputs, with the database password as a secret", async () => {
+    const run = await runWithMocks("ubuntu");
+    expect(run.outputs).toMatchObject({
+      clusterName: "ubuntu",
+      slurmVersion: "24.11.5",
+      cgroupMode: "none",
+      network: "slurm-ubuntu-net",
+      controller: { containerName: "slurm-ubuntu-controller", hostname: "controller", address: "10.9.0.2", stateSaveVolume: "slurm-ubuntu-statesave" },
+      nodes: [
+        { name: "worker1", containerName: "slurm-ubuntu-worker1", state: "IDLE", cpus: 2, memoryMb: 1024 },
+        { name: "worker2", containerName: "slurm-ubuntu-worker2", state: "IDLE", cpus: 2, memoryMb: 1024 },
+      ],
+      database: { host: "database", port: 3306, name: "slurm_acct_db", user: "slurm", password: { secret: "MockPassword123" } },
+      sharedVolume: { name: "slurm-ubuntu-shared", mountPath: "/shared" },
+    });
+    // Nothing but the password is secret, and the password appears nowhere else in the outputs.
+    const text = JSON.stringify({ ...run.outputs, database: { ...(run.outputs.database as object), password: null } });
+    expect(text).not.toContain("MockPassword123");
+  });
+});
