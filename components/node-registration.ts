@@ -14,7 +14,7 @@ export interface NodeRegistrationArgs {
   timeoutSeconds: pulumi.Input<number>;
 }
 
-interface RegistrationInputs {
+export interface RegistrationInputs {
   controllerContainer: string;
   workerContainer: string;
   workerContainerId: string;
@@ -33,6 +33,7 @@ export interface NodeReport {
 
 // Everything below runs inside Pulumi's dynamic-provider host (serialized with the provider),
 // so it keeps to Node built-ins and dockerode, loaded by require at run time.
+/* eslint-disable @typescript-eslint/no-require-imports */
 
 /** Runs a command in a container through the Docker API; returns exit code and output. */
 async function dockerExec(container: string, cmd: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -96,7 +97,7 @@ function isUsable(state: string): boolean {
 }
 
 /** Polls the controller until the node is usable or the timeout passes, then fails with the evidence. */
-async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> {
+export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
   let last: (NodeReport & { known: boolean }) | undefined;
   let lastError = "";
@@ -127,6 +128,8 @@ async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> 
       `Last lines of the slurmd container ${inputs.workerContainer}:\n${tail.trimEnd()}`,
   );
 }
+
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const registrationProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: RegistrationInputs) {

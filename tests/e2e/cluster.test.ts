@@ -1,0 +1,126 @@
+// End to end on real Docker and real Slurm: the ubuntu stack, brought up through the same
+// `npm run local:up` a user runs, must register its nodes, run a 2-node job, record it in
+// accounting (sacct and the database itself), survive a new controller, and tear down clean.
+import * as fs from "fs";
+import * as path from "path";
+import * as mysql from "mysql2/promise";
+import { waitUntilUsable } from "../../components/node-registration";
+import { PROJECT_ROOT, docker, dockerExec, eventually, npmRun, sacctState, stackObjects } from "./helpers";
+
+const STACK = "ubuntu";
+jest.setTimeout(15 * 60 * 1000);
+
+interface Outputs {
+  clusterName: string;
+  slurmVersion: string;
+  controller: { containerName: string; address: string };
+  nodes: { name: string; containerName: string; state: string; cpus: number; memoryMb: number }[];
+  database: { address: string; port: number; name: string; user: string; password: string };
+  sharedVolume: { name: string; mountPath: string };
+}
+
+let outputs: Outputs;
+let firstJobId: string;
+
+beforeAll(() => {
+  npmRun("local:down", [STACK, "--volumes"]); // leftovers of an earlier run, if any
+  outputs = JSON.parse(npmRun("local:up", [STACK, "--show-secrets"]));
+});
+
+afterAll(() => {
+  // Leave nothing behind even when a test failed.
+  npmRun("local:down", [STACK, "--volumes"]);
+});
+
+test("every node registered and is IDLE in the outputs", () => {
+  expect(outputs.clusterName).toBe("ubuntu");
+  expect(outputs.slurmVersion).toMatch(/^\d+\.\d+\.\d+$/);
+  expect(outputs.nodes.map((n) => [n.name, n.state, n.cpus, n.memoryMb])).toEqual([
+    ["worker1", "IDLE", 2, 1024],
+    ["worker2", "IDLE", 2, 1024],
+  ]);
+  const sinfo = dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort();
+  expect(sinfo).toEqual(["worker1 idle", "worker2 idle"]);
+});
+
+test("a 2-node batch job writes both hostnames to the shared volume and completes", async () => {
+  const ctl = outputs.controller.containerName;
+  const script = fs.readFileSync(path.join(PROJECT_ROOT, "job-templates", "hello-nodes.sbatch"), "utf8");
+  firstJobId = dockerExec(ctl, ["sbatch", "--parsable"], script).trim();
+  expect(firstJobId).toMatch(/^\d+$/);
+  const state = await eventually(`job ${firstJobId} finished in accounting`, 120, () => {
+    const s = sacctState(ctl, firstJobId);
+    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
+  });
+  expect(state).toBe("COMPLETED");
+  // Written by the workers, read on another container: the volume is shared.
+  const output = dockerExec(outputs.nodes[1].containerName, ["cat", `/shared/hello-nodes-${firstJobId}.out`]);
+  expect(output.trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+});
+
+test("the accounting database holds the same job, read with mysql2", async () => {
+  const db = outputs.database;
+  expect(db.password).toMatch(/^[A-Za-z0-9]{32}$/);
+  const conn = await mysql.createConnection({ host: db.address, port: db.port, user: db.user, password: db.password, database: db.name });
+  try {
+    const [rows] = await conn.query(
+      `SELECT id_job, job_name, state, nodelist FROM \`${outputs.clusterName}_job_table\` WHERE id_job = ?`,
+      [Number(firstJobId)],
+    );
+    // Slurm's job state enum: 3 is JOB_COMPLETE.
+    expect(rows).toEqual([{ id_job: Number(firstJobId), job_name: "hello-nodes", state: 3, nodelist: "worker[1-2]" }]);
+  } finally {
+    await conn.end();
+  }
+});
+
+test("a registration check that cannot succeed fails naming the node, its state and the slurmd log", async () => {
+  await expect(
+    waitUntilUsable({
+      controllerContainer: outputs.controller.containerName,
+      workerContainer: outputs.nodes[0].containerName,
+      workerContainerId: "",
+      nodeName: "worker9",
+      timeoutSeconds: 3,
+    }),
+  ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd container slurm-ubuntu-worker1:\n[\s\S]*slurmd/);
+});
+
+test("a second local:up recreates no running container whose inputs did not change", () => {
+  const before = docker(["ps", "-q", "--no-trunc", "--filter", `label=com.slurm-cluster.stack=${STACK}`]).split("\n").sort();
+  const again = JSON.parse(npmRun("local:up", [STACK]));
+  const after = docker(["ps", "-q", "--no-trunc", "--filter", `label=com.slurm-cluster.stack=${STACK}`]).split("\n").sort();
+  expect(before).toHaveLength(5);
+  expect(after).toEqual(before);
+  expect(again.database.password).toBe("[secret]"); // secrets masked unless asked for
+});
+
+test("controller state survives a new controller container (StateSaveLocation on a volume)", async () => {
+  const ctl = outputs.controller.containerName;
+  const oldId = docker(["inspect", "-f", "{{.Id}}", ctl]);
+  docker(["rm", "-f", ctl]);
+  const again = JSON.parse(npmRun("local:up", [STACK]));
+  expect(again.nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
+  expect(docker(["inspect", "-f", "{{.Id}}", ctl])).not.toBe(oldId);
+  // Job ids continue from the saved state instead of starting again at 1.
+  const jobId = await eventually("a job accepted by the new controller", 60, () => {
+    try {
+      return dockerExec(ctl, ["sbatch", "--parsable", "-o", "/dev/null", "--wrap", "true"]).trim();
+    } catch {
+      return undefined;
+    }
+  });
+  expect(Number(jobId)).toBeGreaterThan(Number(firstJobId));
+  expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "JobName"]).trim()).toBe("hello-nodes");
+});
+
+test("local:down leaves no container or network of the stack, and keeps volumes unless asked", () => {
+  npmRun("local:down", [STACK]);
+  expect(stackObjects("ps", STACK)).toEqual([]);
+  expect(stackObjects("network", STACK)).toEqual([]);
+  expect(docker(["volume", "ls", "-q", "--filter", `label=com.slurm-cluster.stack=${STACK}`]).split("\n").sort()).toEqual(
+    ["slurm-ubuntu-database", "slurm-ubuntu-shared", "slurm-ubuntu-statesave"],
+  );
+  npmRun("local:down", [STACK, "--volumes"]);
+  expect(stackObjects("volume", STACK)).toEqual([]);
+});

@@ -1,0 +1,57 @@
+// Small helpers for the end-to-end suite: run the user-facing commands, ask Slurm through
+// `docker exec`, and poll for events instead of sleeping for fixed times.
+import { execFileSync, spawnSync } from "child_process";
+import { PROJECT_ROOT } from "../engine/program";
+
+/** Runs an npm script the way a user would; returns stdout, throws with stderr on failure. */
+export function npmRun(script: string, args: string[]): string {
+  const res = spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+  process.stderr.write(res.stderr);
+  if (res.status !== 0) throw new Error(`npm run ${script} ${args.join(" ")} failed (${res.status}):\n${res.stderr}`);
+  return res.stdout;
+}
+
+/** Runs a command in a container and returns its stdout (throws on a non-zero exit). */
+export function dockerExec(container: string, cmd: string[], input?: string): string {
+  return execFileSync("docker", ["exec", ...(input !== undefined ? ["-i"] : []), container, ...cmd], {
+    encoding: "utf8",
+    input,
+  });
+}
+
+export function docker(args: string[]): string {
+  return execFileSync("docker", args, { encoding: "utf8" }).trim();
+}
+
+/** Docker objects of a stack, found by the labels the program puts on everything. */
+export function stackObjects(kind: "ps" | "network" | "volume", stack: string): string[] {
+  const base = kind === "ps" ? ["ps", "-a"] : [kind, "ls"];
+  const out = docker([...base, "-q", "--filter", "label=com.slurm-cluster.project=slurm-cluster", "--filter", `label=com.slurm-cluster.stack=${stack}`]);
+  return out ? out.split("\n").sort() : [];
+}
+
+/** Polls `check` until it returns a value (not undefined) or the time runs out. */
+export async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what}: not reached within ${seconds}s${lastError ? ` (last error: ${lastError})` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** A job's state as accounting (sacct) records it. */
+export function sacctState(controller: string, jobId: string): string | undefined {
+  const out = dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", jobId, "-o", "State"]).trim();
+  return out || undefined;
+}
+
+export { PROJECT_ROOT, spawnSync };
