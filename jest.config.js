@@ -1,6 +1,7 @@
 // Two suites: unit (no Docker, Pulumi mocks) and e2e (real Docker, real Slurm).
 const transform = { "^.+\\.ts$": "ts-jest" };
 module.exports = {
+  reporters: ["default", "<rootDir>/tests/summary-reporter.js"],
   projects: [
     {
       displayName: "unit",
