@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { loadClusterSpec } from "./config";
-import { renderCgroupConf, renderSlurmConf } from "./config/render";
+import { renderCgroupConf, renderSlurmConf, workerContainerSettings } from "./config/render";
 import { Controller } from "./components/controller";
-import { projectImage } from "./components/image";
+import { imageName, projectImage } from "./components/image";
 import { dockerLabels } from "./components/labels";
 import { MungeKey } from "./components/munge-key";
 import { SlurmDb } from "./components/slurm-db";
@@ -12,7 +12,7 @@ import { WorkerNode } from "./components/worker-node";
 // The program: stack config -> validated spec -> rendered Slurm files -> components -> outputs.
 // Exported as a function so the same program runs under `pulumi up` and under the test engine.
 export = async () => {
-  const spec = loadClusterSpec(); // throws before any resource exists when config is bad
+  const spec = await loadClusterSpec(); // throws before any resource exists when config is bad
   const slurmConf = renderSlurmConf(spec);
   const cgroupConf = renderCgroupConf(spec);
 
@@ -26,7 +26,13 @@ export = async () => {
     { name: spec.volumes.shared, labels: dockerLabels(spec, "shared") },
     { retainOnDelete: true }, // users' job files live here
   );
-  const slurmImage = projectImage("slurm-image", "slurm", spec.baseImage, {});
+  const slurmImage = projectImage("slurm-image", "slurm", { BASE_IMAGE: spec.baseImage }, {});
+  const workerSettings = workerContainerSettings(spec);
+  // systemd workers run a variant built FROM the Slurm image.
+  const workerImage =
+    workerSettings.image === "slurm-systemd"
+      ? projectImage("slurm-systemd-image", "slurm-systemd", { SLURM_IMAGE: imageName("slurm", { BASE_IMAGE: spec.baseImage }) }, { dependsOn: [slurmImage] })
+      : slurmImage;
   const munge = new MungeKey("munge");
 
   const db = new SlurmDb("accounting", {
@@ -57,7 +63,8 @@ export = async () => {
         {
           spec,
           worker,
-          slurmImage: slurmImage.imageName,
+          settings: workerSettings,
+          image: workerImage.imageName,
           network: network.name,
           mungeKeyBase64: munge.keyBase64,
           slurmConf,
@@ -74,6 +81,7 @@ export = async () => {
     clusterName: spec.clusterName,
     slurmVersion: workers[0].registration.slurmVersion,
     cgroupMode: spec.cgroupMode,
+    hostCgroupVersion: spec.hostCgroupVersion,
     network: network.name,
     controller: {
       containerName: controller.containerName,

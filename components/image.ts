@@ -7,37 +7,41 @@ import * as docker from "@pulumi/docker";
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
 export const IMAGES_DIR = "shared/images";
 
+export type ImageKind = "slurm" | "slurm-systemd" | "mariadb";
+
 /**
- * A content hash of a build context and its base image. Used as the image tag, so containers
- * are replaced exactly when their image's sources change, and an unchanged image is not rebuilt.
+ * The image's name: a content hash of its build context and build arguments as the tag, so
+ * containers are replaced exactly when their image's sources change, and an unchanged image
+ * is not rebuilt.
  */
-export function contextHash(contextDir: string, baseImage: string): string {
-  const hash = crypto.createHash("sha256").update(`base=${baseImage}\n`);
+export function imageName(kind: ImageKind, buildArgs: Record<string, string>): string {
+  const contextDir = path.join(__dirname, "..", IMAGES_DIR, kind);
+  const hash = crypto.createHash("sha256");
+  for (const key of Object.keys(buildArgs).sort()) hash.update(`${key}=${buildArgs[key]}\n`);
   for (const file of fs.readdirSync(contextDir).sort()) {
     const full = path.join(contextDir, file);
     if (!fs.statSync(full).isFile()) continue;
     hash.update(`${file}\n`).update(fs.readFileSync(full));
   }
-  return hash.digest("hex").slice(0, 12);
+  return `slurm-cluster/${kind}:${hash.digest("hex").slice(0, 12)}`;
 }
 
-/** Builds one of the project's images (`shared/images/<kind>`) FROM the configured base image. */
+/** Builds one of the project's images (`shared/images/<kind>`) with the given build arguments. */
 export function projectImage(
   name: string,
-  kind: "slurm" | "mariadb",
-  baseImage: string,
+  kind: ImageKind,
+  buildArgs: Record<string, string>,
   opts: pulumi.CustomResourceOptions,
 ): docker.Image {
   const context = `./${IMAGES_DIR}/${kind}`;
-  const tag = contextHash(path.join(__dirname, "..", IMAGES_DIR, kind), baseImage);
   return new docker.Image(
     name,
     {
-      imageName: `slurm-cluster/${kind}:${tag}`,
+      imageName: imageName(kind, buildArgs),
       build: {
         context,
         dockerfile: `${context}/Dockerfile`,
-        args: { BASE_IMAGE: baseImage },
+        args: buildArgs,
         // The classic builder works on every engine here, including ones without buildx.
         builderVersion: "BuilderV1",
       },

@@ -12,6 +12,8 @@ export interface NodeRegistrationArgs {
   nodeName: pulumi.Input<string>;
   /** How long to wait for a usable state before failing the deployment. */
   timeoutSeconds: pulumi.Input<number>;
+  /** Command run in the worker to show slurmd's log (systemd workers log to the journal); default: docker logs. */
+  logCommand?: pulumi.Input<string[]>;
 }
 
 export interface RegistrationInputs {
@@ -20,6 +22,7 @@ export interface RegistrationInputs {
   workerContainerId: string;
   nodeName: string;
   timeoutSeconds: number;
+  logCommand?: string[];
 }
 
 /** What the controller reported once the node was usable. */
@@ -72,14 +75,38 @@ async function logTail(container: string, lines: number): Promise<string> {
   return Buffer.concat(parts).toString();
 }
 
+/** The worker's slurmd log: its journal (logCommand) or the container's own log. */
+async function slurmdLog(inputs: RegistrationInputs): Promise<string> {
+  try {
+    if (inputs.logCommand && inputs.logCommand.length > 0) {
+      const res = await dockerExec(inputs.workerContainer, inputs.logCommand);
+      return res.out + res.err;
+    }
+    return await logTail(inputs.workerContainer, 25);
+  } catch (e) {
+    return `(could not read the log of ${inputs.workerContainer}: ${e instanceof Error ? e.message : e})`;
+  }
+}
+
+/** A worker that keeps exiting will never register: say so at once instead of waiting out the timeout. */
+async function crashLoop(container: string): Promise<string | undefined> {
+  const Docker = require("dockerode");
+  const info = await new Docker().getContainer(container).inspect();
+  if (info.RestartCount >= 2 || (!info.State.Running && !info.State.Restarting && info.State.ExitCode !== 0)) {
+    return `the container ${container} keeps stopping (restarted ${info.RestartCount} times, last exit code ${info.State.ExitCode})`;
+  }
+  return undefined;
+}
+
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
-async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean }) | undefined> {
+async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
   const res = await dockerExec(inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
   if (res.code !== 0) return undefined;
   const node = (JSON.parse(res.out).nodes ?? [])[0];
-  if (!node) return { known: false, state: "NOT IN slurm.conf", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
+  if (!node) return { known: false, state: "NOT IN slurm.conf", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0 };
   return {
     known: true,
+    slurmdStartedAt: (node.slurmd_start_time?.number ?? 0) * 1000,
     state: (node.state ?? []).join("+"),
     cpus: node.cpus ?? 0,
     memoryMb: node.real_memory ?? 0,
@@ -99,33 +126,35 @@ function isUsable(state: string): boolean {
 /** Polls the controller until the node is usable or the timeout passes, then fails with the evidence. */
 export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
-  let last: (NodeReport & { known: boolean }) | undefined;
+  let last: (NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined;
   let lastError = "";
+  let stopping: string | undefined;
+  // The controller remembers a node's last state: only a registration from a slurmd started
+  // in this container counts (a replaced worker that crashes would otherwise look IDLE).
+  const Docker = require("dockerode");
+  const containerStartedAt = Date.parse((await new Docker().getContainer(inputs.workerContainer).inspect()).State.StartedAt);
   for (;;) {
     try {
       last = await queryNode(inputs);
-      if (last && last.known && isUsable(last.state)) {
-        const { known: _known, ...report } = last;
+      if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
+        const { known: _known, slurmdStartedAt: _started, ...report } = last;
         return report;
       }
+      stopping = await crashLoop(inputs.workerContainer);
+      if (stopping) break;
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
     }
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 1000));
   }
-  let tail = "";
-  try {
-    tail = await logTail(inputs.workerContainer, 25);
-  } catch (e) {
-    tail = `(could not read the log of ${inputs.workerContainer}: ${e instanceof Error ? e.message : e})`;
-  }
+  const tail = await slurmdLog(inputs);
   const state = last ? last.state : "no answer from slurmctld";
   const reason = last?.reason ? ` (reason: ${last.reason})` : "";
+  const why = stopping ? `cannot register: ${stopping}; state ${state}` : `did not become usable within ${inputs.timeoutSeconds}s: state ${state}`;
   throw new Error(
-    `Slurm node ${inputs.nodeName} did not become usable within ${inputs.timeoutSeconds}s: ` +
-      `state ${state}${reason}${lastError ? `; last error: ${lastError}` : ""}.\n` +
-      `Last lines of the slurmd container ${inputs.workerContainer}:\n${tail.trimEnd()}`,
+    `Slurm node ${inputs.nodeName} ${why}${reason}${lastError ? `; last error: ${lastError}` : ""}.\n` +
+      `Last lines of the slurmd log (${inputs.workerContainer}):\n${tail.trimEnd()}`,
   );
 }
 
@@ -137,8 +166,8 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
   },
   async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
-    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds"];
-    const changed = keys.filter((k) => olds[k] !== news[k]);
+    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand"];
+    const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     return { changes: changed.length > 0, replaces: [] };
   },
   async update(_id: string, _olds: RegistrationInputs, news: RegistrationInputs) {

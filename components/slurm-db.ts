@@ -39,7 +39,7 @@ export class SlurmDb extends pulumi.ComponentResource {
     );
     this.password = pulumi.secret(password.result);
 
-    const image = projectImage(`${name}-database-image`, "mariadb", spec.baseImage, { parent: this });
+    const image = projectImage(`${name}-database-image`, "mariadb", { BASE_IMAGE: spec.baseImage }, { parent: this });
     const dataVolume = new docker.Volume(
       `${name}-data`,
       { name: spec.volumes.database, labels: dockerLabels(spec, "database") },

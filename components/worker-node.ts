@@ -1,17 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
-import { workerContainerSettings } from "../config/render";
+import { WorkerContainerSettings } from "../config/render";
 import { dockerLabels } from "./labels";
 import { NodeRegistration } from "./node-registration";
 
 export interface WorkerNodeArgs {
-  /** The validated cluster spec (its cgroupMode picks the worker's container settings). */
+  /** The validated cluster spec. */
   spec: ClusterSpec;
   /** Which worker this is. */
   worker: WorkerSpec;
-  /** The Slurm image (runs slurmd). */
-  slurmImage: pulumi.Input<string>;
+  /** Container settings for the spec's cgroupMode and host cgroup version. */
+  settings: WorkerContainerSettings;
+  /** The worker image (the Slurm image, or its systemd variant). */
+  image: pulumi.Input<string>;
   /** The cluster's private Docker network name. */
   network: pulumi.Input<string>;
   /** The munge key, base64, secret. */
@@ -34,19 +36,18 @@ export class WorkerNode extends pulumi.ComponentResource {
 
   constructor(name: string, args: WorkerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("slurm:index:WorkerNode", name, {}, opts);
-    const { spec, worker } = args;
-    const settings = workerContainerSettings(spec);
+    const { spec, worker, settings } = args;
 
     this.container = new docker.Container(
       `${name}-slurmd`,
       {
         name: worker.containerName,
         hostname: worker.nodeName,
-        image: args.slurmImage,
-        command: ["worker"],
+        image: args.image,
+        command: settings.command,
         labels: dockerLabels(spec, "worker"),
         networksAdvanced: [{ name: args.network, aliases: [worker.nodeName] }],
-        mounts: [{ type: "volume", source: args.sharedVolume, target: spec.sharedMountPath }],
+        mounts: [{ type: "volume", source: args.sharedVolume, target: spec.sharedMountPath }, ...settings.mounts],
         uploads: [
           { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
@@ -55,9 +56,12 @@ export class WorkerNode extends pulumi.ComponentResource {
         capabilities: settings.capabilityAdds.length > 0 ? { adds: settings.capabilityAdds } : undefined,
         securityOpts: settings.securityOpts.length > 0 ? settings.securityOpts : undefined,
         privileged: settings.privileged || undefined,
+        cgroupnsMode: settings.cgroupnsMode,
+        tmpfs: Object.keys(settings.tmpfs).length > 0 ? settings.tmpfs : undefined,
+        stopSignal: settings.stopSignal,
         memory: spec.workerMemoryMb + settings.memoryHeadroomMb,
         healthcheck: {
-          tests: ["CMD", "pgrep", "-x", "slurmd"],
+          tests: settings.healthcheck,
           interval: "5s",
           timeout: "5s",
           retries: 3,
@@ -77,6 +81,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         workerContainerId: this.container.id,
         nodeName: worker.nodeName,
         timeoutSeconds: spec.registrationTimeoutSeconds,
+        logCommand: settings.logCommand,
       },
       { parent: this },
     );

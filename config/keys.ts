@@ -3,10 +3,13 @@ import { z } from "zod";
 /** The project's config namespace: keys are written `slurm-cluster:<key>` in stack files. */
 export const CONFIG_NAMESPACE = "slurm-cluster";
 
-/** Worker containment modes the product knows of; only BUILT_CGROUP_MODES can be deployed yet. */
+/** Worker containment modes: no cgroups, Slurm's cgroup plugins, or systemd as PID 1. */
 export const CGROUP_MODES = ["none", "cgroup", "systemd"] as const;
 export type CgroupMode = (typeof CGROUP_MODES)[number];
-export const BUILT_CGROUP_MODES: readonly CgroupMode[] = ["none"];
+
+/** The host's cgroup version: asked of the Docker engine (auto) or given. */
+export const HOST_CGROUP_VERSIONS = ["auto", "1", "2"] as const;
+export type HostCgroupVersion = 1 | 2;
 
 const wholeNumber = (min: number, max: number) =>
   z.coerce.number().int().min(min).max(max);
@@ -43,6 +46,16 @@ export const CONFIG_KEYS = {
     schema: z.enum(CGROUP_MODES),
     default: "none" as CgroupMode,
     allowed: `one of ${CGROUP_MODES.join(", ")}`,
+  },
+  hostCgroupVersion: {
+    schema: z.enum(HOST_CGROUP_VERSIONS).transform((v) => (v === "auto" ? "auto" : (Number(v) as HostCgroupVersion))),
+    default: "auto",
+    allowed: "auto (ask the Docker engine), 1 or 2",
+  },
+  allowPrivileged: {
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: false,
+    allowed: "true or false",
   },
   baseImage: {
     // A Docker image reference: [registry/]name[:tag][@digest], lower case name.

@@ -1,5 +1,5 @@
-import { BUILT_CGROUP_MODES, CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, CgroupMode, ConfigKey } from "./keys";
-import { ClusterSpec, buildSpec } from "./spec";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, HostCgroupVersion } from "./keys";
+import { ClusterSettings, ClusterSpec, buildSpec } from "./spec";
 
 /** Bad stack config: every problem found, one line each, naming the key, the value and what is allowed. */
 export class ClusterConfigError extends Error {
@@ -13,14 +13,10 @@ export class ClusterConfigError extends Error {
 }
 
 /**
- * Parses raw stack config (keys as `namespace:key`, values as the strings Pulumi stores)
- * into a ClusterSpec. Keys of other namespaces (docker:, pulumi:) are left to their owners.
+ * Validates raw stack config (keys as `namespace:key`, values as the strings Pulumi stores).
+ * Keys of other namespaces (docker:, pulumi:) are left to their owners.
  */
-export function parseClusterConfig(
-  raw: Record<string, string>,
-  project: string,
-  stack: string,
-): ClusterSpec {
+export function validateClusterConfig(raw: Record<string, string>): ClusterSettings {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
   const prefix = `${CONFIG_NAMESPACE}:`;
@@ -52,27 +48,21 @@ export function parseClusterConfig(
     values[key] = result.data;
   }
 
-  const mode = values.cgroupMode as CgroupMode | undefined;
-  if (mode !== undefined && !BUILT_CGROUP_MODES.includes(mode)) {
-    problems.push(
-      `${prefix}cgroupMode = ${JSON.stringify(mode)}: this mode is not built yet; ` +
-        `use one of ${BUILT_CGROUP_MODES.join(", ")} (cgroup and systemd modes are planned)`,
-    );
-  }
-
   if (problems.length > 0) throw new ClusterConfigError(problems);
+  return values as unknown as ClusterSettings;
+}
 
-  const v = values as { [K in ConfigKey]: unknown };
-  return buildSpec({
-    project,
-    stack,
-    clusterName: v.clusterName as string,
-    workerCount: v.workerCount as number,
-    workerCpus: v.workerCpus as number,
-    workerMemoryMb: v.workerMemoryMb as number,
-    cgroupMode: v.cgroupMode as CgroupMode,
-    baseImage: v.baseImage as string,
-    sharedVolume: v.sharedVolume as string,
-    registrationTimeoutSeconds: v.registrationTimeoutSeconds as number,
-  });
+/**
+ * Validated config -> ClusterSpec. `detectedHostCgroupVersion` is used when the config says auto
+ * (loadClusterSpec asks the Docker engine; tests pass it).
+ */
+export function parseClusterConfig(
+  raw: Record<string, string>,
+  project: string,
+  stack: string,
+  detectedHostCgroupVersion: HostCgroupVersion = 2,
+): ClusterSpec {
+  const settings = validateClusterConfig(raw);
+  const hostCgroupVersion = settings.hostCgroupVersion === "auto" ? detectedHostCgroupVersion : settings.hostCgroupVersion;
+  return buildSpec({ ...settings, project, stack, hostCgroupVersion });
 }

@@ -1,4 +1,4 @@
-import { CgroupMode } from "./keys";
+import { CgroupMode, HostCgroupVersion } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -12,6 +12,10 @@ export interface ClusterSpec {
   stack: string;
   clusterName: string;
   cgroupMode: CgroupMode;
+  /** The cgroup version of the host the workers run on (resolved from auto before this point). */
+  hostCgroupVersion: HostCgroupVersion;
+  /** Whether cgroup and systemd workers may run privileged instead of with named grants. */
+  allowPrivileged: boolean;
   baseImage: string;
   workerCpus: number;
   workerMemoryMb: number;
@@ -34,17 +38,24 @@ export const PROJECT_LABEL = "com.slurm-cluster.project";
 export const STACK_LABEL = "com.slurm-cluster.stack";
 export const ROLE_LABEL = "com.slurm-cluster.role";
 
-export interface SpecInput {
-  project: string;
-  stack: string;
+/** Validated stack settings, one field per config key. */
+export interface ClusterSettings {
   clusterName: string;
   workerCount: number;
   workerCpus: number;
   workerMemoryMb: number;
   cgroupMode: CgroupMode;
+  hostCgroupVersion: HostCgroupVersion | "auto";
+  allowPrivileged: boolean;
   baseImage: string;
   sharedVolume: string;
   registrationTimeoutSeconds: number;
+}
+
+export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion"> {
+  project: string;
+  stack: string;
+  hostCgroupVersion: HostCgroupVersion;
 }
 
 /** Derives names and wiring from validated values: pure, so tests and the engine agree on names. */
@@ -59,6 +70,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     stack: v.stack,
     clusterName: v.clusterName,
     cgroupMode: v.cgroupMode,
+    hostCgroupVersion: v.hostCgroupVersion,
+    allowPrivileged: v.allowPrivileged,
     baseImage: v.baseImage,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,

@@ -1,23 +1,68 @@
 import { ClusterSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
 
+const CONSTRAIN = [
+  "# Hold each job to what it was allocated: CPUs, memory (a job over --mem is OOM-killed), devices.",
+  "ConstrainCores=yes",
+  "ConstrainRAMSpace=yes",
+  "ConstrainDevices=yes",
+];
+
 /**
- * cgroup.conf. slurmd reads it at start even when no cgroup plugin is configured in slurm.conf,
- * and without it autodetects cgroup v1/v2; on a cgroup v2 host without systemd that autodetection
- * is what asked dbus for a scope and killed the old setup's slurmd.
+ * cgroup.conf, per cgroupMode and host cgroup version. slurmd reads it at start even when
+ * slurm.conf names no cgroup plugin, and without it autodetects the cgroup version; on a
+ * cgroup v2 host without systemd that autodetection is what asked dbus for a scope and killed
+ * the old setup's slurmd ("cgroup_dbus_attach_to_scope: cannot connect to dbus system daemon").
  */
 export function renderCgroupConf(spec: ClusterSpec): string {
+  const header = [renderHeader("cgroup.conf", spec)];
+  const v = spec.hostCgroupVersion;
   switch (spec.cgroupMode) {
     case "none":
       return joinSections([
-        [renderHeader("cgroup.conf", spec)],
+        header,
         [
           "# cgroupMode=none: Slurm 24.05+ accepts CgroupPlugin=disabled, so slurmd never touches",
           "# /sys/fs/cgroup nor talks to dbus (the old setup's cgroup_dbus_attach_to_scope failure).",
           "CgroupPlugin=disabled",
         ],
       ]);
-    default:
-      throw new Error(`no cgroup.conf for cgroupMode ${spec.cgroupMode}`);
+    case "cgroup":
+      return joinSections([
+        header,
+        v === 1
+          ? [
+              "# cgroupMode=cgroup on a cgroup v1 host: the worker sees the host's cgroup hierarchy",
+              "# read-write and slurmd creates /slurm_<node>/uid_<uid>/job_<id>/step_<n> in each controller.",
+              "CgroupPlugin=cgroup/v1",
+            ]
+          : [
+              "# cgroupMode=cgroup on a cgroup v2 host, without systemd in the container:",
+              "# IgnoreSystemd=yes (cgroup.conf(5), cgroup/v2 only) makes slurmd create its slurmstepd scope",
+              "# in the cgroup tree itself instead of asking systemd over dbus, which is the call that failed",
+              "# in the old setup. EnableControllers=yes makes slurmd enable the controllers listed in",
+              "# cgroup.controllers down to its own cgroup, since no systemd does it in a private namespace.",
+              "CgroupPlugin=cgroup/v2",
+              "IgnoreSystemd=yes",
+              "EnableControllers=yes",
+            ],
+        CONSTRAIN,
+      ]);
+    case "systemd":
+      return joinSections([
+        header,
+        v === 1
+          ? [
+              "# cgroupMode=systemd on a cgroup v1 host: systemd is PID 1 in the worker and slurmd.service",
+              "# runs with Delegate=yes; Slurm's job cgroups live in the v1 controller hierarchies.",
+              "CgroupPlugin=cgroup/v1",
+            ]
+          : [
+              "# cgroupMode=systemd on a cgroup v2 host: systemd is PID 1 in the worker, so slurmd asks it",
+              "# over dbus for its slurmstepd scope (the normal path), inside the delegated slurmd.service.",
+              "CgroupPlugin=cgroup/v2",
+            ],
+        CONSTRAIN,
+      ]);
   }
 }

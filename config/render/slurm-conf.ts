@@ -18,9 +18,17 @@ function containmentLines(spec: ClusterSpec): string[] {
         "JobAcctGatherType=jobacct_gather/linux",
         "JobAcctGatherFrequency=30",
       ];
-    default:
-      // parse.ts rejects modes that are not built, so this is a programming error.
-      throw new Error(`no slurm.conf containment for cgroupMode ${spec.cgroupMode}`);
+    case "cgroup":
+    case "systemd":
+      return [
+        `# cgroupMode=${spec.cgroupMode}: every job step runs in its own cgroup (proctrack/cgroup), is held to`,
+        "# its allocated CPUs and memory (task/cgroup; task/affinity binds tasks to CPUs), and its usage",
+        "# is read from the cgroup (jobacct_gather/cgroup). cgroup.conf picks the cgroup version.",
+        "ProctrackType=proctrack/cgroup",
+        "TaskPlugin=task/cgroup,task/affinity",
+        "JobAcctGatherType=jobacct_gather/cgroup",
+        "JobAcctGatherFrequency=30",
+      ];
   }
 }
 

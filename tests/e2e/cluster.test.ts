@@ -43,6 +43,19 @@ test("every node registered and is IDLE in the outputs", () => {
   expect(sinfo).toEqual(["worker1 idle", "worker2 idle"]);
 });
 
+test("none mode: no cgroup plugin, and workers run with no added capability, unprivileged", () => {
+  const config = dockerExec(outputs.controller.containerName, ["scontrol", "show", "config"]);
+  expect(config).toMatch(/^ProctrackType\s+= proctrack\/linuxproc$/m);
+  expect(config).toMatch(/^JobAcctGatherType\s+= jobacct_gather\/linux$/m);
+  expect(dockerExec(outputs.nodes[0].containerName, ["cat", "/etc/slurm/cgroup.conf"])).toMatch(/^CgroupPlugin=disabled$/m);
+  for (const node of outputs.nodes) {
+    const inspect = JSON.parse(docker(["inspect", node.containerName]))[0];
+    expect(inspect.HostConfig.CapAdd).toBeNull();
+    expect(inspect.HostConfig.Privileged).toBe(false);
+    expect(inspect.Mounts.map((m: { Destination: string }) => m.Destination)).toEqual(["/shared"]);
+  }
+});
+
 test("a 2-node batch job writes both hostnames to the shared volume and completes", async () => {
   const ctl = outputs.controller.containerName;
   const script = fs.readFileSync(path.join(PROJECT_ROOT, "job-templates", "hello-nodes.sbatch"), "utf8");
@@ -83,7 +96,7 @@ test("a registration check that cannot succeed fails naming the node, its state 
       nodeName: "worker9",
       timeoutSeconds: 3,
     }),
-  ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd container slurm-ubuntu-worker1:\n[\s\S]*slurmd/);
+  ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd log \(slurm-ubuntu-worker1\):\n[\s\S]*slurmd/);
 });
 
 test("a second local:up recreates no running container whose inputs did not change", () => {

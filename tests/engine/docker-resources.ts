@@ -137,6 +137,7 @@ export class DockerResources {
     }
     if (current) {
       this.progress(`replacing container ${name} (${current.State.Running ? "inputs changed" : "not running"})`);
+      await stopGracefully(existing);
       await existing.remove({ force: true });
     }
 
@@ -227,6 +228,16 @@ export class DockerResources {
     }));
     return { ...inputs, networkDatas, exitCode: info.State.ExitCode };
   }
+}
+
+/**
+ * Stops a container with its stop signal and a grace period before it is removed, as the
+ * provider does: slurmctld saves its state on SIGTERM, and a SIGKILL would lose recent jobs.
+ */
+export async function stopGracefully(container: Docker.Container, seconds = 30): Promise<void> {
+  await container.stop({ t: seconds }).catch((err: { statusCode?: number }) => {
+    if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // 304: already stopped
+  });
 }
 
 /** A tar holding every upload at its absolute path (parents are created by Docker). */

@@ -6,7 +6,7 @@ import Docker from "dockerode";
 import * as pulumi from "@pulumi/pulumi";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString: (code: string, filename?: string) => { handler(): pulumi.dynamic.ResourceProvider } = require("require-from-string");
-import { DockerResources, Progress } from "./docker-resources";
+import { DockerResources, Progress, stopGracefully } from "./docker-resources";
 import { PROJECT_ROOT, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig } from "./stack-config";
 import { hashInputs, loadState, saveState, SavedState } from "./state";
@@ -164,10 +164,14 @@ export async function down(stack: string, options: { volumes?: boolean; progress
   const docker = new Docker();
   const filters = { label: [`${PROJECT_LABEL}=slurm-cluster`, `${STACK_LABEL}=${stack}`] };
   const result: DownResult = { containers: [], networks: [], volumes: [] };
-  for (const c of await docker.listContainers({ all: true, filters })) {
-    await docker.getContainer(c.Id).remove({ force: true, v: false });
-    result.containers.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
-  }
+  const containers = await docker.listContainers({ all: true, filters });
+  await Promise.all(
+    containers.map(async (c) => {
+      await stopGracefully(docker.getContainer(c.Id));
+      await docker.getContainer(c.Id).remove({ force: true, v: false });
+      result.containers.push(c.Names[0]?.replace(/^\//, "") ?? c.Id);
+    }),
+  );
   for (const n of await docker.listNetworks({ filters })) {
     await docker.getNetwork(n.Id).remove();
     result.networks.push(n.Name);

@@ -57,6 +57,28 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     },
     call: (args) => mocks.call(args),
   };
+  // A failed registration also rejects promises only the Pulumi runtime holds; they are the same
+  // failures as in `errors`, or failures of resources that depended on them. Keep them as errors
+  // instead of letting Node end the process on an "unhandled" rejection.
+  const onUnhandled = (reason: unknown) => {
+    const e = reason instanceof Error ? reason : new Error(String(reason));
+    if (!errors.some((known) => e === known || e.message.includes(known.message))) errors.push(e);
+  };
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    return await runRegistered(stack, config, recordingMocks, errors);
+  } finally {
+    await new Promise((r) => setImmediate(r));
+    process.off("unhandledRejection", onUnhandled);
+  }
+}
+
+async function runRegistered(
+  stack: string,
+  config: Record<string, string>,
+  recordingMocks: pulumi.runtime.Mocks,
+  errors: Error[],
+): Promise<RunResult> {
   pulumi.runtime.setAllConfig(config, []);
   await pulumi.runtime.setMocks(recordingMocks, PROJECT_NAME, stack, false);
 
@@ -64,17 +86,23 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   const program: () => Promise<Record<string, unknown>> = require(path.join(PROJECT_ROOT, "index.ts"));
   let returned: Record<string, unknown> = {};
   let programError: unknown;
-  await pulumi.runtime.runInPulumiStack(async () => {
-    // Caught here, not outside: a rejected stack init also rejects promises nobody awaits.
-    try {
-      returned = await program();
-    } catch (err) {
-      programError = err;
-    }
-    return returned;
-  });
+  let stackError: unknown;
+  try {
+    await pulumi.runtime.runInPulumiStack(async () => {
+      // Caught here, not outside: a rejected stack init also rejects promises nobody awaits.
+      try {
+        returned = await program();
+      } catch (err) {
+        programError = err;
+      }
+      return returned;
+    });
+  } catch (err) {
+    // Stack outputs that depend on a failed resource: the resource's own error is in `errors`.
+    stackError = err;
+  }
   let outputs: Record<string, ResolvedOutput> = {};
-  if (programError === undefined) {
+  if (programError === undefined && stackError === undefined) {
     try {
       outputs = (await resolveOutputs(returned)) as Record<string, ResolvedOutput>;
     } catch (err) {
@@ -84,6 +112,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   // Let every registration still in flight finish (or fail) before reporting.
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
   if (programError !== undefined) throw programError;
+  if (stackError !== undefined && errors.length === 0) errors.push(stackError instanceof Error ? stackError : new Error(String(stackError)));
   return { outputs, errors };
 }
 

@@ -53,7 +53,8 @@ const BAD_CONFIG: [string, string, RegExp][] = [
   ["workerMemoryMb=128", "workerMemoryMb", /slurm-cluster:workerMemoryMb = "128": expected a whole number of MiB from 256/],
   ["workerCpus=0", "workerCpus", /slurm-cluster:workerCpus = "0": expected a whole number from 1 to 256/],
   ["cgroupMode=bogus", "cgroupMode", /slurm-cluster:cgroupMode = "bogus": expected one of none, cgroup, systemd/],
-  ["cgroupMode=systemd", "cgroupMode", /slurm-cluster:cgroupMode = "systemd": this mode is not built yet; use one of none/],
+  ["hostCgroupVersion=3", "hostCgroupVersion", /slurm-cluster:hostCgroupVersion = "3": expected auto \(ask the Docker engine\), 1 or 2/],
+  ["allowPrivileged=yes", "allowPrivileged", /slurm-cluster:allowPrivileged = "yes": expected true or false/],
   ["baseImage=Not An Image", "baseImage", /slurm-cluster:baseImage = "Not An Image": expected a Docker image reference/],
   ["registrationTimeoutSeconds=1", "registrationTimeoutSeconds", /registrationTimeoutSeconds = "1": expected a whole number of seconds from 10 to 3600/],
   ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:clusterName/],
@@ -70,6 +71,21 @@ describe.each(BAD_CONFIG)("bad config %s", (override, _key, message) => {
   });
 });
 
+describe("hostCgroupVersion=auto", () => {
+  const saved = process.env.DOCKER_HOST;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.DOCKER_HOST;
+    else process.env.DOCKER_HOST = saved;
+  });
+
+  it("asks the Docker engine, and without one says how to set the version by hand; nothing is created", async () => {
+    process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
+    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto"]);
+    expect(run.error?.message).toMatch(/hostCgroupVersion is auto, but the Docker engine did not answer .*set slurm-cluster:hostCgroupVersion to 1 or 2/);
+    expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+});
+
 describe("Pulumi.yaml", () => {
   const project = yaml.load(fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), "utf8")) as {
     name: string;
@@ -81,7 +97,8 @@ describe("Pulumi.yaml", () => {
     expect(Object.keys(project.config).sort()).toEqual([...CONFIG_KEY_NAMES].sort());
     for (const key of CONFIG_KEY_NAMES) {
       expect({ key, value: project.config[key].default }).toEqual({ key, value: CONFIG_KEYS[key].default });
-      expect(project.config[key].type).toBe(typeof CONFIG_KEYS[key].default === "number" ? "integer" : "string");
+      const type = { number: "integer", boolean: "boolean", string: "string" }[typeof CONFIG_KEYS[key].default as string];
+      expect({ key, type: project.config[key].type }).toEqual({ key, type });
     }
   });
 

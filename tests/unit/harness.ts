@@ -49,7 +49,9 @@ export async function runWithMocks(stack: string, overrides: string[] = []): Pro
     },
     call: () => ({}),
   };
-  const config = readStackConfig(stack, overrides);
+  // Unit runs never ask a Docker engine: the host's cgroup version is given unless a test sets it.
+  const hostGiven = overrides.some((o) => o.startsWith("hostCgroupVersion="));
+  const config = readStackConfig(stack, hostGiven ? overrides : ["hostCgroupVersion=1", ...overrides]);
   try {
     const result = await runProgram(stack, config, mocks);
     return { registrations, outputs: result.outputs, error: result.errors[0] };

@@ -44,9 +44,38 @@ describe("cgroup.conf", () => {
     // The old Compose setup died with "cgroup_dbus_attach_to_scope: cannot connect to dbus system
     // daemon": slurmd autodetected cgroup/v2 and, with no systemd in the container, asked dbus for
     // a scope. CgroupPlugin=disabled means slurmd never loads a cgroup plugin at all.
-    const conf = renderCgroupConf(spec());
-    expect(lines(conf)).toContain("CgroupPlugin=disabled");
-    expect(conf).not.toMatch(/^CgroupPlugin=(autodetect|cgroup\/v2)/m);
+    for (const v of ["1", "2"]) {
+      const conf = renderCgroupConf(spec({ "slurm-cluster:hostCgroupVersion": v }));
+      expect(lines(conf)).toContain("CgroupPlugin=disabled");
+      expect(conf).not.toMatch(/^CgroupPlugin=(autodetect|cgroup\/v2)/m);
+    }
+  });
+
+  it("in cgroup mode on a v2 host, creates scopes without systemd: the setting that prevents the dbus call", () => {
+    // Same failure, cgroup mode: cgroup/v2 with no systemd as PID 1 must not ask dbus for a scope.
+    // IgnoreSystemd=yes is what tells slurmd to create it itself; without it the old error returns.
+    const conf = lines(renderCgroupConf(spec({ "slurm-cluster:cgroupMode": "cgroup", "slurm-cluster:hostCgroupVersion": "2" })));
+    expect(conf).toEqual(expect.arrayContaining(["CgroupPlugin=cgroup/v2", "IgnoreSystemd=yes", "EnableControllers=yes"]));
+  });
+});
+
+// Every cgroupMode x host cgroup version: the plugins slurm.conf and cgroup.conf name.
+const COMBINATIONS: [string, string, string[], string[], string[]][] = [
+  ["none", "1", ["ProctrackType=proctrack/linuxproc", "JobAcctGatherType=jobacct_gather/linux"], ["CgroupPlugin=disabled"], ["TaskPlugin=", "Constrain"]],
+  ["none", "2", ["ProctrackType=proctrack/linuxproc", "JobAcctGatherType=jobacct_gather/linux"], ["CgroupPlugin=disabled"], ["TaskPlugin=", "Constrain"]],
+  ["cgroup", "1", ["ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup,task/affinity", "JobAcctGatherType=jobacct_gather/cgroup"], ["CgroupPlugin=cgroup/v1", "ConstrainCores=yes", "ConstrainRAMSpace=yes", "ConstrainDevices=yes"], ["IgnoreSystemd", "EnableControllers"]],
+  ["cgroup", "2", ["ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup,task/affinity", "JobAcctGatherType=jobacct_gather/cgroup"], ["CgroupPlugin=cgroup/v2", "IgnoreSystemd=yes", "EnableControllers=yes", "ConstrainCores=yes", "ConstrainRAMSpace=yes", "ConstrainDevices=yes"], []],
+  ["systemd", "1", ["ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup,task/affinity", "JobAcctGatherType=jobacct_gather/cgroup"], ["CgroupPlugin=cgroup/v1", "ConstrainCores=yes", "ConstrainRAMSpace=yes", "ConstrainDevices=yes"], ["IgnoreSystemd", "EnableControllers"]],
+  ["systemd", "2", ["ProctrackType=proctrack/cgroup", "TaskPlugin=task/cgroup,task/affinity", "JobAcctGatherType=jobacct_gather/cgroup"], ["CgroupPlugin=cgroup/v2", "ConstrainCores=yes", "ConstrainRAMSpace=yes", "ConstrainDevices=yes"], ["IgnoreSystemd", "EnableControllers"]],
+];
+
+describe.each(COMBINATIONS)("cgroupMode=%s on a cgroup v%s host", (mode, version, slurmLines, cgroupLines, absent) => {
+  const s = spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version });
+  it("renders the mode's plugins", () => {
+    expect(lines(renderSlurmConf(s))).toEqual(expect.arrayContaining(slurmLines));
+    const cgroup = renderCgroupConf(s);
+    expect(lines(cgroup)).toEqual(expect.arrayContaining(cgroupLines));
+    for (const word of absent) expect(cgroup + (word === "TaskPlugin=" ? renderSlurmConf(s) : "")).not.toMatch(new RegExp(`^${word}`, "m"));
   });
 });
 
@@ -66,8 +95,46 @@ describe("slurmdbd.conf", () => {
 });
 
 describe("worker container settings", () => {
-  it("grant nothing beyond Docker's defaults in none mode", () => {
-    expect(workerContainerSettings(spec())).toEqual({ capabilityAdds: [], securityOpts: [], privileged: false, memoryHeadroomMb: 128 });
+  const settings = (mode: string, version: string, extra: Record<string, string> = {}) =>
+    workerContainerSettings(spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, ...extra }));
+  const cgroupfsRw = { type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false };
+
+  it.each(["1", "2"])("grant nothing beyond Docker's defaults in none mode (v%s), even when privileged is allowed", (v) => {
+    for (const extra of [{}, { "slurm-cluster:allowPrivileged": "true" }] as Record<string, string>[]) {
+      expect(settings("none", v, extra)).toMatchObject({
+        image: "slurm", command: ["worker"], capabilityAdds: [], securityOpts: [], privileged: false, mounts: [], tmpfs: {},
+      });
+      expect(settings("none", v, extra).cgroupnsMode).toBeUndefined();
+    }
+  });
+
+  it("cgroup mode on v1: the host cgroupfs read-write in the host cgroup namespace, no capability", () => {
+    expect(settings("cgroup", "1")).toMatchObject({ image: "slurm", cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [], securityOpts: [], privileged: false });
+  });
+
+  it("cgroup mode on v2: a private cgroup namespace, SYS_ADMIN to remount it, AppArmor out of the way", () => {
+    expect(settings("cgroup", "2")).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"], privileged: false });
+  });
+
+  it.each(["1", "2"])("systemd mode (v%s): the systemd image as PID 1, tmpfs /run, SIGRTMIN+3, journal for the log", (v) => {
+    const s = settings("systemd", v);
+    expect(s).toMatchObject({
+      image: "slurm-systemd",
+      command: ["systemd"],
+      stopSignal: "SIGRTMIN+3",
+      tmpfs: { "/run": "rw,mode=755", "/run/lock": "rw,mode=755" },
+      healthcheck: ["CMD", "systemctl", "is-active", "--quiet", "slurmd.service"],
+      privileged: false,
+    });
+    expect(s.logCommand).toEqual(expect.arrayContaining(["journalctl", "slurmd.service"]));
+    expect(s.cgroupnsMode).toBe(v === "1" ? "host" : "private");
+    expect(s.mounts).toEqual(v === "1" ? [cgroupfsRw] : []);
+  });
+
+  it("allowPrivileged=true swaps the named grants for privileged, in cgroup and systemd modes only", () => {
+    const s = settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true" });
+    expect(s).toMatchObject({ privileged: true, capabilityAdds: [], securityOpts: [] });
+    expect(settings("systemd", "1").privileged).toBe(false);
   });
 });
 

@@ -118,3 +118,50 @@ describe("the ubuntu stack's wiring", () => {
     expect(text).not.toContain("MockPassword123");
   });
 });
+
+describe("worker modes in the ubuntu stack", () => {
+  const worker = (run: Awaited<ReturnType<typeof runWithMocks>>) =>
+    ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
+
+  it("systemd mode builds the systemd image FROM the Slurm image and runs workers on it", async () => {
+    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2"]);
+    expect(run.error).toBeUndefined();
+    const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
+    expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-systemd"]);
+    expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName });
+    expect(images["slurm-cluster/slurm-systemd"].started).toBeGreaterThan(images["slurm-cluster/slurm"].finished);
+    const w = worker(run);
+    expect(w.inputs).toMatchObject({
+      image: images["slurm-cluster/slurm-systemd"].inputs.imageName,
+      command: ["systemd"],
+      stopSignal: "SIGRTMIN+3",
+      cgroupnsMode: "private",
+      capabilities: { adds: ["SYS_ADMIN"] },
+      securityOpts: ["apparmor=unconfined"],
+      tmpfs: { "/run": "rw,mode=755", "/run/lock": "rw,mode=755" },
+    });
+    expect(w.inputs.privileged).toBeUndefined();
+    // The controller keeps the plain Slurm image.
+    const ctl = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-controller")!;
+    expect(ctl.inputs.image).toBe(images["slurm-cluster/slurm"].inputs.imageName);
+    const check = run.registrations.find((r) => r.type.startsWith("pulumi-nodejs:dynamic") && r.inputs.nodeName === "worker1")!;
+    expect(check.inputs.logCommand).toEqual(expect.arrayContaining(["journalctl"]));
+    expect(run.outputs).toMatchObject({ cgroupMode: "systemd", hostCgroupVersion: 2 });
+  });
+
+  it("cgroup mode on a v1 host mounts the host cgroupfs read-write and adds no capability", async () => {
+    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1"]);
+    const w = worker(run);
+    expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
+    expect(w.inputs.cgroupnsMode).toBe("host");
+    expect(w.inputs.capabilities).toBeUndefined();
+    expect(ofType(run, IMAGE)).toHaveLength(2);
+  });
+
+  it("only allowPrivileged=true makes a worker privileged, and never the other containers", async () => {
+    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowPrivileged=true"]);
+    for (const c of ofType(run, CONTAINER)) {
+      expect(c.inputs.privileged).toBe(c.inputs.name.includes("worker") ? true : undefined);
+    }
+  });
+});

@@ -23,16 +23,60 @@ wait_for() {
   return 1
 }
 
-start_munge() {
+# fatal <message>: a mode that cannot work here says why and what to change, then stops.
+fatal() {
+  log "FATAL: $*"
+  exit 78
+}
+
+install_munge_key() {
   if [ ! -s /etc/munge/munge.key ]; then
-    log "no munge key at /etc/munge/munge.key; the deployment must upload one"; exit 1
+    fatal "no munge key at /etc/munge/munge.key; the deployment must upload one"
   fi
   chown munge:munge /etc/munge/munge.key
   chmod 0400 /etc/munge/munge.key
-  install -d -o munge -g munge -m 0755 /run/munge
   install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
+}
+
+start_munge() {
+  install_munge_key
+  install -d -o munge -g munge -m 0755 /run/munge
   runuser -u munge -- /usr/sbin/munged --force
   wait_for "munged" 10 munge -n
+}
+
+cgroup_conf() { sed -n "s/^$1=//p" /etc/slurm/cgroup.conf 2>/dev/null; }
+cgroupfs_type() { stat -fc %T /sys/fs/cgroup; }
+
+# Checks (and on cgroup v2 prepares) the cgroup filesystem for the plugin cgroup.conf names,
+# so a host that cannot give a mode what it needs fails here with a message, not in slurmd.
+prepare_cgroups() {
+  local plugin; plugin=$(cgroup_conf CgroupPlugin)
+  case "$plugin" in
+    ""|disabled) return 0 ;;
+    cgroup/v1)
+      [ "$(cgroupfs_type)" = tmpfs ] || fatal "cgroup.conf asks for cgroup/v1 but this host runs cgroup v2; set slurm-cluster:hostCgroupVersion=2 (or auto)"
+      local probe="/sys/fs/cgroup/memory/slurm-cluster-probe-$$"
+      mkdir "$probe" 2>/dev/null && rmdir "$probe" ||
+        fatal "cgroup v1 controllers under /sys/fs/cgroup are not writable; the worker needs the host's /sys/fs/cgroup mounted read-write (or use slurm-cluster:cgroupMode=none)"
+      ;;
+    cgroup/v2)
+      [ "$(cgroupfs_type)" = cgroup2fs ] || fatal "cgroup.conf asks for cgroup/v2 but this host runs cgroup v1; set slurm-cluster:hostCgroupVersion=1 (or auto)"
+      if ! mkdir /sys/fs/cgroup/slurm-cluster-probe 2>/dev/null; then
+        mount -o remount,rw /sys/fs/cgroup 2>/dev/null ||
+          fatal "/sys/fs/cgroup is read-only and cannot be remounted: the worker needs CAP_SYS_ADMIN, a private cgroup namespace and no AppArmor mount rule in the way (or set slurm-cluster:allowPrivileged=true, or use slurm-cluster:cgroupMode=none)"
+        mkdir /sys/fs/cgroup/slurm-cluster-probe
+      fi
+      rmdir /sys/fs/cgroup/slurm-cluster-probe
+      if [ "$(cgroup_conf IgnoreSystemd)" = yes ]; then
+        # cgroup v2 allows no processes in a cgroup whose controllers are delegated to children:
+        # move everything at the namespace root into a leaf, then let slurmd enable controllers.
+        mkdir -p /sys/fs/cgroup/init
+        while read -r pid; do echo "$pid" >/sys/fs/cgroup/init/cgroup.procs 2>/dev/null || true; done </sys/fs/cgroup/cgroup.procs
+      fi
+      ;;
+    *) fatal "unknown CgroupPlugin=$plugin in cgroup.conf" ;;
+  esac
 }
 
 tcp_open() { timeout 2 bash -c "</dev/tcp/$1/$2"; }
@@ -61,14 +105,22 @@ case "$role" in
     exec slurmctld -D
     ;;
   worker)
+    prepare_cgroups
     start_munge
     install -d -o root -g root -m 0755 /var/lib/slurm/slurmd
     controller=$(sed -n 's/^SlurmctldHost=//p' /etc/slurm/slurm.conf)
     wait_for "slurmctld on ${controller}" 120 scontrol ping
     exec slurmd -D
     ;;
+  systemd)
+    # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
+    prepare_cgroups
+    install_munge_key
+    log "starting systemd"
+    exec /sbin/init
+    ;;
   *)
-    echo "usage: slurm-entrypoint slurmdbd|controller|worker" >&2
+    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd" >&2
     exit 64
     ;;
 esac

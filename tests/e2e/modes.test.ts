@@ -1,0 +1,104 @@
+// Worker modes end to end on this machine's host (cgroup v1 here; the version is asked of the
+// Docker engine, as `hostCgroupVersion=auto` does). `none` is covered by cluster.test.ts.
+// Each mode must register its nodes, show its plugins, put jobs under Slurm's job cgroups and
+// stop a job that uses more memory than it asked for.
+import { docker, dockerExec, eventually, npmRun, sacctState } from "./helpers";
+
+const STACK = "ubuntu";
+jest.setTimeout(15 * 60 * 1000);
+
+interface Outputs {
+  cgroupMode: string;
+  hostCgroupVersion: number;
+  controller: { containerName: string };
+  nodes: { name: string; containerName: string; state: string }[];
+}
+
+const engineCgroupVersion = Number(docker(["info", "--format", "{{.CgroupVersion}}"]) || "1");
+
+beforeAll(() => npmRun("local:down", [STACK, "--volumes"]));
+afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
+
+/** Submits a batch job and waits for accounting to record how it ended. */
+async function runJob(ctl: string, args: string[]): Promise<{ id: string; state: string }> {
+  const id = dockerExec(ctl, ["sbatch", "--parsable", ...args]).trim();
+  const state = await eventually(`job ${id} finished`, 120, () => {
+    const s = sacctState(ctl, id);
+    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
+  });
+  return { id, state };
+}
+
+describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
+  let outputs: Outputs;
+  let ctl: string;
+
+  beforeAll(() => {
+    outputs = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`]));
+    ctl = outputs.controller.containerName;
+  });
+
+  test("every node is IDLE, on the host cgroup version the engine reports", () => {
+    expect(outputs.cgroupMode).toBe(mode);
+    expect(outputs.hostCgroupVersion).toBe(engineCgroupVersion);
+    expect(outputs.nodes.map((n) => n.state)).toEqual(["IDLE", "IDLE"]);
+  });
+
+  test("scontrol show config shows the cgroup plugins", () => {
+    const config = dockerExec(ctl, ["scontrol", "show", "config"]);
+    expect(config).toMatch(/^ProctrackType\s+= proctrack\/cgroup$/m);
+    expect(config).toMatch(/^TaskPlugin\s+= task\/cgroup,task\/affinity$/m);
+    expect(config).toMatch(/^JobAcctGatherType\s+= jobacct_gather\/cgroup$/m);
+    const cgroupConf = dockerExec(outputs.nodes[0].containerName, ["cat", "/etc/slurm/cgroup.conf"]);
+    expect(cgroupConf).toMatch(new RegExp(`^CgroupPlugin=cgroup/v${engineCgroupVersion}$`, "m"));
+  });
+
+  test("a job's processes live in Slurm's job cgroup", async () => {
+    const { id, state } = await runJob(ctl, ["-w", "worker1", "--mem=64M", "-o", "/shared/cgroup-%j.out", "--wrap", "cat /proc/self/cgroup"]);
+    expect(state).toBe("COMPLETED");
+    const out = dockerExec(ctl, ["cat", `/shared/cgroup-${id}.out`]);
+    const jobCgroup = engineCgroupVersion === 1
+      ? new RegExp(`^\\d+:memory:/slurm_worker1/uid_0/job_${id}/step_batch(/task_0)?$`, "m")
+      : new RegExp(`^0::/.*job_${id}/step_batch`, "m");
+    expect(out).toMatch(jobCgroup);
+  });
+
+  test("a job that allocates far more than --mem=64M is stopped by the limit", async () => {
+    // `tail /dev/zero` buffers an endless line: it grows until something stops it.
+    const { state } = await runJob(ctl, ["-w", "worker2", "--mem=64M", "-o", "/dev/null", "--wrap", "timeout 60 tail /dev/zero"]);
+    expect(state).toBe("OUT_OF_MEMORY");
+    // The worker itself survived.
+    expect(dockerExec(ctl, ["sinfo", "-h", "-n", "worker2", "-o", "%t"]).trim()).toBe("idle");
+  });
+
+  test("the worker gets only the grants the README lists for the mode", () => {
+    const inspect = JSON.parse(docker(["inspect", outputs.nodes[0].containerName]))[0];
+    expect(inspect.HostConfig.Privileged).toBe(false);
+    expect(inspect.HostConfig.CapAdd ?? []).toEqual(engineCgroupVersion === 1 ? [] : ["SYS_ADMIN"]);
+    if (engineCgroupVersion === 1) {
+      expect(inspect.HostConfig.CgroupnsMode).toBe("host");
+      expect(inspect.Mounts).toContainEqual(expect.objectContaining({ Type: "bind", Source: "/sys/fs/cgroup", Destination: "/sys/fs/cgroup", RW: true }));
+    }
+  });
+
+  if (mode === "systemd") {
+    test("systemd is PID 1 and runs munge and slurmd as units", () => {
+      const worker = outputs.nodes[0].containerName;
+      expect(dockerExec(worker, ["ps", "-p", "1", "-o", "comm="]).trim()).toBe("systemd");
+      expect(dockerExec(worker, ["systemctl", "is-active", "munge.service", "slurmd.service"]).trim().split("\n")).toEqual(["active", "active"]);
+      expect(dockerExec(worker, ["systemctl", "is-system-running"]).trim()).toBe("running");
+      // The role's unused units are disabled in the image.
+      expect(() => dockerExec(worker, ["systemctl", "is-enabled", "slurmctld.service"])).toThrow();
+    });
+  }
+});
+
+test("a mode pointed at the wrong cgroup version fails fast, saying what to change", () => {
+  const wrong = engineCgroupVersion === 1 ? "2" : "1";
+  const started = Date.now();
+  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=cgroup", "-c", `hostCgroupVersion=${wrong}`])).toThrow(
+    new RegExp(`Slurm node worker1 cannot register: the container slurm-ubuntu-worker1 keeps stopping[\\s\\S]*FATAL: cgroup.conf asks for cgroup/v${wrong} but this host runs cgroup v${engineCgroupVersion}; set slurm-cluster:hostCgroupVersion=${engineCgroupVersion} \\(or auto\\)`),
+  );
+  // Well before the 180 s registration timeout: the crash loop is recognised, not waited out.
+  expect(Date.now() - started).toBeLessThan(90_000);
+});
