@@ -5,6 +5,7 @@ import { renderCgroupConf, renderSlurmConf, workerContainerSettings } from "./co
 import { Controller } from "./components/controller";
 import { imageName, projectImage } from "./components/image";
 import { dockerLabels } from "./components/labels";
+import { MonitoringStack } from "./components/monitoring-stack";
 import { MungeKey } from "./components/munge-key";
 import { SlurmDb } from "./components/slurm-db";
 import { WorkerNode } from "./components/worker-node";
@@ -76,6 +77,22 @@ export = async () => {
       ),
   );
 
+  const monitoring = spec.monitoring
+    ? new MonitoringStack(
+        "monitoring",
+        {
+          spec,
+          monitoring: spec.monitoring,
+          network: network.name,
+          slurmImageName: imageName("slurm", { BASE_IMAGE: spec.baseImage }),
+          slurmImage,
+          mungeKeyBase64: munge.keyBase64,
+          slurmConf,
+        },
+        { dependsOn: [controller.container] },
+      )
+    : undefined;
+
   // Stack outputs: stable names, read by dashboards and scripts (documented in the README).
   return {
     clusterName: spec.clusterName,
@@ -105,5 +122,14 @@ export = async () => {
       password: db.password,
     },
     sharedVolume: { name: sharedVolume.name, mountPath: spec.sharedMountPath },
+    monitoring: monitoring
+      ? {
+          prometheusUrl: monitoring.prometheusUrl,
+          slurmExporterUrl: monitoring.slurmExporterUrl,
+          grafanaUrl: monitoring.grafanaUrl ?? null,
+          grafanaAdminUser: monitoring.grafanaAdminUser ?? null,
+          grafanaAdminPassword: monitoring.grafanaAdminPassword ?? null,
+        }
+      : null,
   } satisfies Record<string, pulumi.Input<unknown>>;
 };

@@ -68,6 +68,42 @@ export const CONFIG_KEYS = {
     default: "",
     allowed: "a Docker volume name (letters, digits, _ . -; starting with a letter or digit), or empty for slurm-<stack>-shared",
   },
+  monitoring: {
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: true,
+    allowed: "true or false",
+  },
+  grafana: {
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: true,
+    allowed: "true or false",
+  },
+  monitoringBindAddress: {
+    // Published monitoring ports listen here; 127.0.0.1 keeps them off the network.
+    schema: z.string().regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/),
+    default: "127.0.0.1",
+    allowed: "an IPv4 address of this host to publish monitoring ports on (127.0.0.1 keeps them local)",
+  },
+  prometheusPort: {
+    schema: wholeNumber(1, 65535),
+    default: 9090,
+    allowed: "a TCP port from 1 to 65535",
+  },
+  grafanaPort: {
+    schema: wholeNumber(1, 65535),
+    default: 3000,
+    allowed: "a TCP port from 1 to 65535",
+  },
+  slurmExporterPort: {
+    schema: wholeNumber(1, 65535),
+    default: 9341,
+    allowed: "a TCP port from 1 to 65535",
+  },
+  scrapeIntervalSeconds: {
+    schema: wholeNumber(5, 300),
+    default: 15,
+    allowed: "a whole number of seconds from 5 to 300",
+  },
   registrationTimeoutSeconds: {
     schema: wholeNumber(10, 3600),
     default: 180,

@@ -32,11 +32,28 @@ export interface ClusterSpec {
   sharedMountPath: string;
   database: { name: string; user: string; port: number };
   workers: WorkerSpec[];
+  /** Undefined when the stack turns monitoring off. */
+  monitoring?: MonitoringSpec;
 }
 
 export const PROJECT_LABEL = "com.slurm-cluster.project";
 export const STACK_LABEL = "com.slurm-cluster.stack";
 export const ROLE_LABEL = "com.slurm-cluster.role";
+
+/** The monitoring services and where they are published on the host. */
+export interface MonitoringSpec {
+  grafana: boolean;
+  bindAddress: string;
+  prometheusPort: number;
+  grafanaPort: number;
+  slurmExporterPort: number;
+  scrapeIntervalSeconds: number;
+  containers: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
+  hosts: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
+  /** Ports the services listen on inside the cluster network. */
+  internalPorts: { prometheus: number; nodeExporter: number; slurmExporter: number; grafana: number };
+  prometheusVolume: string;
+}
 
 /** Validated stack settings, one field per config key. */
 export interface ClusterSettings {
@@ -50,6 +67,13 @@ export interface ClusterSettings {
   baseImage: string;
   sharedVolume: string;
   registrationTimeoutSeconds: number;
+  monitoring: boolean;
+  grafana: boolean;
+  monitoringBindAddress: string;
+  prometheusPort: number;
+  grafanaPort: number;
+  slurmExporterPort: number;
+  scrapeIntervalSeconds: number;
 }
 
 export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion"> {
@@ -93,5 +117,24 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     sharedMountPath: "/shared",
     database: { name: "slurm_acct_db", user: "slurm", port: 3306 },
     workers,
+    monitoring: v.monitoring
+      ? {
+          grafana: v.grafana,
+          bindAddress: v.monitoringBindAddress,
+          prometheusPort: v.prometheusPort,
+          grafanaPort: v.grafanaPort,
+          slurmExporterPort: v.slurmExporterPort,
+          scrapeIntervalSeconds: v.scrapeIntervalSeconds,
+          containers: {
+            prometheus: `${prefix}-prometheus`,
+            nodeExporter: `${prefix}-node-exporter`,
+            slurmExporter: `${prefix}-slurm-exporter`,
+            grafana: `${prefix}-grafana`,
+          },
+          hosts: { prometheus: "prometheus", nodeExporter: "node-exporter", slurmExporter: "slurm-exporter", grafana: "grafana" },
+          internalPorts: { prometheus: 9090, nodeExporter: 9100, slurmExporter: 8080, grafana: 3000 },
+          prometheusVolume: `${prefix}-prometheus`,
+        }
+      : undefined,
   };
 }

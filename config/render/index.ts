@@ -4,3 +4,5 @@ export { renderSlurmdbdConf } from "./slurmdbd-conf";
 export { hostlist } from "./hostlist";
 export { workerContainerSettings } from "./container-settings";
 export type { WorkerContainerSettings } from "./container-settings";
+export { renderPrometheusYml } from "./prometheus-yml";
+export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";

@@ -3,6 +3,9 @@
 import { execFileSync, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../engine/program";
 
+/** Grafana's official image cannot be pulled on the build machine (no registry): e2e runs leave it off. */
+export const NO_GRAFANA = ["-c", "grafana=false"];
+
 /** Runs an npm script the way a user would; returns stdout, throws with stderr on failure. */
 export function npmRun(script: string, args: string[]): string {
   const res = spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });

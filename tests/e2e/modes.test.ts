@@ -34,7 +34,8 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
   let ctl: string;
 
   beforeAll(() => {
-    outputs = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`]));
+    // Monitoring is covered by monitoring.test.ts; leaving it off keeps this file quick.
+    outputs = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false"]));
     ctl = outputs.controller.containerName;
   });
 
@@ -96,7 +97,7 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
 test("a mode pointed at the wrong cgroup version fails fast, saying what to change", () => {
   const wrong = engineCgroupVersion === 1 ? "2" : "1";
   const started = Date.now();
-  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=cgroup", "-c", `hostCgroupVersion=${wrong}`])).toThrow(
+  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=cgroup", "-c", `hostCgroupVersion=${wrong}`, "-c", "monitoring=false"])).toThrow(
     new RegExp(`Slurm node worker1 cannot register: the container slurm-ubuntu-worker1 keeps stopping[\\s\\S]*FATAL: cgroup.conf asks for cgroup/v${wrong} but this host runs cgroup v${engineCgroupVersion}; set slurm-cluster:hostCgroupVersion=${engineCgroupVersion} \\(or auto\\)`),
   );
   // Well before the 180 s registration timeout: the crash loop is recognised, not waited out.

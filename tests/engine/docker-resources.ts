@@ -1,6 +1,7 @@
 // Applies @pulumi/docker registrations to the local Docker engine through its API (dockerode),
 // the way the docker provider would: networks, volumes, image builds, containers with uploads.
 // It refuses any input it does not implement, so a program change can never be silently ignored.
+import * as fs from "fs";
 import * as path from "path";
 import Docker from "dockerode";
 import * as tar from "tar-stream";
@@ -90,9 +91,7 @@ export class DockerResources {
     const dockerfile = path.relative(context, path.resolve(PROJECT_ROOT, build.dockerfile ?? `${build.context}/Dockerfile`));
     this.progress(`building image ${name} from ${build.context}`);
     const started = Date.now();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const tarFs = require("tar-fs");
-    const stream = await this.docker.buildImage(tarFs.pack(context), {
+    const stream = await this.docker.buildImage(packContext(context), {
       t: name,
       dockerfile,
       buildargs: build.args ?? {},
@@ -119,6 +118,26 @@ export class DockerResources {
     const id = (await this.docker.getImage(name).inspect()).Id;
     this.progress(`built image ${name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     return id;
+  }
+
+  /** Like the provider's RemoteImage: use the local image, or pull it. */
+  async remoteImage(inputs: Inputs): Promise<{ id: string; state: Inputs }> {
+    refuseUnknown("RemoteImage", inputs, ["name", "keepLocally"]);
+    const name: string = inputs.name;
+    let info = await this.docker.getImage(name).inspect().catch(() => undefined);
+    if (!info) {
+      this.progress(`pulling image ${name}`);
+      try {
+        const stream = await this.docker.pull(name);
+        await new Promise<void>((resolve, reject) =>
+          this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
+        );
+      } catch (err) {
+        throw new Error(`cannot pull image ${name}: ${(err as Error).message}`);
+      }
+      info = await this.docker.getImage(name).inspect();
+    }
+    return { id: `${info.Id}${name}`, state: { ...inputs, imageId: info.Id, repoDigest: info.RepoDigests?.[0] ?? "" } };
   }
 
   async container(inputs: Inputs): Promise<{ id: string; state: Inputs }> {
@@ -228,6 +247,20 @@ export class DockerResources {
     }));
     return { ...inputs, networkDatas, exitCode: info.State.ExitCode };
   }
+}
+
+/** A build context as a tar stream, leaving out what its .dockerignore excludes (as Docker does). */
+function packContext(context: string): NodeJS.ReadableStream {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tarFs = require("tar-fs");
+  const ignoreFile = path.join(context, ".dockerignore");
+  if (!fs.existsSync(ignoreFile)) return tarFs.pack(context);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const rules = require("@balena/dockerignore")().add(fs.readFileSync(ignoreFile, "utf8"));
+  return tarFs.pack(context, {
+    // Folders are always walked: an exception (!pattern) may bring back something inside one.
+    ignore: (name: string) => !fs.statSync(name).isDirectory() && rules.ignores(path.relative(context, name)),
+  });
 }
 
 /**

@@ -109,6 +109,8 @@ export async function up(stack: string, options: UpOptions = {}): Promise<UpResu
             return resources.volume(args.inputs);
           case "docker:index/image:Image":
             return resources.image(args.inputs);
+          case "docker:index/remoteImage:RemoteImage":
+            return resources.remoteImage(args.inputs);
           case "docker:index/container:Container":
             return resources.container(args.inputs);
           case "random:index/randomBytes:RandomBytes":

@@ -4,7 +4,7 @@ const STACKS = ["ubuntu", "macos", "qnap"];
 
 describe.each(STACKS)("stack %s", (stack) => {
   it("declares network, volumes, images, database, slurmdbd, controller and one worker per node", async () => {
-    const run = await runWithMocks(stack);
+    const run = await runWithMocks(stack, ["monitoring=false"]);
     expect(run.error).toBeUndefined();
     const names = ofType(run, CONTAINER).map((c) => c.inputs.name).sort();
     expect(names).toEqual(
@@ -67,10 +67,10 @@ describe("the ubuntu stack's wiring", () => {
     expect(run.outputs.sharedVolume).toEqual({ name: "lab-home", mountPath: "/shared" });
   });
 
-  it("publishes no port, runs nothing privileged and adds no capability in none mode", async () => {
+  it("publishes no Slurm or database port, runs nothing privileged and adds no capability in none mode", async () => {
     const run = await runWithMocks("ubuntu");
     for (const c of ofType(run, CONTAINER)) {
-      expect(c.inputs.ports).toBeUndefined();
+      if (!/prometheus|exporter|grafana/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
       expect(c.inputs.privileged).toBeUndefined();
       expect(c.inputs.capabilities).toBeUndefined();
     }
@@ -112,9 +112,20 @@ describe("the ubuntu stack's wiring", () => {
       ],
       database: { host: "database", port: 3306, name: "slurm_acct_db", user: "slurm", password: { secret: "MockPassword123" } },
       sharedVolume: { name: "slurm-ubuntu-shared", mountPath: "/shared" },
+      monitoring: {
+        prometheusUrl: "http://127.0.0.1:9090",
+        slurmExporterUrl: "http://127.0.0.1:9341/metrics",
+        grafanaUrl: "http://127.0.0.1:3000",
+        grafanaAdminUser: "admin",
+        grafanaAdminPassword: { secret: "MockPassword123" },
+      },
     });
-    // Nothing but the password is secret, and the password appears nowhere else in the outputs.
-    const text = JSON.stringify({ ...run.outputs, database: { ...(run.outputs.database as object), password: null } });
+    // Nothing but the passwords is secret, and the password appears nowhere else in the outputs.
+    const text = JSON.stringify({
+      ...run.outputs,
+      database: { ...(run.outputs.database as object), password: null },
+      monitoring: { ...(run.outputs.monitoring as object), grafanaAdminPassword: null },
+    });
     expect(text).not.toContain("MockPassword123");
   });
 });
@@ -124,7 +135,7 @@ describe("worker modes in the ubuntu stack", () => {
     ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
 
   it("systemd mode builds the systemd image FROM the Slurm image and runs workers on it", async () => {
-    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2"]);
+    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2", "monitoring=false"]);
     expect(run.error).toBeUndefined();
     const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
     expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-systemd"]);
@@ -150,7 +161,7 @@ describe("worker modes in the ubuntu stack", () => {
   });
 
   it("cgroup mode on a v1 host mounts the host cgroupfs read-write and adds no capability", async () => {
-    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1"]);
+    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1", "monitoring=false"]);
     const w = worker(run);
     expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
     expect(w.inputs.cgroupnsMode).toBe("host");

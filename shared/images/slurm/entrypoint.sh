@@ -112,6 +112,12 @@ case "$role" in
     wait_for "slurmctld on ${controller}" 120 scontrol ping
     exec slurmd -D
     ;;
+  exporter)
+    # The Slurm exporter: asks slurmctld with the Slurm client commands, as the slurm user.
+    start_munge
+    wait_for "slurmctld" 120 scontrol ping
+    exec runuser -u slurm -- node /opt/slurm-exporter/server.js
+    ;;
   systemd)
     # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
     prepare_cgroups
@@ -120,7 +126,7 @@ case "$role" in
     exec /sbin/init
     ;;
   *)
-    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd" >&2
+    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|exporter" >&2
     exit 64
     ;;
 esac

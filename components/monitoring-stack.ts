@@ -1,0 +1,200 @@
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import * as random from "@pulumi/random";
+import { ClusterSpec } from "../config";
+import { MonitoringSpec } from "../config/spec";
+import {
+  DASHBOARDS_DIR,
+  renderGrafanaDashboardProvider,
+  renderGrafanaDatasource,
+  renderPrometheusYml,
+} from "../config/render";
+import { projectImage } from "./image";
+import { dockerLabels } from "./labels";
+
+/** Grafana comes from its official image (users pull it); pinned so dashboards keep working. */
+export const GRAFANA_IMAGE = "grafana/grafana:11.6.0";
+/** Dashboards kept in the project as JSON, provisioned into Grafana. */
+export const DASHBOARDS_SOURCE = path.join(__dirname, "..", "shared", "grafana");
+
+export interface MonitoringStackArgs {
+  /** The validated cluster spec. */
+  spec: ClusterSpec;
+  /** The spec's monitoring part (present when monitoring is on). */
+  monitoring: MonitoringSpec;
+  /** The cluster's private Docker network name. */
+  network: pulumi.Input<string>;
+  /** The Slurm image's name: the exporter image is built FROM it. */
+  slurmImageName: string;
+  /** The Slurm image resource, built before the exporter image. */
+  slurmImage: docker.Image;
+  /** The munge key, base64, secret (the exporter authenticates to slurmctld with munge). */
+  mungeKeyBase64: pulumi.Input<string>;
+  /** Rendered slurm.conf, so the exporter's Slurm commands find the controller. */
+  slurmConf: string;
+}
+
+/** A published URL on the host for a monitoring service. */
+function hostUrl(monitoring: MonitoringSpec, port: number): string {
+  const host = monitoring.bindAddress === "0.0.0.0" ? "localhost" : monitoring.bindAddress;
+  return `http://${host}:${port}`;
+}
+
+/** Prometheus, node exporter, the project's Slurm exporter and (optionally) Grafana. */
+export class MonitoringStack extends pulumi.ComponentResource {
+  public readonly prometheusUrl: pulumi.Output<string>;
+  public readonly slurmExporterUrl: pulumi.Output<string>;
+  /** Undefined when Grafana is off. */
+  public readonly grafanaUrl?: pulumi.Output<string>;
+  public readonly grafanaAdminUser?: pulumi.Output<string>;
+  public readonly grafanaAdminPassword?: pulumi.Output<string>;
+
+  constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("slurm:index:MonitoringStack", name, {}, opts);
+    const { spec, monitoring: m } = args;
+    const bind = m.bindAddress;
+    const labels = (role: string) => dockerLabels(spec, role);
+    const network = (alias: string) => [{ name: args.network, aliases: [alias] }];
+    const tcpCheck = (port: number) => ({
+      tests: ["CMD-SHELL", `timeout 2 bash -c '</dev/tcp/127.0.0.1/${port}'`],
+      interval: "2s",
+      timeout: "5s",
+      retries: 60,
+      startPeriod: "2s",
+    });
+
+    const monitoringImage = projectImage(`${name}-image`, "monitoring", { BASE_IMAGE: spec.baseImage }, { parent: this });
+    const exporterImage = projectImage(
+      `${name}-slurm-exporter-image`,
+      "slurm-exporter",
+      { SLURM_IMAGE: args.slurmImageName },
+      { parent: this, dependsOn: [args.slurmImage] },
+    );
+
+    new docker.Container(
+      `${name}-slurm-exporter`,
+      {
+        name: m.containers.slurmExporter,
+        hostname: m.hosts.slurmExporter,
+        image: exporterImage.imageName,
+        command: ["exporter"],
+        envs: [`SLURM_EXPORTER_PORT=${m.internalPorts.slurmExporter}`],
+        labels: labels("slurm-exporter"),
+        networksAdvanced: network(m.hosts.slurmExporter),
+        ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: bind }],
+        uploads: [
+          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
+          { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
+        ],
+        healthcheck: tcpCheck(m.internalPorts.slurmExporter),
+        wait: true,
+        waitTimeout: 180,
+        restart: "unless-stopped",
+      },
+      // It asks slurmctld on every scrape: start it once the controller is up.
+      { parent: this, dependsOn: opts?.dependsOn },
+    );
+
+    new docker.Container(
+      `${name}-node-exporter`,
+      {
+        name: m.containers.nodeExporter,
+        hostname: m.hosts.nodeExporter,
+        image: monitoringImage.imageName,
+        // /proc's CPU, memory and load figures are the host's even inside a container, so the
+        // exporter needs no host mounts or extra privileges for them.
+        command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
+        labels: labels("node-exporter"),
+        networksAdvanced: network(m.hosts.nodeExporter),
+        healthcheck: tcpCheck(m.internalPorts.nodeExporter),
+        restart: "unless-stopped",
+      },
+      { parent: this },
+    );
+
+    const data = new docker.Volume(
+      `${name}-prometheus-data`,
+      { name: m.prometheusVolume, labels: labels("prometheus") },
+      { parent: this, retainOnDelete: true },
+    );
+    new docker.Container(
+      `${name}-prometheus`,
+      {
+        name: m.containers.prometheus,
+        hostname: m.hosts.prometheus,
+        image: monitoringImage.imageName,
+        command: [
+          "/usr/bin/prometheus",
+          "--config.file=/etc/prometheus/slurm-cluster.yml",
+          "--storage.tsdb.path=/prometheus",
+          `--web.listen-address=:${m.internalPorts.prometheus}`,
+        ],
+        labels: labels("prometheus"),
+        networksAdvanced: network(m.hosts.prometheus),
+        ports: [{ internal: m.internalPorts.prometheus, external: m.prometheusPort, ip: bind }],
+        mounts: [{ type: "volume", source: data.name, target: "/prometheus" }],
+        uploads: [{ file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) }],
+        healthcheck: tcpCheck(m.internalPorts.prometheus),
+        wait: true,
+        waitTimeout: 120,
+        restart: "unless-stopped",
+      },
+      { parent: this },
+    );
+
+    this.prometheusUrl = pulumi.output(hostUrl(m, m.prometheusPort));
+    this.slurmExporterUrl = pulumi.output(`${hostUrl(m, m.slurmExporterPort)}/metrics`);
+
+    if (m.grafana) {
+      const adminPassword = new random.RandomPassword(
+        `${name}-grafana-admin-password`,
+        { length: 24, special: false },
+        { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+      );
+      this.grafanaAdminPassword = pulumi.secret(adminPassword.result);
+      this.grafanaAdminUser = pulumi.output("admin");
+      const grafanaImage = new docker.RemoteImage(`${name}-grafana-image`, { name: GRAFANA_IMAGE, keepLocally: true }, { parent: this });
+      const dashboards = fs
+        .readdirSync(DASHBOARDS_SOURCE)
+        .filter((f) => f.endsWith(".json"))
+        .sort()
+        .map((f) => ({ file: `${DASHBOARDS_DIR}/${f}`, content: fs.readFileSync(path.join(DASHBOARDS_SOURCE, f), "utf8") }));
+      new docker.Container(
+        `${name}-grafana`,
+        {
+          name: m.containers.grafana,
+          hostname: m.hosts.grafana,
+          image: grafanaImage.imageId,
+          envs: [
+            "GF_SECURITY_ADMIN_USER=admin",
+            // Read from a file, so the password is not in the container's environment.
+            "GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/admin-password",
+            "GF_ANALYTICS_REPORTING_ENABLED=false",
+            "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
+            `GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=${DASHBOARDS_DIR}/slurm-overview.json`,
+          ],
+          labels: labels("grafana"),
+          networksAdvanced: network(m.hosts.grafana),
+          ports: [{ internal: m.internalPorts.grafana, external: m.grafanaPort, ip: bind }],
+          uploads: [
+            { file: "/etc/grafana/admin-password", content: this.grafanaAdminPassword, permissions: "0444" },
+            { file: "/etc/grafana/provisioning/datasources/slurm.yaml", content: renderGrafanaDatasource(spec, m) },
+            { file: "/etc/grafana/provisioning/dashboards/slurm.yaml", content: renderGrafanaDashboardProvider(spec) },
+            ...dashboards,
+          ],
+          restart: "unless-stopped",
+        },
+        { parent: this },
+      );
+      this.grafanaUrl = pulumi.output(hostUrl(m, m.grafanaPort));
+    }
+
+    this.registerOutputs({
+      prometheusUrl: this.prometheusUrl,
+      slurmExporterUrl: this.slurmExporterUrl,
+      grafanaUrl: this.grafanaUrl,
+    });
+  }
+}

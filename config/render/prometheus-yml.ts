@@ -1,0 +1,30 @@
+import { MonitoringSpec, ClusterSpec } from "../spec";
+import { renderHeader } from "./header";
+
+/**
+ * prometheus.yml: Prometheus scrapes itself, the node exporter and the Slurm exporter on the
+ * cluster network. Each Slurm exporter scrape runs sinfo/squeue/sdiag once, so its interval is
+ * the cost to slurmctld; the timeout stays below the interval as Prometheus requires.
+ */
+export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpec): string {
+  const interval = monitoring.scrapeIntervalSeconds;
+  const timeout = Math.max(1, Math.min(10, interval - 1));
+  const job = (name: string, host: string, port: number) => [
+    `  - job_name: ${name}`,
+    `    static_configs:`,
+    `      - targets: ["${host}:${port}"]`,
+    `        labels: { cluster: "${spec.clusterName}" }`,
+  ];
+  return [
+    renderHeader("prometheus.yml", spec),
+    "global:",
+    `  scrape_interval: ${interval}s`,
+    `  scrape_timeout: ${timeout}s`,
+    `  evaluation_interval: ${interval}s`,
+    "scrape_configs:",
+    ...job("prometheus", "localhost", monitoring.internalPorts.prometheus),
+    ...job("node", monitoring.hosts.nodeExporter, monitoring.internalPorts.nodeExporter),
+    ...job("slurm", monitoring.hosts.slurmExporter, monitoring.internalPorts.slurmExporter),
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,69 @@
+// The Slurm exporter's HTTP server: on each scrape it runs each Slurm command once (in
+// parallel), turns the JSON into samples and serves them in Prometheus' text format.
+import { execFile } from "child_process";
+import * as http from "http";
+import { SlurmJson, collectSamples } from "./metrics";
+import { createExporterRegistry } from "./registry";
+
+const COMMANDS: Record<keyof SlurmJson, string[]> = {
+  nodes: ["scontrol", "--json", "show", "nodes"],
+  squeue: ["squeue", "--json", "--states=all"],
+  sdiag: ["sdiag", "--json"],
+};
+
+const exporter = createExporterRegistry({ processMetrics: true });
+
+function run(argv: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    execFile(argv[0], argv.slice(1), { timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${argv.join(" ")}: ${stderr.trim() || err.message}`));
+      else resolve(JSON.parse(stdout));
+    });
+  });
+}
+
+async function refresh(): Promise<void> {
+  const keys = Object.keys(COMMANDS) as (keyof SlurmJson)[];
+  const results = await Promise.all(
+    keys.map(async (key) => {
+      const started = process.hrtime.bigint();
+      const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const json = await run(COMMANDS[key]);
+        exporter.command(key, true, seconds());
+        return json;
+      } catch (err) {
+        exporter.command(key, false, seconds());
+        console.error(`[slurm-exporter] ${(err as Error).message}`);
+        return {};
+      }
+    }),
+  );
+  exporter.update(collectSamples(Object.fromEntries(keys.map((k, i) => [k, results[i]])) as unknown as SlurmJson));
+}
+
+// Scrapes that arrive together share one refresh, so Slurm sees each command once.
+let inFlight: Promise<void> | undefined;
+function refreshOnce(): Promise<void> {
+  inFlight ??= refresh().finally(() => (inFlight = undefined));
+  return inFlight;
+}
+
+const port = Number(process.env.SLURM_EXPORTER_PORT ?? 8080);
+http
+  .createServer(async (req, res) => {
+    if (req.url !== "/metrics") {
+      res.writeHead(req.url === "/" ? 200 : 404, { "Content-Type": "text/plain" });
+      res.end("slurm-cluster Slurm exporter: see /metrics\n");
+      return;
+    }
+    try {
+      await refreshOnce();
+      res.writeHead(200, { "Content-Type": exporter.registry.contentType });
+      res.end(await exporter.registry.metrics());
+    } catch (err) {
+      res.writeHead(500, { "Content-Type": "text/plain" });
+      res.end(`${(err as Error).message}\n`);
+    }
+  })
+  .listen(port, () => console.error(`[slurm-exporter] listening on :${port}`));

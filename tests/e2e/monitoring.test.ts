@@ -1,0 +1,109 @@
+// The monitoring stack end to end (Grafana off: its image cannot be pulled here): Prometheus
+// scrapes every target, the Slurm exporter reports the live cluster, and a job that holds a
+// node shows up in Prometheus within two scrape intervals.
+import * as fs from "fs";
+import * as path from "path";
+import { NO_GRAFANA, PROJECT_ROOT, dockerExec, eventually, npmRun } from "./helpers";
+
+const STACK = "ubuntu";
+const SCRAPE_SECONDS = 5;
+jest.setTimeout(15 * 60 * 1000);
+
+interface Outputs {
+  controller: { containerName: string };
+  nodes: { name: string }[];
+  monitoring: { prometheusUrl: string; slurmExporterUrl: string; grafanaUrl: string | null };
+}
+let outputs: Outputs;
+
+async function getJson(url: string): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** The value of a PromQL expression now, or undefined while it has no result. */
+async function promValue(expr: string): Promise<number | undefined> {
+  const body = await getJson(`${outputs.monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+  const result = body.data.result;
+  return result.length ? Number(result[0].value[1]) : undefined;
+}
+
+beforeAll(() => {
+  npmRun("local:down", [STACK, "--volumes"]);
+  outputs = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", `scrapeIntervalSeconds=${SCRAPE_SECONDS}`]));
+});
+afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
+
+test("the outputs carry the monitoring URLs, published on 127.0.0.1", () => {
+  expect(outputs.monitoring).toEqual({
+    prometheusUrl: "http://127.0.0.1:9090",
+    slurmExporterUrl: "http://127.0.0.1:9341/metrics",
+    grafanaUrl: null,
+    grafanaAdminUser: null,
+    grafanaAdminPassword: null,
+  });
+});
+
+test("every Prometheus target reports up == 1", async () => {
+  const up = await pollAsync("all three targets up", 60, async () => {
+    const body = await getJson(`${outputs.monitoring.prometheusUrl}/api/v1/query?query=up`);
+    const byJob = Object.fromEntries(body.data.result.map((r: { metric: { job: string }; value: [number, string] }) => [r.metric.job, Number(r.value[1])]));
+    return Object.keys(byJob).length === 3 && Object.values(byJob).every((v) => v === 1) ? byJob : undefined;
+  });
+  expect(up).toEqual({ prometheus: 1, node: 1, slurm: 1 });
+});
+
+test("slurm_nodes_idle equals the worker count, from Prometheus", async () => {
+  const idle = await pollAsync("slurm_nodes_idle scraped", 60, () => promValue("slurm_nodes_idle"));
+  expect(idle).toBe(outputs.nodes.length);
+  expect(await promValue("slurm_cpus_total")).toBe(4);
+});
+
+test("the exporter serves the prometheus-slurm-exporter families, each Slurm command answering", async () => {
+  const text = await (await fetch(outputs.monitoring.slurmExporterUrl)).text();
+  for (const name of ["slurm_nodes_idle", "slurm_nodes_alloc", "slurm_nodes_mix", "slurm_cpus_alloc", "slurm_cpus_total", "slurm_queue_pending", "slurm_queue_running", "slurm_scheduler_threads", "slurm_partition_cpus_total", "slurm_node_cpu_total"]) {
+    expect(text).toMatch(new RegExp(`^${name}(\\{[^}]*\\})? \\d`, "m"));
+  }
+  for (const command of ["nodes", "squeue", "sdiag"]) expect(text).toContain(`slurm_exporter_command_success{command="${command}"} 1`);
+});
+
+test("every node exporter metric on the dashboard is exposed by the live node exporter", async () => {
+  const dashboard = fs.readFileSync(path.join(PROJECT_ROOT, "shared", "grafana", "slurm-overview.json"), "utf8");
+  const used = [...new Set(dashboard.match(/\bnode_[a-zA-Z0-9_]+/g) ?? [])];
+  expect(used.length).toBeGreaterThan(0);
+  for (const name of used) expect({ name, value: await promValue(name) }).toEqual({ name, value: expect.any(Number) });
+});
+
+test("a job holding a node raises slurm_queue_running and busy nodes within two scrape intervals", async () => {
+  const ctl = outputs.controller.containerName;
+  const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-N1", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 300"]).trim();
+  try {
+    await eventually(`job ${jobId} running`, 60, () => (dockerExec(ctl, ["squeue", "-h", "-j", jobId, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+    const running = Date.now();
+    const seen = await pollAsync("Prometheus sees the running job", 2 * SCRAPE_SECONDS, async () => {
+      const [queue, busy] = await Promise.all([promValue("slurm_queue_running"), promValue("slurm_nodes_alloc + slurm_nodes_mix")]);
+      return queue !== undefined && queue >= 1 && busy !== undefined && busy >= 1 ? { queue, busy } : undefined;
+    });
+    expect(seen).toEqual({ queue: 1, busy: 1 });
+    process.stderr.write(`[monitoring] job visible in Prometheus ${((Date.now() - running) / 1000).toFixed(1)}s after it started running\n`);
+  } finally {
+    dockerExec(ctl, ["scancel", jobId]);
+  }
+});
+
+/** Like eventually(), for checks that are themselves asynchronous. */
+async function pollAsync<T>(what: string, seconds: number, check: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + seconds * 1000;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${seconds}s${lastError ? ` (last error: ${lastError})` : ""}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,220 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parseClusterConfig } from "../../config/parse";
+import { PROMETHEUS_DATASOURCE_UID, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
+import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
+import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
+import { PROJECT_ROOT } from "../engine/program";
+import { CONTAINER, IMAGE, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
+
+const FIXTURES = path.join(PROJECT_ROOT, "tests", "fixtures");
+const fixture = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, "slurm-24.11", `${name}.json`), "utf8"));
+/** Recorded from Slurm 24.11.5 on this project's cluster: idle; busy (running, pending, dependency, failed, a draining node); a node down. */
+const scenario = (name: "idle" | "busy" | "down"): SlurmJson => ({
+  nodes: fixture(`nodes-${name}`),
+  squeue: fixture(`squeue-${name}`),
+  sdiag: fixture(`sdiag-${name}`),
+});
+const values = (data: SlurmJson) =>
+  Object.fromEntries(collectSamples(data).map((s) => [`${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ""}`, s.value]));
+
+const MONITORING = ["slurm-ubuntu-prometheus", "slurm-ubuntu-node-exporter", "slurm-ubuntu-slurm-exporter", "slurm-ubuntu-grafana"];
+
+describe("MonitoringStack in the ubuntu stack", () => {
+  it("with monitoring and Grafana on: Prometheus, node exporter, Slurm exporter and Grafana, ports on 127.0.0.1", async () => {
+    const run = await runWithMocks("ubuntu");
+    expect(run.error).toBeUndefined();
+    const byName = Object.fromEntries(ofType(run, CONTAINER).map((c) => [c.inputs.name, c]));
+    for (const name of MONITORING) expect(byName[name]).toBeDefined();
+    expect(byName["slurm-ubuntu-prometheus"].inputs.ports).toEqual([{ internal: 9090, external: 9090, ip: "127.0.0.1" }]);
+    expect(byName["slurm-ubuntu-slurm-exporter"].inputs.ports).toEqual([{ internal: 8080, external: 9341, ip: "127.0.0.1" }]);
+    expect(byName["slurm-ubuntu-grafana"].inputs.ports).toEqual([{ internal: 3000, external: 3000, ip: "127.0.0.1" }]);
+    expect(byName["slurm-ubuntu-node-exporter"].inputs.ports).toBeUndefined();
+    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0])).toEqual(
+      expect.arrayContaining(["slurm-cluster/monitoring", "slurm-cluster/slurm-exporter"]),
+    );
+    const exporterImage = ofType(run, IMAGE).find((i) => i.inputs.imageName.startsWith("slurm-cluster/slurm-exporter"))!;
+    expect(exporterImage.inputs.build).toMatchObject({ context: ".", dockerfile: "./shared/images/slurm-exporter/Dockerfile" });
+    expect(ofType(run, "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["grafana/grafana:11.6.0"]);
+    expect(ofType(run, VOLUME).map((v) => v.inputs.name)).toContain("slurm-ubuntu-prometheus");
+    // The exporter asks slurmctld on every scrape, so it starts after the controller.
+    expect(byName["slurm-ubuntu-slurm-exporter"].started).toBeGreaterThan(byName["slurm-ubuntu-controller"].finished);
+    // Grafana's admin password is generated, secret, and read from a file rather than the environment.
+    const grafana = byName["slurm-ubuntu-grafana"].inputs;
+    expect(grafana.envs).toContain("GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/admin-password");
+    expect(grafana.envs.join(" ")).not.toContain("MockPassword123");
+    expect(isWireSecret(grafana.uploads)).toBe(true);
+    const files = grafana.uploads.value.map((u: { file: string }) => u.file);
+    expect(files).toEqual(expect.arrayContaining([
+      "/etc/grafana/admin-password",
+      "/etc/grafana/provisioning/datasources/slurm.yaml",
+      "/etc/grafana/provisioning/dashboards/slurm.yaml",
+      "/var/lib/grafana/dashboards/slurm-cluster/slurm-overview.json",
+    ]));
+  });
+
+  it("with Grafana off: no Grafana container, image or password, and a null Grafana URL", async () => {
+    const run = await runWithMocks("ubuntu", ["grafana=false"]);
+    expect(ofType(run, CONTAINER).map((c) => c.inputs.name)).not.toContain("slurm-ubuntu-grafana");
+    expect(ofType(run, "docker:index/remoteImage:RemoteImage")).toEqual([]);
+    expect(run.registrations.filter((r) => r.name.includes("grafana"))).toEqual([]);
+    expect(run.outputs.monitoring).toEqual({
+      prometheusUrl: "http://127.0.0.1:9090",
+      slurmExporterUrl: "http://127.0.0.1:9341/metrics",
+      grafanaUrl: null,
+      grafanaAdminUser: null,
+      grafanaAdminPassword: null,
+    });
+  });
+
+  it("with monitoring off: none of it, and a null monitoring output", async () => {
+    const run = await runWithMocks("ubuntu", ["monitoring=false"]);
+    const names = ofType(run, CONTAINER).map((c) => c.inputs.name);
+    for (const name of MONITORING) expect(names).not.toContain(name);
+    expect(run.registrations.filter((r) => r.type === "slurm:index:MonitoringStack")).toEqual([]);
+    expect(run.outputs.monitoring).toBeNull();
+  });
+
+  it("publishes on the configured address and ports", async () => {
+    const run = await runWithMocks("ubuntu", ["monitoringBindAddress=0.0.0.0", "prometheusPort=19090", "slurmExporterPort=19341", "grafanaPort=13000"]);
+    expect(run.outputs.monitoring).toMatchObject({
+      prometheusUrl: "http://localhost:19090",
+      slurmExporterUrl: "http://localhost:19341/metrics",
+      grafanaUrl: "http://localhost:13000",
+    });
+    const prometheus = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-prometheus")!;
+    expect(prometheus.inputs.ports).toEqual([{ internal: 9090, external: 19090, ip: "0.0.0.0" }]);
+  });
+
+  it.each([
+    ["prometheusPort=3000", /slurm-cluster:prometheusPort = "3000": expected a port no other monitoring service publishes \(in use by slurm-cluster:grafanaPort\)/],
+    ["monitoringBindAddress=localhost", /slurm-cluster:monitoringBindAddress = "localhost": expected an IPv4 address/],
+    ["scrapeIntervalSeconds=1", /slurm-cluster:scrapeIntervalSeconds = "1": expected a whole number of seconds from 5 to 300/],
+    ["grafana=maybe", /slurm-cluster:grafana = "maybe": expected true or false/],
+  ])("rejects %s before declaring anything", async (override, message) => {
+    const run = await runWithMocks("ubuntu", [override]);
+    expect(run.error?.message).toMatch(message);
+    expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+});
+
+describe("prometheus.yml", () => {
+  const spec = parseClusterConfig({ "slurm-cluster:clusterName": "lab", "slurm-cluster:scrapeIntervalSeconds": "5" }, "slurm-cluster", "ubuntu");
+  const yml = renderPrometheusYml(spec, spec.monitoring!);
+
+  it("scrapes Prometheus, the node exporter and the Slurm exporter on the cluster network", () => {
+    expect(yml).toContain('      - targets: ["localhost:9090"]');
+    expect(yml).toContain('      - targets: ["node-exporter:9100"]');
+    expect(yml).toContain('      - targets: ["slurm-exporter:8080"]');
+    expect(yml.match(/job_name: (\w+)/g)).toEqual(["job_name: prometheus", "job_name: node", "job_name: slurm"]);
+    expect(yml).toContain('labels: { cluster: "lab" }');
+  });
+
+  it("keeps the scrape timeout below the interval", () => {
+    expect(yml).toContain("  scrape_interval: 5s");
+    expect(yml).toContain("  scrape_timeout: 4s");
+  });
+});
+
+describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
+  it("an idle cluster: every node idle, every CPU idle, empty queue", () => {
+    expect(values(scenario("idle"))).toMatchObject({
+      slurm_nodes_idle: 2, slurm_nodes_alloc: 0, slurm_nodes_mix: 0, slurm_nodes_down: 0, slurm_nodes_drain: 0, slurm_nodes_total: 2,
+      slurm_cpus_alloc: 0, slurm_cpus_idle: 4, slurm_cpus_other: 0, slurm_cpus_total: 4,
+      slurm_queue_pending: 0, slurm_queue_running: 0,
+      'slurm_partition_cpus_total{"partition":"main"}': 4,
+      'slurm_node_cpu_idle{"node":"worker1","status":"idle"}': 2,
+      'slurm_node_mem_total{"node":"worker2","status":"idle"}': 1024,
+      slurm_scheduler_threads: 1,
+    });
+  });
+
+  it("a busy cluster: running, pending, dependency and failed jobs, one node draining", () => {
+    expect(values(scenario("busy"))).toMatchObject({
+      slurm_nodes_alloc: 1, slurm_nodes_drain: 1, slurm_nodes_idle: 0,
+      slurm_cpus_alloc: 3, slurm_cpus_idle: 0, slurm_cpus_other: 1, slurm_cpus_total: 4,
+      slurm_queue_running: 2, slurm_queue_pending: 1, slurm_queue_pending_dependency: 1, slurm_queue_failed: 1, slurm_queue_completed: 0,
+      'slurm_partition_jobs_pending{"partition":"main"}': 2,
+      'slurm_partition_cpus_allocated{"partition":"main"}': 3,
+      'slurm_node_cpu_alloc{"node":"worker2","status":"draining"}': 1,
+      'slurm_node_cpu_other{"node":"worker2","status":"draining"}': 1,
+      'slurm_user_jobs_running{"user":"root"}': 2,
+      'slurm_account_cpus_running{"account":"root"}': 3,
+      slurm_scheduler_backfilled_jobs_since_start_total: 2,
+      slurm_scheduler_last_cycle: 79,
+    });
+  });
+
+  it("a node down: counted down, its CPUs as other", () => {
+    expect(values(scenario("down"))).toMatchObject({
+      slurm_nodes_down: 1, slurm_nodes_drain: 0, slurm_nodes_alloc: 1,
+      slurm_cpus_other: 2, slurm_cpus_idle: 0,
+      'slurm_node_cpu_other{"node":"worker2","status":"down"}': 2,
+      slurm_queue_pending: 2, slurm_queue_running: 1,
+    });
+  });
+
+  it("an empty answer (a command failed) still yields every unlabelled family, at 0", () => {
+    const samples = collectSamples({ nodes: {}, squeue: {}, sdiag: {} });
+    const unlabelled = FAMILIES.filter((f) => f.labels.length === 0).map((f) => f.name).sort();
+    expect(samples.map((s) => s.name).sort()).toEqual(unlabelled);
+    expect(samples.every((s) => s.value === 0)).toBe(true);
+  });
+
+  it.each([
+    [["IDLE"], "idle"], [["MIXED"], "mix"], [["ALLOCATED"], "alloc"], [["DOWN", "DRAIN"], "down"], [["IDLE", "DRAIN"], "drain"],
+    [["MIXED", "DRAIN"], "drain"], [["IDLE", "MAINTENANCE"], "maint"], [["IDLE", "RESERVED"], "resv"], [["ALLOCATED", "COMPLETING"], "comp"],
+    [["IDLE", "FAIL"], "fail"], [["ERROR"], "err"], [["FUTURE"], "other"],
+  ])("node state %j counts as %s", (state, category) => {
+    expect(nodeCategory(state as string[])).toBe(category);
+  });
+
+  it("serves every family in Prometheus text format with the names dashboard 4323 expects", async () => {
+    const exporter = createExporterRegistry({ processMetrics: false });
+    exporter.update(collectSamples(scenario("busy")));
+    exporter.command("sdiag", true, 0.01);
+    const text = await exporter.registry.metrics();
+    for (const f of FAMILIES.filter((f) => f.labels.length === 0)) expect(text).toMatch(new RegExp(`^# TYPE ${f.name} gauge$`, "m"));
+    for (const name of ["slurm_nodes_idle", "slurm_nodes_alloc", "slurm_nodes_mix", "slurm_nodes_down", "slurm_nodes_drain", "slurm_cpus_alloc", "slurm_cpus_idle", "slurm_cpus_other", "slurm_cpus_total", "slurm_queue_pending", "slurm_queue_running", "slurm_queue_completed", "slurm_queue_failed", "slurm_scheduler_threads", "slurm_scheduler_queue_size", "slurm_scheduler_last_cycle", "slurm_scheduler_backfill_depth_mean"]) {
+      expect(FAMILIES.map((f) => f.name)).toContain(name);
+    }
+    expect(text).toMatch(/^slurm_queue_running 2$/m);
+    expect(text).toMatch(/^slurm_node_cpu_alloc\{node="worker1",status="allocated"\} 2$/m);
+    expect(text).toMatch(/^slurm_exporter_command_success\{command="sdiag"\} 1$/m);
+  });
+
+  it("drops label sets a node no longer has when it changes status", async () => {
+    const exporter = createExporterRegistry({ processMetrics: false });
+    exporter.update(collectSamples(scenario("busy")));
+    exporter.update(collectSamples(scenario("idle")));
+    const text = await exporter.registry.metrics();
+    expect(text).not.toContain('status="allocated"');
+    expect(text).toMatch(/^slurm_nodes_idle 2$/m);
+  });
+});
+
+describe("the provisioned Grafana dashboard", () => {
+  const dashboard = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "shared", "grafana", "slurm-overview.json"), "utf8"));
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+  const nodeExporterNames = new Set(
+    fs.readFileSync(path.join(FIXTURES, "node-exporter-1.9.0-metric-names.txt"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")),
+  );
+  const exporterNames = new Set([...FAMILIES.map((f) => f.name), ...EXPORTER_OWN_FAMILIES]);
+
+  it("uses only metrics that the Slurm exporter, the node exporter or Prometheus expose", () => {
+    expect(exprs.length).toBeGreaterThan(10);
+    const used = new Set(exprs.flatMap((e) => e.match(/\b[a-z_][a-z0-9_]*\b/g) ?? []).filter((w) => /^(slurm|node)_/.test(w) || w === "up"));
+    const unknown = [...used].filter((name) => !(exporterNames.has(name) || nodeExporterNames.has(name) || name === "up"));
+    expect(unknown).toEqual([]);
+    // It shows the cluster at a glance: nodes, CPUs, queue and scheduler are all on it.
+    for (const name of ["slurm_nodes_idle", "slurm_cpus_alloc", "slurm_queue_pending", "slurm_scheduler_last_cycle", "node_load1"]) {
+      expect(used).toContain(name);
+    }
+  });
+
+  it("reads from the provisioned Prometheus data source", () => {
+    const spec = parseClusterConfig({}, "slurm-cluster", "ubuntu");
+    expect(renderGrafanaDatasource(spec, spec.monitoring!)).toContain(`uid: ${PROMETHEUS_DATASOURCE_UID}`);
+    for (const panel of dashboard.panels) expect(panel.datasource).toEqual({ type: "prometheus", uid: PROMETHEUS_DATASOURCE_UID });
+  });
+});
