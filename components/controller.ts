@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { STATE_SAVE_LOCATION } from "../config/render";
+import { mungeKeyUpload, readinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface ControllerArgs {
@@ -51,17 +52,11 @@ export class Controller extends pulumi.ComponentResource {
           { type: "volume", source: args.sharedVolume, target: spec.sharedMountPath },
         ],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
+          mungeKeyUpload(args.mungeKeyBase64),
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
           { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
         ],
-        healthcheck: {
-          tests: ["CMD", "scontrol", "ping"],
-          interval: "2s",
-          timeout: "5s",
-          retries: 60,
-          startPeriod: "5s",
-        },
+        healthcheck: readinessCheck(["CMD", "scontrol", "ping"]),
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",

@@ -11,6 +11,7 @@ import {
   renderGrafanaDatasource,
   renderPrometheusYml,
 } from "../config/render";
+import { mungeKeyUpload, tcpReadinessCheck } from "./container-parts";
 import { projectImage } from "./image";
 import { dockerLabels } from "./labels";
 
@@ -57,13 +58,6 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const bind = m.bindAddress;
     const labels = (role: string) => dockerLabels(spec, role);
     const network = (alias: string) => [{ name: args.network, aliases: [alias] }];
-    const tcpCheck = (port: number) => ({
-      tests: ["CMD-SHELL", `timeout 2 bash -c '</dev/tcp/127.0.0.1/${port}'`],
-      interval: "2s",
-      timeout: "5s",
-      retries: 60,
-      startPeriod: "2s",
-    });
 
     const monitoringImage = projectImage(`${name}-image`, "monitoring", { BASE_IMAGE: spec.baseImage }, { parent: this });
     const exporterImage = projectImage(
@@ -85,10 +79,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         networksAdvanced: network(m.hosts.slurmExporter),
         ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: bind }],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
+          mungeKeyUpload(args.mungeKeyBase64),
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
         ],
-        healthcheck: tcpCheck(m.internalPorts.slurmExporter),
+        healthcheck: tcpReadinessCheck(m.internalPorts.slurmExporter),
         wait: true,
         waitTimeout: 180,
         restart: "unless-stopped",
@@ -108,7 +102,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
         labels: labels("node-exporter"),
         networksAdvanced: network(m.hosts.nodeExporter),
-        healthcheck: tcpCheck(m.internalPorts.nodeExporter),
+        healthcheck: tcpReadinessCheck(m.internalPorts.nodeExporter),
         restart: "unless-stopped",
       },
       { parent: this },
@@ -136,7 +130,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         ports: [{ internal: m.internalPorts.prometheus, external: m.prometheusPort, ip: bind }],
         mounts: [{ type: "volume", source: data.name, target: "/prometheus" }],
         uploads: [{ file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) }],
-        healthcheck: tcpCheck(m.internalPorts.prometheus),
+        healthcheck: tcpReadinessCheck(m.internalPorts.prometheus),
         wait: true,
         waitTimeout: 120,
         restart: "unless-stopped",

@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { renderSlurmdbdConf, SLURMDBD_PORT } from "../config/render";
+import { mungeKeyUpload, readinessCheck, tcpReadinessCheck } from "./container-parts";
 import { projectImage } from "./image";
 import { dockerLabels } from "./labels";
 
@@ -62,13 +63,7 @@ export class SlurmDb extends pulumi.ComponentResource {
           { file: "/etc/slurm-cluster/database-user", content: spec.database.user },
           { file: "/etc/slurm-cluster/database-password", content: this.password, permissions: "0600" },
         ],
-        healthcheck: {
-          tests: ["CMD", "mariadb-admin", "ping", "--silent"],
-          interval: "2s",
-          timeout: "5s",
-          retries: 30,
-          startPeriod: "5s",
-        },
+        healthcheck: readinessCheck(["CMD", "mariadb-admin", "ping", "--silent"], 30),
         wait: true,
         waitTimeout: 180,
         restart: "unless-stopped",
@@ -86,20 +81,14 @@ export class SlurmDb extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "slurmdbd"),
         networksAdvanced: [{ name: args.network, aliases: [spec.hosts.slurmdbd] }],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
+          mungeKeyUpload(args.mungeKeyBase64),
           {
             file: "/etc/slurm/slurmdbd.conf",
             content: pulumi.secret(this.password.apply((p) => renderSlurmdbdConf(spec, p))),
             permissions: "0600",
           },
         ],
-        healthcheck: {
-          tests: ["CMD-SHELL", `timeout 2 bash -c '</dev/tcp/127.0.0.1/${SLURMDBD_PORT}'`],
-          interval: "2s",
-          timeout: "5s",
-          retries: 60,
-          startPeriod: "5s",
-        },
+        healthcheck: tcpReadinessCheck(SLURMDBD_PORT),
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",

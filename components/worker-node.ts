@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
 import { WorkerContainerSettings } from "../config/render";
+import { mungeKeyUpload } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { NodeRegistration } from "./node-registration";
 
@@ -49,7 +50,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         networksAdvanced: [{ name: args.network, aliases: [worker.nodeName] }],
         mounts: [{ type: "volume", source: args.sharedVolume, target: spec.sharedMountPath }, ...settings.mounts],
         uploads: [
-          { file: "/etc/munge/munge.key", contentBase64: args.mungeKeyBase64, permissions: "0400" },
+          mungeKeyUpload(args.mungeKeyBase64),
           { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
           { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
         ],
