@@ -127,6 +127,24 @@ test("controller state survives a new controller container (StateSaveLocation on
   expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "JobName"]).trim()).toBe("hello-nodes");
 });
 
+test("a worker replaced under a new address still runs jobs", () => {
+  const worker = outputs.nodes[0].containerName;
+  const address = () => docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", worker]);
+  const before = address();
+  docker(["rm", "-f", worker]);
+  // Take the freed address, so the new worker container must get another one.
+  const placeholder = `${worker}-placeholder`;
+  docker(["run", "-d", "--name", placeholder, "--network", "slurm-ubuntu-net", "--entrypoint", "sleep", "debian:trixie-slim", "600"]);
+  try {
+    npmRun("local:up", [STACK, ...NO_GRAFANA]);
+    expect(address()).not.toBe(before);
+    const out = dockerExec(outputs.controller.containerName, ["timeout", "60", "srun", "-w", "worker1", "hostname"]);
+    expect(out.trim()).toBe("worker1");
+  } finally {
+    docker(["rm", "-f", placeholder]);
+  }
+});
+
 test("local:down leaves no container or network of the stack, and keeps volumes unless asked", () => {
   npmRun("local:down", [STACK]);
   expect(stackObjects("ps", STACK)).toEqual([]);

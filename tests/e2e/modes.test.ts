@@ -22,11 +22,19 @@ afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
 /** Submits a batch job and waits for accounting to record how it ended. */
 async function runJob(ctl: string, args: string[]): Promise<{ id: string; state: string }> {
   const id = dockerExec(ctl, ["sbatch", "--parsable", ...args]).trim();
-  const state = await eventually(`job ${id} finished`, 120, () => {
-    const s = sacctState(ctl, id);
-    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
-  });
-  return { id, state };
+  try {
+    const state = await eventually(`job ${id} finished`, 120, () => {
+      const s = sacctState(ctl, id);
+      return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
+    });
+    return { id, state };
+  } catch (err) {
+    // Say what Slurm saw, so a failure here can be understood from the CI log alone.
+    const evidence = [["squeue", "-a"], ["scontrol", "show", "job", id], ["sinfo", "-N", "-l"]]
+      .map((cmd) => { try { return dockerExec(ctl, cmd); } catch (e) { return String(e); } })
+      .join("\n");
+    throw new Error(`${(err as Error).message}\n${evidence}\n${docker(["logs", "--tail", "30", ctl])}`);
+  }
 }
 
 describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {

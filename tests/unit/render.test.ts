@@ -20,6 +20,10 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("SlurmdParameters=config_overrides");
   });
 
+  it("looks node addresses up on every connection: replaced containers get new addresses", () => {
+    expect(lines(conf)).toContain("CommunicationParameters=NoAddrCache");
+  });
+
   it("points at the controller, slurmdbd and the state volume", () => {
     expect(lines(conf)).toEqual(expect.arrayContaining([
       "ClusterName=lab",
