@@ -69,6 +69,9 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=1",
       "SelectType=select/cons_tres",
       "SelectTypeParameters=CR_Core_Memory",
+      "# Memory is a scheduled resource: a job that does not ask gets a per-CPU share of its",
+      "# node instead of the whole node, so small jobs can share a worker.",
+      `DefMemPerCPU=${Math.floor(spec.workerMemoryMb / spec.workerCpus)}`,
       "MinJobAge=60",
     ],
     [

@@ -124,11 +124,19 @@ test("controller state survives a new controller container (StateSaveLocation on
     }
   });
   expect(Number(jobId)).toBeGreaterThan(Number(firstJobId));
+  // Let it finish: the next test replaces a worker, which must not be running it then.
+  expect(await eventually(`job ${jobId} finished`, 60, () => {
+    const s = sacctState(ctl, jobId);
+    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
+  })).toBe("COMPLETED");
   expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "JobName"]).trim()).toBe("hello-nodes");
 });
 
-test("a worker replaced under a new address still runs jobs", () => {
+test("a worker replaced under a new address still runs jobs", async () => {
   const worker = outputs.nodes[0].containerName;
+  await eventually("worker1 idle", 60, () =>
+    dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-n", "worker1", "-o", "%t"]).trim() === "idle" ? true : undefined,
+  );
   const address = () => docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", worker]);
   const before = address();
   docker(["rm", "-f", worker]);
@@ -138,7 +146,13 @@ test("a worker replaced under a new address still runs jobs", () => {
   try {
     npmRun("local:up", [STACK, ...NO_GRAFANA]);
     expect(address()).not.toBe(before);
-    const out = dockerExec(outputs.controller.containerName, ["timeout", "60", "srun", "-w", "worker1", "hostname"]);
+    let out: string;
+    try {
+      out = dockerExec(outputs.controller.containerName, ["timeout", "60", "srun", "-w", "worker1", "hostname"]);
+    } catch (err) {
+      const ctl = outputs.controller.containerName;
+      throw new Error(`${(err as Error).message}\n${dockerExec(ctl, ["scontrol", "show", "node", "worker1"])}\n${dockerExec(ctl, ["squeue", "-a"])}\n${docker(["logs", "--tail", "40", ctl])}`);
+    }
     expect(out.trim()).toBe("worker1");
   } finally {
     docker(["rm", "-f", placeholder]);

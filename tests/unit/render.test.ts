@@ -20,6 +20,10 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("SlurmdParameters=config_overrides");
   });
 
+  it("gives a job that does not ask for memory a per-CPU share of its node, not the whole node", () => {
+    expect(lines(conf)).toContain("DefMemPerCPU=512"); // 2048 MiB over 4 CPUs
+  });
+
   it("looks node addresses up on every connection: replaced containers get new addresses", () => {
     expect(lines(conf)).toContain("CommunicationParameters=NoAddrCache");
   });
