@@ -1,6 +1,7 @@
 // The test engine: runs the real program through Pulumi's mock monitor and applies every
 // registration to the local Docker engine. It stands in for the Pulumi CLI and its provider
 // plugins, which cannot be downloaded on the build machine; it is not a Pulumi backend.
+import * as crypto from "crypto";
 import * as path from "path";
 import Docker from "dockerode";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,7 +10,7 @@ const requireFromString: (code: string, filename?: string) => { handler(): pulum
 import { DockerResources, Progress, stopGracefully } from "./docker-resources";
 import { PROJECT_ROOT, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig } from "./stack-config";
-import { hashInputs, loadState, saveState, SavedState } from "./state";
+import { hashInputs, loadState, removeState, saveState, SavedState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../../config/spec";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -25,7 +26,6 @@ export interface UpResult {
 }
 
 function randomString(length: number, args: Inputs): string {
-  const crypto = require("crypto"); // eslint-disable-line @typescript-eslint/no-require-imports
   const sets = [
     args.upper !== false ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "",
     args.lower !== false ? "abcdefghijklmnopqrstuvwxyz" : "",
@@ -115,7 +115,7 @@ export async function up(stack: string, options: UpOptions = {}): Promise<UpResu
             return resources.container(args.inputs);
           case "random:index/randomBytes:RandomBytes":
             return remembered(key, args.inputs, async () => {
-              const bytes = require("crypto").randomBytes(args.inputs.length); // eslint-disable-line @typescript-eslint/no-require-imports
+              const bytes = crypto.randomBytes(args.inputs.length);
               return { id: "bytes", outputs: { ...args.inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
             });
           case "random:index/randomPassword:RandomPassword":
@@ -184,7 +184,6 @@ export async function down(stack: string, options: { volumes?: boolean; progress
       result.volumes.push(v.Name);
     }
     // Volumes gone: the saved password and key belong to them, so they go too.
-    const { removeState } = await import("./state");
     removeState(stack);
   } else {
     const state = loadState(stack);
