@@ -98,6 +98,21 @@ async function crashLoop(container: string): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * slurmctld resolves node names once, when it starts, and keeps the address. A worker container
+ * created later comes back under the same name with a new address (two replaced workers can even
+ * swap addresses), and batch jobs would go to the wrong container. So the check tells the
+ * controller the worker's current address; a new slurmctld resolves names afresh anyway.
+ */
+async function pinNodeAddress(inputs: RegistrationInputs, worker: { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }): Promise<void> {
+  const address = Object.values(worker.NetworkSettings.Networks ?? {})[0]?.IPAddress;
+  if (!address) return;
+  const res = await dockerExec(inputs.controllerContainer, ["scontrol", "update", `NodeName=${inputs.nodeName}`, `NodeAddr=${address}`]);
+  if (res.code !== 0) {
+    throw new Error(`could not set the address of Slurm node ${inputs.nodeName} to ${address}: ${(res.err || res.out).trim()}`);
+  }
+}
+
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
 async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
   const res = await dockerExec(inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
@@ -132,11 +147,17 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   // The controller remembers a node's last state: only a registration from a slurmd started
   // in this container counts (a replaced worker that crashes would otherwise look IDLE).
   const Docker = require("dockerode");
-  const containerStartedAt = Date.parse((await new Docker().getContainer(inputs.workerContainer).inspect()).State.StartedAt);
+  const worker = await new Docker().getContainer(inputs.workerContainer).inspect();
+  const containerStartedAt = Date.parse(worker.State.StartedAt);
+  let pinned = false;
   for (;;) {
     try {
       last = await queryNode(inputs);
-      if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
+      if (last?.known && !pinned) {
+        await pinNodeAddress(inputs, worker);
+        pinned = true;
+      }
+      if (pinned && last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
         const { known: _known, slurmdStartedAt: _started, ...report } = last;
         return report;
       }

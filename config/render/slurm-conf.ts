@@ -48,9 +48,6 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       `SlurmdPort=${SLURMD_PORT}`,
       "MpiDefault=none",
       "ReturnToService=2",
-      "# A replaced container gets a new address under the same name: look names up on every",
-      "# connection instead of caching the first address (slurm.conf: CommunicationParameters=NoAddrCache).",
-      "CommunicationParameters=NoAddrCache",
     ],
     [
       "# State and spool. StateSaveLocation is a named volume: queue and job ids survive a new controller container.",

@@ -24,10 +24,6 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("DefMemPerCPU=512"); // 2048 MiB over 4 CPUs
   });
 
-  it("looks node addresses up on every connection: replaced containers get new addresses", () => {
-    expect(lines(conf)).toContain("CommunicationParameters=NoAddrCache");
-  });
-
   it("points at the controller, slurmdbd and the state volume", () => {
     expect(lines(conf)).toEqual(expect.arrayContaining([
       "ClusterName=lab",
