@@ -57,4 +57,4 @@ export function sacctState(controller: string, jobId: string): string | undefine
   return out || undefined;
 }
 
-export { PROJECT_ROOT, spawnSync };
+export { PROJECT_ROOT };
