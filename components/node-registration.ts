@@ -60,19 +60,21 @@ async function dockerExec(container: string, cmd: string[]): Promise<{ code: num
   return { code: info.ExitCode ?? -1, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
 }
 
-/** The last lines of a container's log (stdout and stderr), as text. */
-async function logTail(container: string, lines: number): Promise<string> {
-  const Docker = require("dockerode");
-  const raw: Buffer = await new Docker().getContainer(container).logs({ stdout: true, stderr: true, tail: lines });
-  // Docker multiplexes non-TTY logs in frames: 8-byte header (stream, 0, 0, 0, big-endian size).
+/** Docker multiplexes non-TTY logs in frames (8-byte header: stream, 0, 0, 0, big-endian size): the text. */
+export function demuxDockerLog(raw: Buffer): string {
   const parts: Buffer[] = [];
-  let at = 0;
-  while (at + 8 <= raw.length) {
+  for (let at = 0; at + 8 <= raw.length; ) {
     const size = raw.readUInt32BE(at + 4);
     parts.push(raw.subarray(at + 8, at + 8 + size));
     at += 8 + size;
   }
   return Buffer.concat(parts).toString();
+}
+
+/** The last lines of a container's log (stdout and stderr), as text. */
+async function logTail(container: string, lines: number): Promise<string> {
+  const Docker = require("dockerode");
+  return demuxDockerLog(await new Docker().getContainer(container).logs({ stdout: true, stderr: true, tail: lines }));
 }
 
 /** The worker's slurmd log: its journal (logCommand) or the container's own log. */

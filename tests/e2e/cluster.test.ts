@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as mysql from "mysql2/promise";
 import { waitUntilUsable } from "../../components/node-registration";
-import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, npmRun, sacctState, stackObjects } from "./helpers";
+import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, npmRun, stackObjects, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
 jest.setTimeout(15 * 60 * 1000);
@@ -71,10 +71,7 @@ test("a 2-node batch job writes both hostnames to the shared volume and complete
   const script = fs.readFileSync(path.join(PROJECT_ROOT, "job-templates", "hello-nodes.sbatch"), "utf8");
   firstJobId = dockerExec(ctl, ["sbatch", "--parsable"], script).trim();
   expect(firstJobId).toMatch(/^\d+$/);
-  const state = await eventually(`job ${firstJobId} finished in accounting`, 120, () => {
-    const s = sacctState(ctl, firstJobId);
-    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
-  });
+  const state = await waitForJobEnd(ctl, firstJobId, 120);
   expect(state).toBe("COMPLETED");
   // Written by the workers, read on another container: the volume is shared.
   const output = dockerExec(outputs.nodes[1].containerName, ["cat", `/shared/hello-nodes-${firstJobId}.out`]);
@@ -135,10 +132,7 @@ test("controller state survives a new controller container (StateSaveLocation on
   });
   expect(Number(jobId)).toBeGreaterThan(Number(firstJobId));
   // Let it finish: the next test replaces a worker, which must not be running it then.
-  expect(await eventually(`job ${jobId} finished`, 60, () => {
-    const s = sacctState(ctl, jobId);
-    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
-  })).toBe("COMPLETED");
+  expect(await waitForJobEnd(ctl, jobId, 60)).toBe("COMPLETED");
   expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "JobName"]).trim()).toBe("hello-nodes");
 });
 
@@ -159,10 +153,7 @@ test("a worker replaced under a new address still runs jobs", async () => {
     // A batch job: slurmctld itself sends it to the node's address (srun would find it by name).
     const ctl = outputs.controller.containerName;
     const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker1", "-o", "/shared/where-%j.out", "--wrap", "hostname"]).trim();
-    const state = await eventually(`job ${jobId} finished`, 60, () => {
-      const s = sacctState(ctl, jobId);
-      return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
-    }).catch((err: Error) => {
+    const state = await waitForJobEnd(ctl, jobId, 60).catch((err: Error) => {
       throw new Error(`${err.message}\n${dockerExec(ctl, ["scontrol", "show", "node", "worker1"])}\n${docker(["logs", "--tail", "20", ctl])}`);
     });
     expect(state).toBe("COMPLETED");

@@ -33,13 +33,13 @@ export function stackObjects(kind: "ps" | "network" | "volume", stack: string): 
   return out ? out.split("\n").sort() : [];
 }
 
-/** Polls `check` until it returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
+/** Polls `check` (sync or async) until it returns a value (not undefined) or the time runs out. */
+export async function eventually<T>(what: string, seconds: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + seconds * 1000;
   let lastError: unknown;
   for (;;) {
     try {
-      const value = check();
+      const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
       lastError = err;
@@ -55,6 +55,14 @@ export async function eventually<T>(what: string, seconds: number, check: () => 
 export function sacctState(controller: string, jobId: string): string | undefined {
   const out = dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", jobId, "-o", "State"]).trim();
   return out || undefined;
+}
+
+/** Waits until accounting records how a job ended (any state but PENDING, RUNNING, COMPLETING). */
+export function waitForJobEnd(controller: string, jobId: string, seconds: number): Promise<string> {
+  return eventually(`job ${jobId} finished`, seconds, () => {
+    const s = sacctState(controller, jobId);
+    return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
+  });
 }
 
 export { PROJECT_ROOT };

@@ -2,7 +2,7 @@
 // Docker engine, as `hostCgroupVersion=auto` does). `none` is covered by cluster.test.ts.
 // Each mode must register its nodes, show its plugins, put jobs under Slurm's job cgroups and
 // stop a job that uses more memory than it asked for.
-import { docker, dockerExec, eventually, npmRun, sacctState } from "./helpers";
+import { docker, dockerExec, npmRun, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
 jest.setTimeout(15 * 60 * 1000);
@@ -23,11 +23,7 @@ afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
 async function runJob(ctl: string, args: string[]): Promise<{ id: string; state: string }> {
   const id = dockerExec(ctl, ["sbatch", "--parsable", ...args]).trim();
   try {
-    const state = await eventually(`job ${id} finished`, 120, () => {
-      const s = sacctState(ctl, id);
-      return s && !["PENDING", "RUNNING", "COMPLETING"].includes(s) ? s : undefined;
-    });
-    return { id, state };
+    return { id, state: await waitForJobEnd(ctl, id, 120) };
   } catch (err) {
     // Say what Slurm saw, so a failure here can be understood from the CI log alone.
     const evidence = [["squeue", "-a"], ["scontrol", "show", "job", id], ["sinfo", "-N", "-l"]]

@@ -46,7 +46,7 @@ test("the outputs carry the monitoring URLs, published on 127.0.0.1", () => {
 });
 
 test("every Prometheus target reports up == 1", async () => {
-  const up = await pollAsync("all three targets up", 60, async () => {
+  const up = await eventually("all three targets up", 60, async () => {
     const body = await getJson(`${outputs.monitoring.prometheusUrl}/api/v1/query?query=up`);
     const byJob = Object.fromEntries(body.data.result.map((r: { metric: { job: string }; value: [number, string] }) => [r.metric.job, Number(r.value[1])]));
     return Object.keys(byJob).length === 3 && Object.values(byJob).every((v) => v === 1) ? byJob : undefined;
@@ -55,7 +55,7 @@ test("every Prometheus target reports up == 1", async () => {
 });
 
 test("slurm_nodes_idle equals the worker count, from Prometheus", async () => {
-  const idle = await pollAsync("slurm_nodes_idle scraped", 60, () => promValue("slurm_nodes_idle"));
+  const idle = await eventually("slurm_nodes_idle scraped", 60, () => promValue("slurm_nodes_idle"));
   expect(idle).toBe(outputs.nodes.length);
   expect(await promValue("slurm_cpus_total")).toBe(4);
 });
@@ -81,7 +81,7 @@ test("a job holding a node raises slurm_queue_running and busy nodes within two 
   try {
     await eventually(`job ${jobId} running`, 60, () => (dockerExec(ctl, ["squeue", "-h", "-j", jobId, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
     const running = Date.now();
-    const seen = await pollAsync("Prometheus sees the running job", 2 * SCRAPE_SECONDS, async () => {
+    const seen = await eventually("Prometheus sees the running job", 2 * SCRAPE_SECONDS, async () => {
       const [queue, busy] = await Promise.all([promValue("slurm_queue_running"), promValue("slurm_nodes_alloc + slurm_nodes_mix")]);
       return queue !== undefined && queue >= 1 && busy !== undefined && busy >= 1 ? { queue, busy } : undefined;
     });
@@ -91,19 +91,3 @@ test("a job holding a node raises slurm_queue_running and busy nodes within two 
     dockerExec(ctl, ["scancel", jobId]);
   }
 });
-
-/** Like eventually(), for checks that are themselves asynchronous. */
-async function pollAsync<T>(what: string, seconds: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not reached within ${seconds}s${lastError ? ` (last error: ${lastError})` : ""}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}

@@ -5,6 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import Docker from "dockerode";
 import * as tar from "tar-stream";
+import { demuxDockerLog } from "../../components/node-registration";
 import { PROJECT_ROOT } from "./program";
 import { hashInputs } from "./state";
 
@@ -290,11 +291,5 @@ async function uploadsTar(uploads: Inputs[]): Promise<Buffer> {
 
 async function logTail(container: Docker.Container, lines = 20): Promise<string> {
   const raw = (await container.logs({ stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
-  const parts: Buffer[] = [];
-  for (let at = 0; at + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(at + 4);
-    parts.push(raw.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  return Buffer.concat(parts).toString().trimEnd();
+  return demuxDockerLog(raw).trimEnd();
 }
