@@ -2,8 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { loadClusterSpec } from "./config";
 import { renderCgroupConf, renderSlurmConf, workerContainerSettings } from "./config/render";
+import { SlurmNodeFiles } from "./components/container-parts";
 import { Controller } from "./components/controller";
-import { imageName, projectImage } from "./components/image";
+import { declareImages } from "./components/images";
 import { dockerLabels } from "./components/labels";
 import { MonitoringStack } from "./components/monitoring-stack";
 import { MungeKey } from "./components/munge-key";
@@ -11,69 +12,47 @@ import { SlurmDb } from "./components/slurm-db";
 import { WorkerNode } from "./components/worker-node";
 
 // The program: stack config -> validated spec -> rendered Slurm files -> components -> outputs.
-// Exported as a function so the same program runs under `pulumi up` and under the test engine.
+// Exported as a function so the same program runs under `pulumi up` and under the local runner.
 export = async () => {
-  const spec = await loadClusterSpec(); // throws before any resource exists when config is bad
-  const slurmConf = renderSlurmConf(spec);
-  const cgroupConf = renderCgroupConf(spec);
+  // Throws before any resource exists when config is bad.
+  const spec = await loadClusterSpec(pulumi.runtime.allConfig(), { project: pulumi.getProject(), stack: pulumi.getStack() });
 
-  const network = new docker.Network("network", {
-    name: spec.network,
-    driver: "bridge",
-    labels: dockerLabels(spec, "network"),
-  });
+  // One engine for every Docker resource and for the registration check (spec.dockerHost).
+  const engine = new docker.Provider("docker-engine", { host: spec.dockerHost });
+  const onEngine = { provider: engine };
+  const components = { providers: [engine] };
+
+  const network = new docker.Network("network", { name: spec.network, driver: "bridge", labels: dockerLabels(spec, "network") }, onEngine);
   const sharedVolume = new docker.Volume(
     "shared",
     { name: spec.volumes.shared, labels: dockerLabels(spec, "shared") },
-    { retainOnDelete: true }, // users' job files live here
+    { ...onEngine, retainOnDelete: true }, // users' job files live here
   );
-  const slurmImage = projectImage("slurm-image", "slurm", { BASE_IMAGE: spec.baseImage }, {});
-  const workerSettings = workerContainerSettings(spec);
-  // systemd workers run a variant built FROM the Slurm image.
-  const workerImage =
-    workerSettings.image === "slurm-systemd"
-      ? projectImage("slurm-systemd-image", "slurm-systemd", { SLURM_IMAGE: imageName("slurm", { BASE_IMAGE: spec.baseImage }) }, { dependsOn: [slurmImage] })
-      : slurmImage;
+  const images = declareImages(spec, onEngine);
   const munge = new MungeKey("munge");
-
-  const db = new SlurmDb("accounting", {
-    spec,
-    slurmImage: slurmImage.imageName,
+  const files: SlurmNodeFiles = {
     network: network.name,
     mungeKeyBase64: munge.keyBase64,
-  });
+    slurmConf: renderSlurmConf(spec),
+    cgroupConf: renderCgroupConf(spec),
+    sharedVolume: sharedVolume.name,
+  };
 
-  const controller = new Controller(
-    "controller",
-    {
-      spec,
-      slurmImage: slurmImage.imageName,
-      network: network.name,
-      mungeKeyBase64: munge.keyBase64,
-      slurmConf,
-      cgroupConf,
-      sharedVolume: sharedVolume.name,
-    },
-    { dependsOn: [db.slurmdbd] },
+  const db = new SlurmDb(
+    "accounting",
+    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files },
+    components,
   );
 
+  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files }, { ...components, dependsOn: [db] });
+
+  const workerSettings = workerContainerSettings(spec);
   const workers = spec.workers.map(
     (worker) =>
       new WorkerNode(
         worker.nodeName,
-        {
-          spec,
-          worker,
-          settings: workerSettings,
-          image: workerImage.imageName,
-          network: network.name,
-          mungeKeyBase64: munge.keyBase64,
-          slurmConf,
-          cgroupConf,
-          sharedVolume: sharedVolume.name,
-          controllerContainer: controller.containerName,
-        },
-        { dependsOn: [controller.container] },
+        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
+        { ...components, dependsOn: [controller] },
       ),
   );
 
@@ -83,20 +62,18 @@ export = async () => {
         {
           spec,
           monitoring: spec.monitoring,
-          network: network.name,
-          slurmImageName: imageName("slurm", { BASE_IMAGE: spec.baseImage }),
-          slurmImage,
-          mungeKeyBase64: munge.keyBase64,
-          slurmConf,
+          monitoringImage: images.monitoring!.imageName,
+          slurmExporterImage: images.slurmExporter!.imageName,
+          files,
         },
-        { dependsOn: [controller.container] },
+        { ...components, dependsOn: [controller] },
       )
     : undefined;
 
   // Stack outputs: stable names, read by dashboards and scripts (documented in the README).
   return {
     clusterName: spec.clusterName,
-    slurmVersion: workers[0].registration.slurmVersion,
+    slurmVersion: workers[0].slurmVersion,
     cgroupMode: spec.cgroupMode,
     hostCgroupVersion: spec.hostCgroupVersion,
     network: network.name,
@@ -107,11 +84,11 @@ export = async () => {
       stateSaveVolume: controller.stateSaveVolume,
     },
     nodes: workers.map((w) => ({
-      name: w.registration.nodeName,
-      containerName: w.container.name,
-      state: w.registration.state,
-      cpus: w.registration.cpus,
-      memoryMb: w.registration.memoryMb,
+      name: w.nodeName,
+      containerName: w.containerName,
+      state: w.state,
+      cpus: w.cpus,
+      memoryMb: w.memoryMb,
     })),
     database: {
       host: spec.hosts.database,

@@ -1,4 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ClusterSpec } from "../config";
+
+/** The type-token prefix of every component and dynamic resource of this project. */
+export const TYPE_PREFIX = "slurm-cluster";
 
 /**
  * A readiness healthcheck, polled every 2 s: containers created with `wait: true` count as
@@ -13,7 +17,48 @@ export function tcpReadinessCheck(port: number, retries = 60) {
   return readinessCheck(["CMD-SHELL", `timeout 2 bash -c '</dev/tcp/127.0.0.1/${port}'`], retries);
 }
 
-/** The cluster's munge key as an upload; the entrypoint then hands it to the munge user. */
-export function mungeKeyUpload(keyBase64: pulumi.Input<string>) {
-  return { file: "/etc/munge/munge.key", contentBase64: keyBase64, permissions: "0400" };
+/**
+ * Container inputs the docker provider neither updates nor replaces on a change (it records the
+ * new value and leaves the container as it was). Both decide how a container behaves, so a change
+ * must replace it.
+ */
+export const REPLACE_ON_CHANGES = ["healthcheck", "tmpfs"];
+
+/**
+ * Seconds a container gets to stop on its stop signal before it is killed, on replace and destroy.
+ * Without it the provider stops with a zero timeout: slurmctld and slurmdbd would lose unsaved
+ * state, MariaDB would crash-recover, and systemd would not stop its units.
+ */
+export const STOP_GRACE_SECONDS = 30;
+
+/** What every Slurm container (controller, workers, exporter) shares, passed as one argument. */
+export interface SlurmNodeFiles {
+  /** The cluster's private Docker network name. */
+  readonly network: pulumi.Input<string>;
+  /** The munge key, base64, secret. */
+  readonly mungeKeyBase64: pulumi.Input<string>;
+  /** Rendered slurm.conf and cgroup.conf, identical on every Slurm container. */
+  readonly slurmConf: string;
+  readonly cgroupConf: string;
+  /** The shared volume's name, mounted at spec.sharedMountPath on the controller and workers. */
+  readonly sharedVolume: pulumi.Input<string>;
+}
+
+/** The munge key and Slurm config files as uploads; the entrypoint hands the key to the munge user. */
+export function slurmUploads(files: SlurmNodeFiles) {
+  return [
+    { file: "/etc/munge/munge.key", contentBase64: files.mungeKeyBase64, permissions: "0400" },
+    { file: "/etc/slurm/slurm.conf", content: files.slurmConf },
+    { file: "/etc/slurm/cgroup.conf", content: files.cgroupConf },
+  ];
+}
+
+/** The shared volume mount of the controller and workers. */
+export function sharedMount(spec: ClusterSpec, files: SlurmNodeFiles) {
+  return { type: "volume", source: files.sharedVolume, target: spec.sharedMountPath };
+}
+
+/** The cluster network with one alias, in the provider's shape. */
+export function onNetwork(files: Pick<SlurmNodeFiles, "network">, alias: string) {
+  return [{ name: files.network, aliases: [alias] }];
 }

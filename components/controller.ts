@@ -2,35 +2,29 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { STATE_SAVE_LOCATION } from "../config/render";
-import { mungeKeyUpload, readinessCheck } from "./container-parts";
+import {
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, readinessCheck, sharedMount, slurmUploads,
+} from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface ControllerArgs {
   /** The validated cluster spec. */
-  spec: ClusterSpec;
+  readonly spec: ClusterSpec;
   /** The Slurm image (runs slurmctld). */
-  slurmImage: pulumi.Input<string>;
-  /** The cluster's private Docker network name. */
-  network: pulumi.Input<string>;
-  /** The munge key, base64, secret. */
-  mungeKeyBase64: pulumi.Input<string>;
-  /** Rendered slurm.conf and cgroup.conf. */
-  slurmConf: string;
-  cgroupConf: string;
-  /** The shared volume's name, mounted at spec.sharedMountPath. */
-  sharedVolume: pulumi.Input<string>;
+  readonly slurmImage: pulumi.Input<string>;
+  /** Network, munge key, Slurm config files and shared volume. */
+  readonly files: SlurmNodeFiles;
 }
 
 /** slurmctld, with its StateSaveLocation on a named volume so state survives a new container. */
 export class Controller extends pulumi.ComponentResource {
-  public readonly container: docker.Container;
   public readonly containerName: pulumi.Output<string>;
   public readonly address: pulumi.Output<string>;
   public readonly stateSaveVolume: pulumi.Output<string>;
 
   constructor(name: string, args: ControllerArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("slurm:index:Controller", name, {}, opts);
-    const { spec } = args;
+    super(`${TYPE_PREFIX}:index:Controller`, name, {}, opts);
+    const { spec, files } = args;
 
     const stateSave = new docker.Volume(
       `${name}-statesave`,
@@ -38,7 +32,7 @@ export class Controller extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
 
-    this.container = new docker.Container(
+    const container = new docker.Container(
       `${name}-slurmctld`,
       {
         name: spec.containers.controller,
@@ -46,27 +40,22 @@ export class Controller extends pulumi.ComponentResource {
         image: args.slurmImage,
         command: ["controller"],
         labels: dockerLabels(spec, "controller"),
-        networksAdvanced: [{ name: args.network, aliases: [spec.hosts.controller] }],
-        mounts: [
-          { type: "volume", source: stateSave.name, target: STATE_SAVE_LOCATION },
-          { type: "volume", source: args.sharedVolume, target: spec.sharedMountPath },
-        ],
-        uploads: [
-          mungeKeyUpload(args.mungeKeyBase64),
-          { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
-          { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
-        ],
+        networksAdvanced: onNetwork(files, spec.hosts.controller),
+        mounts: [{ type: "volume", source: stateSave.name, target: STATE_SAVE_LOCATION }, sharedMount(spec, files)],
+        uploads: slurmUploads(files),
         healthcheck: readinessCheck(["CMD", "scontrol", "ping"]),
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",
+        // slurmctld writes its state on SIGTERM; without time for it, recent jobs are lost.
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
       // slurmctld registers the cluster with slurmdbd at start, so it waits for what the caller names.
-      { parent: this, dependsOn: opts?.dependsOn },
+      { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    this.containerName = this.container.name;
-    this.address = this.container.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
+    this.containerName = container.name;
+    this.address = container.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
     this.stateSaveVolume = stateSave.name;
     this.registerOutputs({
       containerName: this.containerName,

@@ -11,8 +11,7 @@ import {
   renderGrafanaDatasource,
   renderPrometheusYml,
 } from "../config/render";
-import { mungeKeyUpload, tcpReadinessCheck } from "./container-parts";
-import { projectImage } from "./image";
+import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 /** Grafana comes from its official image (users pull it); pinned so dashboards keep working. */
@@ -25,16 +24,12 @@ export interface MonitoringStackArgs {
   spec: ClusterSpec;
   /** The spec's monitoring part (present when monitoring is on). */
   monitoring: MonitoringSpec;
-  /** The cluster's private Docker network name. */
-  network: pulumi.Input<string>;
-  /** The Slurm image's name: the exporter image is built FROM it. */
-  slurmImageName: string;
-  /** The Slurm image resource, built before the exporter image. */
-  slurmImage: docker.Image;
-  /** The munge key, base64, secret (the exporter authenticates to slurmctld with munge). */
-  mungeKeyBase64: pulumi.Input<string>;
-  /** Rendered slurm.conf, so the exporter's Slurm commands find the controller. */
-  slurmConf: string;
+  /** Prometheus and node exporter image (Debian packages). */
+  monitoringImage: pulumi.Input<string>;
+  /** The Slurm exporter image (built FROM the Slurm image). */
+  slurmExporterImage: pulumi.Input<string>;
+  /** Network, munge key and Slurm config: the exporter's Slurm commands authenticate with munge. */
+  files: SlurmNodeFiles;
 }
 
 /** A published URL on the host for a monitoring service. */
@@ -53,42 +48,31 @@ export class MonitoringStack extends pulumi.ComponentResource {
   public readonly grafanaAdminPassword?: pulumi.Output<string>;
 
   constructor(name: string, args: MonitoringStackArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("slurm:index:MonitoringStack", name, {}, opts);
+    super(`${TYPE_PREFIX}:index:MonitoringStack`, name, {}, opts);
     const { spec, monitoring: m } = args;
     const bind = m.bindAddress;
     const labels = (role: string) => dockerLabels(spec, role);
-    const network = (alias: string) => [{ name: args.network, aliases: [alias] }];
-
-    const monitoringImage = projectImage(`${name}-image`, "monitoring", { BASE_IMAGE: spec.baseImage }, { parent: this });
-    const exporterImage = projectImage(
-      `${name}-slurm-exporter-image`,
-      "slurm-exporter",
-      { SLURM_IMAGE: args.slurmImageName },
-      { parent: this, dependsOn: [args.slurmImage] },
-    );
+    const network = (alias: string) => onNetwork(args.files, alias);
 
     new docker.Container(
       `${name}-slurm-exporter`,
       {
         name: m.containers.slurmExporter,
         hostname: m.hosts.slurmExporter,
-        image: exporterImage.imageName,
+        image: args.slurmExporterImage,
         command: ["exporter"],
         envs: [`SLURM_EXPORTER_PORT=${m.internalPorts.slurmExporter}`],
         labels: labels("slurm-exporter"),
         networksAdvanced: network(m.hosts.slurmExporter),
         ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: bind }],
-        uploads: [
-          mungeKeyUpload(args.mungeKeyBase64),
-          { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
-        ],
+        uploads: slurmUploads(args.files),
         healthcheck: tcpReadinessCheck(m.internalPorts.slurmExporter),
         wait: true,
         waitTimeout: 180,
         restart: "unless-stopped",
       },
       // It asks slurmctld on every scrape: start it once the controller is up.
-      { parent: this, dependsOn: opts?.dependsOn },
+      { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
     new docker.Container(
@@ -96,7 +80,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       {
         name: m.containers.nodeExporter,
         hostname: m.hosts.nodeExporter,
-        image: monitoringImage.imageName,
+        image: args.monitoringImage,
         // /proc's CPU, memory and load figures are the host's even inside a container, so the
         // exporter needs no host mounts or extra privileges for them.
         command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
@@ -105,7 +89,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         healthcheck: tcpReadinessCheck(m.internalPorts.nodeExporter),
         restart: "unless-stopped",
       },
-      { parent: this },
+      { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
     const data = new docker.Volume(
@@ -118,7 +102,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       {
         name: m.containers.prometheus,
         hostname: m.hosts.prometheus,
-        image: monitoringImage.imageName,
+        image: args.monitoringImage,
         command: [
           "/usr/bin/prometheus",
           "--config.file=/etc/prometheus/slurm-cluster.yml",
@@ -134,8 +118,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 120,
         restart: "unless-stopped",
+        // Prometheus closes its write-ahead log on SIGTERM instead of replaying it at the next start.
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
-      { parent: this },
+      { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
     this.prometheusUrl = pulumi.output(hostUrl(m, m.prometheusPort));
@@ -180,7 +166,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           ],
           restart: "unless-stopped",
         },
-        { parent: this },
+        { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
       );
       this.grafanaUrl = pulumi.output(hostUrl(m, m.grafanaPort));
     }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { TYPE_PREFIX } from "./container-parts";
 
 export interface MungeKeyArgs {
   /** Key length in bytes; munge accepts 32 to 1024, and 128 bytes gives the recommended 1024 bits. */
@@ -12,7 +13,7 @@ export class MungeKey extends pulumi.ComponentResource {
   public readonly keyBase64: pulumi.Output<string>;
 
   constructor(name: string, args: MungeKeyArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-    super("slurm:index:MungeKey", name, {}, opts);
+    super(`${TYPE_PREFIX}:index:MungeKey`, name, {}, opts);
     const bytes = new random.RandomBytes(
       `${name}-bytes`,
       { length: args.lengthBytes ?? 128 },

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { TYPE_PREFIX } from "./container-parts";
 
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
@@ -14,6 +15,8 @@ export interface NodeRegistrationArgs {
   timeoutSeconds: pulumi.Input<number>;
   /** Command run in the worker to show slurmd's log (systemd workers log to the journal); default: docker logs. */
   logCommand?: pulumi.Input<string[]>;
+  /** The Docker engine the containers run on, as the docker provider's `host` (unix://, tcp://). */
+  dockerHost: pulumi.Input<string>;
 }
 
 export interface RegistrationInputs {
@@ -23,6 +26,7 @@ export interface RegistrationInputs {
   nodeName: string;
   timeoutSeconds: number;
   logCommand?: string[];
+  dockerHost: string;
 }
 
 /** What the controller reported once the node was usable. */
@@ -38,11 +42,19 @@ export interface NodeReport {
 // so it keeps to Node built-ins and dockerode, loaded by require at run time.
 /* eslint-disable @typescript-eslint/no-require-imports */
 
-/** Runs a command in a container through the Docker API; returns exit code and output. */
-async function dockerExec(container: string, cmd: string[]): Promise<{ code: number; out: string; err: string }> {
+/** A client for the engine the docker provider uses (`unix:///path` or `tcp://host:port`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function engine(dockerHost: string): any {
   const Docker = require("dockerode");
+  const url = new URL(dockerHost);
+  if (url.protocol === "unix:") return new Docker({ socketPath: url.pathname });
+  return new Docker({ host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === "https:" ? "https" : "http" });
+}
+
+/** Runs a command in a container through the Docker API; returns exit code and output. */
+async function dockerExec(dockerHost: string, container: string, cmd: string[]): Promise<{ code: number; out: string; err: string }> {
   const { PassThrough } = require("stream");
-  const docker = new Docker();
+  const docker = engine(dockerHost);
   const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({});
   const out: Buffer[] = [];
@@ -72,28 +84,26 @@ export function demuxDockerLog(raw: Buffer): string {
 }
 
 /** The last lines of a container's log (stdout and stderr), as text. */
-async function logTail(container: string, lines: number): Promise<string> {
-  const Docker = require("dockerode");
-  return demuxDockerLog(await new Docker().getContainer(container).logs({ stdout: true, stderr: true, tail: lines }));
+async function logTail(dockerHost: string, container: string, lines: number): Promise<string> {
+  return demuxDockerLog(await engine(dockerHost).getContainer(container).logs({ stdout: true, stderr: true, tail: lines }));
 }
 
 /** The worker's slurmd log: its journal (logCommand) or the container's own log. */
 async function slurmdLog(inputs: RegistrationInputs): Promise<string> {
   try {
     if (inputs.logCommand && inputs.logCommand.length > 0) {
-      const res = await dockerExec(inputs.workerContainer, inputs.logCommand);
+      const res = await dockerExec(inputs.dockerHost, inputs.workerContainer, inputs.logCommand);
       return res.out + res.err;
     }
-    return await logTail(inputs.workerContainer, 25);
+    return await logTail(inputs.dockerHost, inputs.workerContainer, 25);
   } catch (e) {
     return `(could not read the log of ${inputs.workerContainer}: ${e instanceof Error ? e.message : e})`;
   }
 }
 
 /** A worker that keeps exiting will never register: say so at once instead of waiting out the timeout. */
-async function crashLoop(container: string): Promise<string | undefined> {
-  const Docker = require("dockerode");
-  const info = await new Docker().getContainer(container).inspect();
+async function crashLoop(dockerHost: string, container: string): Promise<string | undefined> {
+  const info = await engine(dockerHost).getContainer(container).inspect();
   if (info.RestartCount >= 2 || (!info.State.Running && !info.State.Restarting && info.State.ExitCode !== 0)) {
     return `the container ${container} keeps stopping (restarted ${info.RestartCount} times, last exit code ${info.State.ExitCode})`;
   }
@@ -109,7 +119,7 @@ async function crashLoop(container: string): Promise<string | undefined> {
 async function pinNodeAddress(inputs: RegistrationInputs, worker: { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }): Promise<void> {
   const address = Object.values(worker.NetworkSettings.Networks ?? {})[0]?.IPAddress;
   if (!address) return;
-  const res = await dockerExec(inputs.controllerContainer, ["scontrol", "update", `NodeName=${inputs.nodeName}`, `NodeAddr=${address}`]);
+  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", "update", `NodeName=${inputs.nodeName}`, `NodeAddr=${address}`]);
   if (res.code !== 0) {
     throw new Error(`could not set the address of Slurm node ${inputs.nodeName} to ${address}: ${(res.err || res.out).trim()}`);
   }
@@ -117,7 +127,7 @@ async function pinNodeAddress(inputs: RegistrationInputs, worker: { NetworkSetti
 
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
 async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
-  const res = await dockerExec(inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
+  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
   if (res.code !== 0) return undefined;
   const node = (JSON.parse(res.out).nodes ?? [])[0];
   if (!node) return { known: false, state: "NOT IN slurm.conf", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0 };
@@ -136,7 +146,7 @@ async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { kn
 function isUsable(state: string): boolean {
   const flags = state.split("+");
   const usable = ["IDLE", "MIXED", "ALLOCATED", "COMPLETING"].includes(flags[0]);
-  const blocked = flags.some((f) => ["DRAIN", "DRAINED", "DRAINING", "NOT_RESPONDING", "FAIL", "INVALID_REG"].includes(f));
+  const blocked = flags.some((f) => ["DRAIN", "DRAINED", "DRAINING", "NOT_RESPONDING", "FAIL", "INVALID_REG", "NOT_REGISTERED_SINCE_START"].includes(f));
   return usable && !blocked;
 }
 
@@ -148,8 +158,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   let stopping: string | undefined;
   // The controller remembers a node's last state: only a registration from a slurmd started
   // in this container counts (a replaced worker that crashes would otherwise look IDLE).
-  const Docker = require("dockerode");
-  const worker = await new Docker().getContainer(inputs.workerContainer).inspect();
+  const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
   const containerStartedAt = Date.parse(worker.State.StartedAt);
   let pinned = false;
   for (;;) {
@@ -163,7 +172,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
         const { known: _known, slurmdStartedAt: _started, ...report } = last;
         return report;
       }
-      stopping = await crashLoop(inputs.workerContainer);
+      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer);
       if (stopping) break;
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
@@ -181,6 +190,22 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   );
 }
 
+/**
+ * What refresh reports: the node's state now, or why it cannot be usable (its container is gone
+ * or stopped, or slurmd has not registered since the container started).
+ */
+export async function currentReport(inputs: RegistrationInputs): Promise<NodeReport> {
+  const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect().catch(() => undefined);
+  const empty = { cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
+  if (!worker) return { ...empty, state: "CONTAINER_MISSING" };
+  if (!worker.State.Running) return { ...empty, state: "CONTAINER_STOPPED" };
+  const node = await queryNode(inputs).catch(() => undefined);
+  if (!node) return { ...empty, state: "NO_ANSWER_FROM_SLURMCTLD" };
+  const { known: _known, slurmdStartedAt, ...report } = node;
+  if (slurmdStartedAt < Date.parse(worker.State.StartedAt) - 2000) return { ...report, state: `${report.state}+NOT_REGISTERED_SINCE_START` };
+  return report;
+}
+
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const registrationProvider: pulumi.dynamic.ResourceProvider = {
@@ -189,9 +214,14 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
   },
   async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
-    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand"];
+    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost"];
     const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-    return { changes: changed.length > 0, replaces: [] };
+    // After a refresh that found the node unusable, check it again (an update waits for it).
+    const stale = !isUsable((olds as RegistrationInputs & Partial<NodeReport>).state ?? "");
+    return { changes: changed.length > 0 || stale, replaces: [] };
+  },
+  async read(id: string, props: RegistrationInputs & NodeReport) {
+    return { id, props: { ...props, ...(await currentReport(props)) } };
   },
   async update(_id: string, _olds: RegistrationInputs, news: RegistrationInputs) {
     return { outs: { ...news, ...(await waitUntilUsable(news)) } };
@@ -219,7 +249,7 @@ export class NodeRegistration extends pulumi.dynamic.Resource {
       name,
       { ...args, state: undefined, cpus: undefined, memoryMb: undefined, slurmVersion: undefined, reason: undefined },
       opts,
-      "slurm-cluster",
+      TYPE_PREFIX,
       "NodeRegistration",
     );
   }

@@ -3,19 +3,18 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { renderSlurmdbdConf, SLURMDBD_PORT } from "../config/render";
-import { mungeKeyUpload, readinessCheck, tcpReadinessCheck } from "./container-parts";
-import { projectImage } from "./image";
+import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, readinessCheck, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface SlurmDbArgs {
   /** The validated cluster spec. */
-  spec: ClusterSpec;
+  readonly spec: ClusterSpec;
   /** The Slurm image (runs slurmdbd). */
-  slurmImage: pulumi.Input<string>;
-  /** The cluster's private Docker network name. */
-  network: pulumi.Input<string>;
-  /** The munge key, base64, secret. */
-  mungeKeyBase64: pulumi.Input<string>;
+  readonly slurmImage: pulumi.Input<string>;
+  /** The database image (MariaDB from Debian). */
+  readonly databaseImage: pulumi.Input<string>;
+  /** The cluster network and munge key (slurmdbd needs no slurm.conf). */
+  readonly files: Pick<SlurmNodeFiles, "network" | "mungeKeyBase64">;
 }
 
 /** Slurm accounting: a MariaDB database on a named volume, and slurmdbd in front of it. */
@@ -24,13 +23,11 @@ export class SlurmDb extends pulumi.ComponentResource {
   public readonly password: pulumi.Output<string>;
   /** The database container's address on the cluster network. */
   public readonly databaseAddress: pulumi.Output<string>;
-  /** The slurmdbd container: the controller starts after it is healthy. */
-  public readonly slurmdbd: docker.Container;
-  public readonly database: docker.Container;
+  public readonly slurmdbdContainerName: pulumi.Output<string>;
 
   constructor(name: string, args: SlurmDbArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("slurm:index:SlurmDb", name, {}, opts);
-    const { spec } = args;
+    super(`${TYPE_PREFIX}:index:SlurmDb`, name, {}, opts);
+    const { spec, files } = args;
 
     const password = new random.RandomPassword(
       `${name}-password`,
@@ -40,7 +37,6 @@ export class SlurmDb extends pulumi.ComponentResource {
     );
     this.password = pulumi.secret(password.result);
 
-    const image = projectImage(`${name}-database-image`, "mariadb", { BASE_IMAGE: spec.baseImage }, { parent: this });
     const dataVolume = new docker.Volume(
       `${name}-data`,
       { name: spec.volumes.database, labels: dockerLabels(spec, "database") },
@@ -48,14 +44,14 @@ export class SlurmDb extends pulumi.ComponentResource {
       { parent: this, retainOnDelete: true },
     );
 
-    this.database = new docker.Container(
+    const database = new docker.Container(
       `${name}-database`,
       {
         name: spec.containers.database,
         hostname: spec.hosts.database,
-        image: image.imageName,
+        image: args.databaseImage,
         labels: dockerLabels(spec, "database"),
-        networksAdvanced: [{ name: args.network, aliases: [spec.hosts.database] }],
+        networksAdvanced: onNetwork(files, spec.hosts.database),
         // No ports: the database is reachable only on the cluster network.
         mounts: [{ type: "volume", source: dataVolume.name, target: "/var/lib/mysql" }],
         uploads: [
@@ -67,11 +63,13 @@ export class SlurmDb extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 180,
         restart: "unless-stopped",
+        // MariaDB flushes and closes its tables on SIGTERM instead of crash recovery at next start.
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
-      { parent: this },
+      { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    this.slurmdbd = new docker.Container(
+    const slurmdbd = new docker.Container(
       `${name}-slurmdbd`,
       {
         name: spec.containers.slurmdbd,
@@ -79,9 +77,9 @@ export class SlurmDb extends pulumi.ComponentResource {
         image: args.slurmImage,
         command: ["slurmdbd"],
         labels: dockerLabels(spec, "slurmdbd"),
-        networksAdvanced: [{ name: args.network, aliases: [spec.hosts.slurmdbd] }],
+        networksAdvanced: onNetwork(files, spec.hosts.slurmdbd),
         uploads: [
-          mungeKeyUpload(args.mungeKeyBase64),
+          { file: "/etc/munge/munge.key", contentBase64: files.mungeKeyBase64, permissions: "0400" },
           {
             file: "/etc/slurm/slurmdbd.conf",
             content: pulumi.secret(this.password.apply((p) => renderSlurmdbdConf(spec, p))),
@@ -92,11 +90,14 @@ export class SlurmDb extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",
+        // slurmdbd sends what it holds to the database on SIGTERM.
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
-      { parent: this, dependsOn: [this.database] },
+      { parent: this, dependsOn: [database], replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    this.databaseAddress = this.database.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
-    this.registerOutputs({ password: this.password, databaseAddress: this.databaseAddress });
+    this.databaseAddress = database.networkDatas.apply((n) => n?.[0]?.ipAddress ?? "");
+    this.slurmdbdContainerName = slurmdbd.name;
+    this.registerOutputs({ password: this.password, databaseAddress: this.databaseAddress, slurmdbdContainerName: this.slurmdbdContainerName });
   }
 }

@@ -2,44 +2,42 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
 import { WorkerContainerSettings } from "../config/render";
-import { mungeKeyUpload } from "./container-parts";
+import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { NodeRegistration } from "./node-registration";
 
 export interface WorkerNodeArgs {
   /** The validated cluster spec. */
-  spec: ClusterSpec;
+  readonly spec: ClusterSpec;
   /** Which worker this is. */
-  worker: WorkerSpec;
+  readonly worker: WorkerSpec;
   /** Container settings for the spec's cgroupMode and host cgroup version. */
-  settings: WorkerContainerSettings;
+  readonly settings: WorkerContainerSettings;
   /** The worker image (the Slurm image, or its systemd variant). */
-  image: pulumi.Input<string>;
-  /** The cluster's private Docker network name. */
-  network: pulumi.Input<string>;
-  /** The munge key, base64, secret. */
-  mungeKeyBase64: pulumi.Input<string>;
-  /** Rendered slurm.conf and cgroup.conf. */
-  slurmConf: string;
-  cgroupConf: string;
-  /** The shared volume's name, mounted at spec.sharedMountPath. */
-  sharedVolume: pulumi.Input<string>;
+  readonly image: pulumi.Input<string>;
+  /** Network, munge key, Slurm config files and shared volume. */
+  readonly files: SlurmNodeFiles;
   /** The controller's container name: the registration check asks slurmctld there. */
-  controllerContainer: pulumi.Input<string>;
+  readonly controllerContainer: pulumi.Input<string>;
 }
 
 /** One slurmd container, and the check that it registered with the controller as usable. */
 export class WorkerNode extends pulumi.ComponentResource {
-  public readonly container: docker.Container;
-  public readonly registration: NodeRegistration;
   public readonly nodeName: pulumi.Output<string>;
+  public readonly containerName: pulumi.Output<string>;
+  /** Slurm's view once the node registered (IDLE, MIXED, ...), and what it announced. */
   public readonly state: pulumi.Output<string>;
+  public readonly cpus: pulumi.Output<number>;
+  public readonly memoryMb: pulumi.Output<number>;
+  public readonly slurmVersion: pulumi.Output<string>;
 
   constructor(name: string, args: WorkerNodeArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("slurm:index:WorkerNode", name, {}, opts);
-    const { spec, worker, settings } = args;
+    super(`${TYPE_PREFIX}:index:WorkerNode`, name, {}, opts);
+    const { spec, worker, settings, files } = args;
+    // The container's limit: what Slurm may give to jobs plus room for slurmd, munged (and systemd).
+    const memory = spec.workerMemoryMb + settings.memoryHeadroomMb;
 
-    this.container = new docker.Container(
+    const container = new docker.Container(
       `${name}-slurmd`,
       {
         name: worker.containerName,
@@ -47,20 +45,18 @@ export class WorkerNode extends pulumi.ComponentResource {
         image: args.image,
         command: settings.command,
         labels: dockerLabels(spec, "worker"),
-        networksAdvanced: [{ name: args.network, aliases: [worker.nodeName] }],
-        mounts: [{ type: "volume", source: args.sharedVolume, target: spec.sharedMountPath }, ...settings.mounts],
-        uploads: [
-          mungeKeyUpload(args.mungeKeyBase64),
-          { file: "/etc/slurm/slurm.conf", content: args.slurmConf },
-          { file: "/etc/slurm/cgroup.conf", content: args.cgroupConf },
-        ],
+        networksAdvanced: onNetwork(files, worker.nodeName),
+        mounts: [sharedMount(spec, files), ...settings.mounts],
+        uploads: slurmUploads(files),
         capabilities: settings.capabilityAdds.length > 0 ? { adds: settings.capabilityAdds } : undefined,
         securityOpts: settings.securityOpts.length > 0 ? settings.securityOpts : undefined,
         privileged: settings.privileged || undefined,
         cgroupnsMode: settings.cgroupnsMode,
         tmpfs: Object.keys(settings.tmpfs).length > 0 ? settings.tmpfs : undefined,
         stopSignal: settings.stopSignal,
-        memory: spec.workerMemoryMb + settings.memoryHeadroomMb,
+        memory,
+        // No swap beyond the limit; set with memory so an in-place memory update is accepted.
+        memorySwap: memory,
         healthcheck: {
           tests: settings.healthcheck,
           interval: "5s",
@@ -69,26 +65,40 @@ export class WorkerNode extends pulumi.ComponentResource {
           startPeriod: "10s",
         },
         restart: "unless-stopped",
+        // slurmd (or systemd, which stops munge and slurmd) ends cleanly on its stop signal.
+        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
       // Workers start after the controller; the caller names it.
-      { parent: this, dependsOn: opts?.dependsOn },
+      { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    this.registration = new NodeRegistration(
+    const registration = new NodeRegistration(
       `${name}-registration`,
       {
         controllerContainer: args.controllerContainer,
-        workerContainer: this.container.name,
-        workerContainerId: this.container.id,
+        workerContainer: container.name,
+        workerContainerId: container.id,
         nodeName: worker.nodeName,
         timeoutSeconds: spec.registrationTimeoutSeconds,
         logCommand: settings.logCommand,
+        dockerHost: spec.dockerHost,
       },
       { parent: this },
     );
 
     this.nodeName = pulumi.output(worker.nodeName);
-    this.state = this.registration.state;
-    this.registerOutputs({ nodeName: this.nodeName, state: this.state });
+    this.containerName = container.name;
+    this.state = registration.state;
+    this.cpus = registration.cpus;
+    this.memoryMb = registration.memoryMb;
+    this.slurmVersion = registration.slurmVersion;
+    this.registerOutputs({
+      nodeName: this.nodeName,
+      containerName: this.containerName,
+      state: this.state,
+      cpus: this.cpus,
+      memoryMb: this.memoryMb,
+      slurmVersion: this.slurmVersion,
+    });
   }
 }

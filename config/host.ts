@@ -1,3 +1,6 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import Docker from "dockerode";
 import { HostCgroupVersion } from "./keys";
 
@@ -5,8 +8,8 @@ import { HostCgroupVersion } from "./keys";
  * Asks the Docker engine which cgroup version its host runs (`docker info` -> CgroupVersion).
  * `dockerHost` is the docker provider's `docker:host` setting when the stack sets one.
  */
-export async function detectHostCgroupVersion(dockerHost?: string): Promise<HostCgroupVersion> {
-  const docker = dockerHost ? new Docker(dockerClientOptions(dockerHost)) : new Docker();
+export async function detectHostCgroupVersion(dockerHost: string): Promise<HostCgroupVersion> {
+  const docker = new Docker(dockerClientOptions(dockerHost));
   let info: { CgroupVersion?: string };
   try {
     info = await docker.info();
@@ -25,4 +28,17 @@ export function dockerClientOptions(address: string): Docker.DockerOptions {
   const url = new URL(address);
   if (url.protocol === "unix:") return { socketPath: url.pathname };
   return { host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === "https:" ? "https" : "http" };
+}
+
+/**
+ * The Docker engine the stack deploys to, decided once and given to the docker provider and the
+ * registration check alike: `docker:host`, else DOCKER_HOST (both as the provider reads them),
+ * else Docker Desktop's per-user socket on macOS when the system one is absent, else the default.
+ */
+export function resolveDockerHost(configured?: string, env = process.env, platform = process.platform, exists: (file: string) => boolean = fs.existsSync): string {
+  if (configured) return configured;
+  if (env.DOCKER_HOST) return env.DOCKER_HOST;
+  const desktop = path.join(env.HOME ?? os.homedir(), ".docker", "run", "docker.sock");
+  if (platform === "darwin" && !exists("/var/run/docker.sock") && exists(desktop)) return `unix://${desktop}`;
+  return "unix:///var/run/docker.sock";
 }

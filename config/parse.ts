@@ -1,8 +1,11 @@
-import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, HostCgroupVersion } from "./keys";
-import { ClusterSettings, ClusterSpec, buildSpec } from "./spec";
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, ClusterSettings } from "./keys";
 
-/** Bad stack config: every problem found, one line each, naming the key, the value and what is allowed. */
-export class ClusterConfigError extends Error {
+/**
+ * Bad stack config: every problem found, one line each, naming the key, the value and what is
+ * allowed. A RunError, so the Pulumi CLI prints the message alone, without a stack trace.
+ */
+export class ClusterConfigError extends pulumi.RunError {
   constructor(public readonly problems: string[]) {
     super(
       `The stack config is not valid; nothing was created.\n` +
@@ -63,19 +66,4 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
 
   if (problems.length > 0) throw new ClusterConfigError(problems);
   return values as unknown as ClusterSettings;
-}
-
-/**
- * Validated config -> ClusterSpec. `detectedHostCgroupVersion` is used when the config says auto
- * (loadClusterSpec asks the Docker engine; tests pass it).
- */
-export function parseClusterConfig(
-  raw: Record<string, string>,
-  project: string,
-  stack: string,
-  detectedHostCgroupVersion: HostCgroupVersion = 2,
-): ClusterSpec {
-  const settings = validateClusterConfig(raw);
-  const hostCgroupVersion = settings.hostCgroupVersion === "auto" ? detectedHostCgroupVersion : settings.hostCgroupVersion;
-  return buildSpec({ ...settings, project, stack, hostCgroupVersion });
 }

@@ -1,4 +1,4 @@
-import { CgroupMode, HostCgroupVersion } from "./keys";
+import { CgroupMode, ClusterSettings, HostCgroupVersion } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -10,6 +10,8 @@ export interface WorkerSpec {
 export interface ClusterSpec {
   project: string;
   stack: string;
+  /** The Docker engine everything is deployed to (the docker provider's host). */
+  dockerHost: string;
   clusterName: string;
   cgroupMode: CgroupMode;
   /** The cgroup version of the host the workers run on (resolved from auto before this point). */
@@ -55,31 +57,11 @@ export interface MonitoringSpec {
   prometheusVolume: string;
 }
 
-/** Validated stack settings, one field per config key. */
-export interface ClusterSettings {
-  clusterName: string;
-  workerCount: number;
-  workerCpus: number;
-  workerMemoryMb: number;
-  cgroupMode: CgroupMode;
-  hostCgroupVersion: HostCgroupVersion | "auto";
-  allowPrivileged: boolean;
-  baseImage: string;
-  sharedVolume: string;
-  registrationTimeoutSeconds: number;
-  monitoring: boolean;
-  grafana: boolean;
-  monitoringBindAddress: string;
-  prometheusPort: number;
-  grafanaPort: number;
-  slurmExporterPort: number;
-  scrapeIntervalSeconds: number;
-}
-
 export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion"> {
   project: string;
   stack: string;
   hostCgroupVersion: HostCgroupVersion;
+  dockerHost: string;
 }
 
 /** Derives names and wiring from validated values: pure, so tests and the engine agree on names. */
@@ -92,6 +74,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
   return {
     project: v.project,
     stack: v.stack,
+    dockerHost: v.dockerHost,
     clusterName: v.clusterName,
     cgroupMode: v.cgroupMode,
     hostCgroupVersion: v.hostCgroupVersion,

@@ -102,6 +102,7 @@ test("a registration check that cannot succeed fails naming the node, its state 
       workerContainerId: "",
       nodeName: "worker9",
       timeoutSeconds: 3,
+      dockerHost: "unix:///var/run/docker.sock",
     }),
   ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd log \(slurm-ubuntu-worker1\):\n[\s\S]*slurmd/);
 });

@@ -1,7 +1,7 @@
 // Small helpers for the end-to-end suite: run the user-facing commands, ask Slurm through
 // `docker exec`, and poll for events instead of sleeping for fixed times.
 import { execFileSync, spawnSync } from "child_process";
-import { PROJECT_ROOT } from "../engine/program";
+import { PROJECT_ROOT } from "../../local-runner/program";
 
 /** Grafana's official image cannot be pulled on the build machine (no registry): e2e runs leave it off. */
 export const NO_GRAFANA = ["-c", "grafana=false"];

@@ -2,16 +2,17 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, CONFIG_KEY_NAMES } from "../../config/keys";
-import { ClusterConfigError, parseClusterConfig } from "../../config/parse";
-import { PROJECT_ROOT } from "../engine/program";
-import { readStackConfig } from "../engine/stack-config";
+import { ClusterConfigError } from "../../config/parse";
+import { testSpec } from "./spec";
+import { PROJECT_ROOT } from "../../local-runner/program";
+import { readStackConfig } from "../../local-runner/stack-config";
 import { runWithMocks } from "./harness";
 
-const parse = (raw: Record<string, string>) => parseClusterConfig(raw, "slurm-cluster", "test");
+const parse = (raw: Record<string, string>) => testSpec(raw, "test");
 
 describe("parseClusterConfig", () => {
-  it("fills every key with its default", () => {
-    const spec = parse({});
+  it("fills every key with its default", async () => {
+    const spec = await parse({});
     expect(spec).toMatchObject({
       clusterName: "hpc",
       cgroupMode: "none",
@@ -24,16 +25,16 @@ describe("parseClusterConfig", () => {
     expect(spec.workers.map((w) => w.nodeName)).toEqual(["worker1", "worker2"]);
   });
 
-  it("reads numbers from the strings Pulumi stores and leaves other namespaces alone", () => {
-    const spec = parse({ "slurm-cluster:workerCount": "3", "slurm-cluster:workerMemoryMb": "2048", "docker:host": "unix:///x" });
+  it("reads numbers from the strings Pulumi stores and leaves other namespaces alone", async () => {
+    const spec = await parse({ "slurm-cluster:workerCount": "3", "slurm-cluster:workerMemoryMb": "2048", "docker:host": "unix:///x" });
     expect(spec.workers).toHaveLength(3);
     expect(spec.workerMemoryMb).toBe(2048);
   });
 
-  it("reports every problem at once", () => {
+  it("reports every problem at once", async () => {
     let error: unknown;
     try {
-      parse({ "slurm-cluster:workerCount": "0", "slurm-cluster:clusterName": "Bad Name" });
+      await parse({ "slurm-cluster:workerCount": "0", "slurm-cluster:clusterName": "Bad Name" });
     } catch (e) {
       error = e;
     }
@@ -81,7 +82,7 @@ describe("hostCgroupVersion=auto", () => {
   it("asks the Docker engine, and without one says how to set the version by hand; nothing is created", async () => {
     process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
     const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto"]);
-    expect(run.error?.message).toMatch(/hostCgroupVersion is auto, but the Docker engine did not answer .*set slurm-cluster:hostCgroupVersion to 1 or 2/);
+    expect(run.error?.message).toMatch(/hostCgroupVersion is auto, but the Docker engine at unix:\/\/\/nonexistent\/docker\.sock did not answer .*set slurm-cluster:hostCgroupVersion to 1 or 2/);
     expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   });
 });
@@ -92,7 +93,7 @@ describe("Pulumi.yaml", () => {
     config: Record<string, { type: string; default: unknown }>;
   };
 
-  it("declares exactly the keys the program reads, with the same defaults", () => {
+  it("declares exactly the keys the program reads, with the same defaults", async () => {
     expect(project.name).toBe("slurm-cluster");
     expect(Object.keys(project.config).sort()).toEqual([...CONFIG_KEY_NAMES].sort());
     for (const key of CONFIG_KEY_NAMES) {
@@ -102,8 +103,8 @@ describe("Pulumi.yaml", () => {
     }
   });
 
-  it.each(["ubuntu", "macos", "qnap"])("stack file Pulumi.%s.yaml is valid", (stack) => {
-    const spec = parseClusterConfig(readStackConfig(stack), "slurm-cluster", stack);
+  it.each(["ubuntu", "macos", "qnap"])("stack file Pulumi.%s.yaml is valid", async (stack) => {
+    const spec = await testSpec(readStackConfig(stack), stack);
     expect(spec.clusterName).toBe(stack);
   });
 });

@@ -1,14 +1,17 @@
 // Runs the real program against recording mocks: no Docker, no Slurm. Each registration is kept
 // with the exact provider inputs and when it started and finished, so tests can check wiring
 // and ordering as a user of `pulumi preview` would see it.
-import * as pulumi from "@pulumi/pulumi";
-import { ResolvedOutput, runProgram } from "../engine/program";
-import { readStackConfig } from "../engine/stack-config";
+import { ProgramMocks, RegistrationDetails, ResolvedOutput, runProgram } from "../../local-runner/program";
+import { readStackConfig } from "../../local-runner/stack-config";
 
 export interface Registration {
   type: string;
   name: string;
   inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Options and dependencies the program gave the engine (retainOnDelete, replaceOnChanges, ...). */
+  details: RegistrationDetails;
+  /** The explicit provider reference, if any. */
+  provider?: string;
   started: number;
   finished: number;
 }
@@ -26,9 +29,11 @@ const SLOW_TYPES: Record<string, number> = { "docker:index/container:Container":
 
 export async function runWithMocks(stack: string, overrides: string[] = []): Promise<MockRun> {
   const registrations: Registration[] = [];
-  const mocks: pulumi.runtime.Mocks = {
+  const mocks: ProgramMocks = {
     async newResource(args) {
-      const reg: Registration = { type: args.type, name: args.name, inputs: args.inputs, started: ++clock, finished: 0 };
+      const reg: Registration = {
+        type: args.type, name: args.name, inputs: args.inputs, details: args.details, provider: args.provider, started: ++clock, finished: 0,
+      };
       registrations.push(reg);
       await new Promise((r) => setTimeout(r, SLOW_TYPES[args.type] ?? 0));
       reg.finished = ++clock;

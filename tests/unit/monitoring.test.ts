@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as path from "path";
-import { parseClusterConfig } from "../../config/parse";
+import { testSpec } from "./spec";
 import { PROMETHEUS_DATASOURCE_UID, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
 import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
-import { PROJECT_ROOT } from "../engine/program";
+import { PROJECT_ROOT } from "../../local-runner/program";
 import { CONTAINER, IMAGE, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
 
 const FIXTURES = path.join(PROJECT_ROOT, "tests", "fixtures");
@@ -99,10 +99,13 @@ describe("MonitoringStack in the ubuntu stack", () => {
 });
 
 describe("prometheus.yml", () => {
-  const spec = parseClusterConfig({ "slurm-cluster:clusterName": "lab", "slurm-cluster:scrapeIntervalSeconds": "5" }, "slurm-cluster", "ubuntu");
-  const yml = renderPrometheusYml(spec, spec.monitoring!);
+  let yml: string;
+  beforeAll(async () => {
+    const spec = await testSpec({ "slurm-cluster:clusterName": "lab", "slurm-cluster:scrapeIntervalSeconds": "5" }, "ubuntu");
+    yml = renderPrometheusYml(spec, spec.monitoring!);
+  });
 
-  it("scrapes Prometheus, the node exporter and the Slurm exporter on the cluster network", () => {
+  it("scrapes Prometheus, the node exporter and the Slurm exporter on the cluster network", async () => {
     expect(yml).toContain('      - targets: ["localhost:9090"]');
     expect(yml).toContain('      - targets: ["node-exporter:9100"]');
     expect(yml).toContain('      - targets: ["slurm-exporter:8080"]');
@@ -110,14 +113,14 @@ describe("prometheus.yml", () => {
     expect(yml).toContain('labels: { cluster: "lab" }');
   });
 
-  it("keeps the scrape timeout below the interval", () => {
+  it("keeps the scrape timeout below the interval", async () => {
     expect(yml).toContain("  scrape_interval: 5s");
     expect(yml).toContain("  scrape_timeout: 4s");
   });
 });
 
 describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
-  it("an idle cluster: every node idle, every CPU idle, empty queue", () => {
+  it("an idle cluster: every node idle, every CPU idle, empty queue", async () => {
     expect(values(scenario("idle"))).toMatchObject({
       slurm_nodes_idle: 2, slurm_nodes_alloc: 0, slurm_nodes_mix: 0, slurm_nodes_down: 0, slurm_nodes_drain: 0, slurm_nodes_total: 2,
       slurm_cpus_alloc: 0, slurm_cpus_idle: 4, slurm_cpus_other: 0, slurm_cpus_total: 4,
@@ -129,7 +132,7 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     });
   });
 
-  it("a busy cluster: running, pending, dependency and failed jobs, one node draining", () => {
+  it("a busy cluster: running, pending, dependency and failed jobs, one node draining", async () => {
     expect(values(scenario("busy"))).toMatchObject({
       slurm_nodes_alloc: 1, slurm_nodes_drain: 1, slurm_nodes_idle: 0,
       slurm_cpus_alloc: 3, slurm_cpus_idle: 0, slurm_cpus_other: 1, slurm_cpus_total: 4,
@@ -145,7 +148,7 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     });
   });
 
-  it("a node down: counted down, its CPUs as other", () => {
+  it("a node down: counted down, its CPUs as other", async () => {
     expect(values(scenario("down"))).toMatchObject({
       slurm_nodes_down: 1, slurm_nodes_drain: 0, slurm_nodes_alloc: 1,
       slurm_cpus_other: 2, slurm_cpus_idle: 0,
@@ -154,7 +157,7 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     });
   });
 
-  it("an empty answer (a command failed) still yields every unlabelled family, at 0", () => {
+  it("an empty answer (a command failed) still yields every unlabelled family, at 0", async () => {
     const samples = collectSamples({ nodes: {}, squeue: {}, sdiag: {} });
     const unlabelled = FAMILIES.filter((f) => f.labels.length === 0).map((f) => f.name).sort();
     expect(samples.map((s) => s.name).sort()).toEqual(unlabelled);
@@ -201,7 +204,7 @@ describe("the provisioned Grafana dashboard", () => {
   );
   const exporterNames = new Set([...FAMILIES.map((f) => f.name), ...EXPORTER_OWN_FAMILIES]);
 
-  it("uses only metrics that the Slurm exporter, the node exporter or Prometheus expose", () => {
+  it("uses only metrics that the Slurm exporter, the node exporter or Prometheus expose", async () => {
     expect(exprs.length).toBeGreaterThan(10);
     const used = new Set(exprs.flatMap((e) => e.match(/\b[a-z_][a-z0-9_]*\b/g) ?? []).filter((w) => /^(slurm|node)_/.test(w) || w === "up"));
     const unknown = [...used].filter((name) => !(exporterNames.has(name) || nodeExporterNames.has(name) || name === "up"));
@@ -212,8 +215,8 @@ describe("the provisioned Grafana dashboard", () => {
     }
   });
 
-  it("reads from the provisioned Prometheus data source", () => {
-    const spec = parseClusterConfig({}, "slurm-cluster", "ubuntu");
+  it("reads from the provisioned Prometheus data source", async () => {
+    const spec = await testSpec({}, "ubuntu");
     expect(renderGrafanaDatasource(spec, spec.monitoring!)).toContain(`uid: ${PROMETHEUS_DATASOURCE_UID}`);
     for (const panel of dashboard.panels) expect(panel.datasource).toEqual({ type: "prometheus", uid: PROMETHEUS_DATASOURCE_UID });
   });

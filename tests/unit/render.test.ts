@@ -1,30 +1,34 @@
-import { parseClusterConfig } from "../../config/parse";
+import { ClusterSpec } from "../../config";
+import { testSpec } from "./spec";
 import { hostlist, renderCgroupConf, renderSlurmConf, renderSlurmdbdConf, workerContainerSettings } from "../../config/render";
 
 const spec = (raw: Record<string, string> = {}) =>
-  parseClusterConfig({ "slurm-cluster:clusterName": "lab", ...raw }, "slurm-cluster", "ubuntu");
+  testSpec({ "slurm-cluster:clusterName": "lab", ...raw }, "ubuntu");
 
 const lines = (text: string) => text.split("\n");
 
 describe("slurm.conf", () => {
-  const conf = renderSlurmConf(spec({ "slurm-cluster:workerCount": "3", "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" }));
+  let conf: string;
+  beforeAll(async () => {
+    conf = renderSlurmConf(await spec({ "slurm-cluster:workerCount": "3", "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" }));
+  });
 
-  it("names the stack in its header", () => {
+  it("names the stack in its header", async () => {
     expect(conf.split("\n")[0]).toBe('# slurm.conf for Slurm cluster "lab" (Pulumi project slurm-cluster, stack ubuntu).');
   });
 
-  it("declares every worker with the configured CPUs and memory, in one partition", () => {
+  it("declares every worker with the configured CPUs and memory, in one partition", async () => {
     expect(lines(conf)).toContain("NodeName=worker[1-3] CPUs=4 RealMemory=2048 State=UNKNOWN");
     expect(lines(conf)).toContain("PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP");
     // Containers see the host's hardware; without this, slurmd drains nodes whose sizes differ.
     expect(lines(conf)).toContain("SlurmdParameters=config_overrides");
   });
 
-  it("gives a job that does not ask for memory a per-CPU share of its node, not the whole node", () => {
+  it("gives a job that does not ask for memory a per-CPU share of its node, not the whole node", async () => {
     expect(lines(conf)).toContain("DefMemPerCPU=512"); // 2048 MiB over 4 CPUs
   });
 
-  it("points at the controller, slurmdbd and the state volume", () => {
+  it("points at the controller, slurmdbd and the state volume", async () => {
     expect(lines(conf)).toEqual(expect.arrayContaining([
       "ClusterName=lab",
       "SlurmctldHost=controller",
@@ -35,7 +39,7 @@ describe("slurm.conf", () => {
     ]));
   });
 
-  it("uses no cgroup plugin in none mode", () => {
+  it("uses no cgroup plugin in none mode", async () => {
     expect(lines(conf)).toContain("ProctrackType=proctrack/linuxproc");
     expect(lines(conf)).toContain("JobAcctGatherType=jobacct_gather/linux");
     expect(conf).not.toMatch(/^TaskPlugin=/m);
@@ -44,21 +48,21 @@ describe("slurm.conf", () => {
 });
 
 describe("cgroup.conf", () => {
-  it("disables the cgroup plugin in none mode: the old setup's dbus failure cannot happen", () => {
+  it("disables the cgroup plugin in none mode: the old setup's dbus failure cannot happen", async () => {
     // The old Compose setup died with "cgroup_dbus_attach_to_scope: cannot connect to dbus system
     // daemon": slurmd autodetected cgroup/v2 and, with no systemd in the container, asked dbus for
     // a scope. CgroupPlugin=disabled means slurmd never loads a cgroup plugin at all.
     for (const v of ["1", "2"]) {
-      const conf = renderCgroupConf(spec({ "slurm-cluster:hostCgroupVersion": v }));
+      const conf = renderCgroupConf(await spec({ "slurm-cluster:hostCgroupVersion": v }));
       expect(lines(conf)).toContain("CgroupPlugin=disabled");
       expect(conf).not.toMatch(/^CgroupPlugin=(autodetect|cgroup\/v2)/m);
     }
   });
 
-  it("in cgroup mode on a v2 host, creates scopes without systemd: the setting that prevents the dbus call", () => {
+  it("in cgroup mode on a v2 host, creates scopes without systemd: the setting that prevents the dbus call", async () => {
     // Same failure, cgroup mode: cgroup/v2 with no systemd as PID 1 must not ask dbus for a scope.
     // IgnoreSystemd=yes is what tells slurmd to create it itself; without it the old error returns.
-    const conf = lines(renderCgroupConf(spec({ "slurm-cluster:cgroupMode": "cgroup", "slurm-cluster:hostCgroupVersion": "2" })));
+    const conf = lines(renderCgroupConf(await spec({ "slurm-cluster:cgroupMode": "cgroup", "slurm-cluster:hostCgroupVersion": "2" })));
     expect(conf).toEqual(expect.arrayContaining(["CgroupPlugin=cgroup/v2", "IgnoreSystemd=yes", "EnableControllers=yes"]));
   });
 });
@@ -74,8 +78,11 @@ const COMBINATIONS: [string, string, string[], string[], string[]][] = [
 ];
 
 describe.each(COMBINATIONS)("cgroupMode=%s on a cgroup v%s host", (mode, version, slurmLines, cgroupLines, absent) => {
-  const s = spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version });
-  it("renders the mode's plugins", () => {
+  let s: ClusterSpec;
+  beforeAll(async () => {
+    s = await spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version });
+  });
+  it("renders the mode's plugins", async () => {
     expect(lines(renderSlurmConf(s))).toEqual(expect.arrayContaining(slurmLines));
     const cgroup = renderCgroupConf(s);
     expect(lines(cgroup)).toEqual(expect.arrayContaining(cgroupLines));
@@ -84,8 +91,8 @@ describe.each(COMBINATIONS)("cgroupMode=%s on a cgroup v%s host", (mode, version
 });
 
 describe("slurmdbd.conf", () => {
-  it("points at the database with the given password", () => {
-    const conf = renderSlurmdbdConf(spec(), "S3cret");
+  it("points at the database with the given password", async () => {
+    const conf = renderSlurmdbdConf(await spec(), "S3cret");
     expect(lines(conf)).toEqual(expect.arrayContaining([
       "DbdHost=slurmdbd",
       "StorageType=accounting_storage/mysql",
@@ -99,29 +106,29 @@ describe("slurmdbd.conf", () => {
 });
 
 describe("worker container settings", () => {
-  const settings = (mode: string, version: string, extra: Record<string, string> = {}) =>
-    workerContainerSettings(spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, ...extra }));
+  const settings = async (mode: string, version: string, extra: Record<string, string> = {}) =>
+    workerContainerSettings(await spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, ...extra }));
   const cgroupfsRw = { type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false };
 
-  it.each(["1", "2"])("grant nothing beyond Docker's defaults in none mode (v%s), even when privileged is allowed", (v) => {
+  it.each(["1", "2"])("grant nothing beyond Docker's defaults in none mode (v%s), even when privileged is allowed", async (v) => {
     for (const extra of [{}, { "slurm-cluster:allowPrivileged": "true" }] as Record<string, string>[]) {
-      expect(settings("none", v, extra)).toMatchObject({
+      expect(await settings("none", v, extra)).toMatchObject({
         image: "slurm", command: ["worker"], capabilityAdds: [], securityOpts: [], privileged: false, mounts: [], tmpfs: {},
       });
-      expect(settings("none", v, extra).cgroupnsMode).toBeUndefined();
+      expect((await settings("none", v, extra)).cgroupnsMode).toBeUndefined();
     }
   });
 
-  it("cgroup mode on v1: the host cgroupfs read-write in the host cgroup namespace, no capability", () => {
-    expect(settings("cgroup", "1")).toMatchObject({ image: "slurm", cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [], securityOpts: [], privileged: false });
+  it("cgroup mode on v1: the host cgroupfs read-write in the host cgroup namespace, no capability", async () => {
+    expect(await settings("cgroup", "1")).toMatchObject({ image: "slurm", cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [], securityOpts: [], privileged: false });
   });
 
-  it("cgroup mode on v2: a private cgroup namespace, SYS_ADMIN to remount it, AppArmor out of the way", () => {
-    expect(settings("cgroup", "2")).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"], privileged: false });
+  it("cgroup mode on v2: a private cgroup namespace, SYS_ADMIN to remount it, AppArmor out of the way", async () => {
+    expect(await settings("cgroup", "2")).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"], privileged: false });
   });
 
-  it.each(["1", "2"])("systemd mode (v%s): the systemd image as PID 1, tmpfs /run, SIGRTMIN+3, journal for the log", (v) => {
-    const s = settings("systemd", v);
+  it.each(["1", "2"])("systemd mode (v%s): the systemd image as PID 1, tmpfs /run, SIGRTMIN+3, journal for the log", async (v) => {
+    const s = await settings("systemd", v);
     expect(s).toMatchObject({
       image: "slurm-systemd",
       command: ["systemd"],
@@ -135,10 +142,10 @@ describe("worker container settings", () => {
     expect(s.mounts).toEqual(v === "1" ? [cgroupfsRw] : []);
   });
 
-  it("allowPrivileged=true swaps the named grants for privileged, in cgroup and systemd modes only", () => {
-    const s = settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true" });
+  it("allowPrivileged=true swaps the named grants for privileged, in cgroup and systemd modes only", async () => {
+    const s = await settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true" });
     expect(s).toMatchObject({ privileged: true, capabilityAdds: [], securityOpts: [] });
-    expect(settings("systemd", "1").privileged).toBe(false);
+    expect((await settings("systemd", "1")).privileged).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const PROJECT_NAME = "slurm-cluster";
 
 /** A stack output value with its secrets resolved: a secret leaf is wrapped as { secret: value }. */
@@ -42,13 +42,51 @@ export async function resolveOutputs(value: unknown): Promise<ResolvedOutput> {
   return (value ?? null) as ResolvedOutput;
 }
 
-/** Runs index.ts for `stack` with raw config (`namespace:key` -> string) against the given mocks. */
-export async function runProgram(stack: string, config: Record<string, string>, mocks: pulumi.runtime.Mocks): Promise<RunResult> {
+/** What the program told the engine about a resource besides its inputs. */
+export interface RegistrationDetails {
+  /** URNs of the resources it depends on (dependsOn, parents' dependsOn, and inputs from outputs). */
+  dependencies: string[];
+  parent: string;
+  retainOnDelete?: boolean;
+  deleteBeforeReplace?: boolean;
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
+}
+
+export type RegistrationArgs = pulumi.runtime.MockResourceArgs & { details: RegistrationDetails };
+
+export interface ProgramMocks {
+  newResource(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult>;
+  call(args: pulumi.runtime.MockCallArgs): Record<string, unknown>;
+}
+
+/** The registration request's options, which the mock monitor does not pass on to newResource. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function detailsOf(req: any): RegistrationDetails {
+  return {
+    dependencies: req.getDependenciesList(),
+    parent: req.getParent(),
+    retainOnDelete: req.hasRetainondelete?.() ? req.getRetainondelete() : undefined,
+    deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
+    replaceOnChanges: req.getReplaceonchangesList(),
+    ignoreChanges: req.getIgnorechangesList(),
+  };
+}
+
+/**
+ * Runs index.ts for `stack` with raw config (`namespace:key` -> string) against the given mocks;
+ * `preview` runs it as `pulumi preview` does (pulumi.runtime.isDryRun(), unknown outputs).
+ */
+export async function runProgram(stack: string, config: Record<string, string>, mocks: ProgramMocks, preview = false): Promise<RunResult> {
   const errors: Error[] = [];
+  const pending = new Map<string, RegistrationDetails>();
   const recordingMocks: pulumi.runtime.Mocks = {
     async newResource(args) {
       try {
-        return await mocks.newResource(args);
+        const key = `${args.type}::${args.name}`;
+        const details = pending.get(key) ?? { dependencies: [], parent: "", replaceOnChanges: [], ignoreChanges: [] };
+        pending.delete(key);
+        return await mocks.newResource({ ...args, details });
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
         errors.push(e);
@@ -66,7 +104,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
   };
   process.on("unhandledRejection", onUnhandled);
   try {
-    return await runRegistered(stack, config, recordingMocks, errors);
+    return await runRegistered(stack, config, recordingMocks, errors, preview, pending);
   } finally {
     await new Promise((r) => setImmediate(r));
     process.off("unhandledRejection", onUnhandled);
@@ -78,9 +116,20 @@ async function runRegistered(
   config: Record<string, string>,
   recordingMocks: pulumi.runtime.Mocks,
   errors: Error[],
+  preview: boolean,
+  pending: Map<string, RegistrationDetails>,
 ): Promise<RunResult> {
   pulumi.runtime.setAllConfig(config, []);
-  await pulumi.runtime.setMocks(recordingMocks, PROJECT_NAME, stack, false);
+  await pulumi.runtime.setMocks(recordingMocks, PROJECT_NAME, stack, preview);
+  // Keep each request's options (dependencies, retainOnDelete, ...) for newResource to read.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const monitor = pulumi.runtime.getMonitor() as any;
+  const register = monitor.registerResource.bind(monitor);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  monitor.registerResource = (req: any, callback: any) => {
+    pending.set(`${req.getType()}::${req.getName()}`, detailsOf(req));
+    return register(req, callback);
+  };
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const program: () => Promise<Record<string, unknown>> = require(path.join(PROJECT_ROOT, "index.ts"));

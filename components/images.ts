@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { ClusterSpec } from "../config";
+import { workerContainerSettings } from "../config/render";
+import { imageName, projectImage } from "./image";
+
+/** Every image the stack builds, declared in one place. Monitoring images only when monitoring is on. */
+export interface ClusterImages {
+  /** One Slurm image for controller, slurmdbd and (none and cgroup modes) workers. */
+  readonly slurm: docker.Image;
+  /** The workers' image: the Slurm image, or its systemd variant built FROM it. */
+  readonly worker: docker.Image;
+  readonly database: docker.Image;
+  readonly monitoring?: docker.Image;
+  readonly slurmExporter?: docker.Image;
+}
+
+export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): ClusterImages {
+  const base = { BASE_IMAGE: spec.baseImage };
+  const slurm = projectImage("slurm-image", "slurm", base, opts);
+  // Images built FROM the Slurm image name it by its content-hash tag, and build after it.
+  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base) };
+  const afterSlurm = { ...opts, dependsOn: [slurm] };
+  const worker =
+    workerContainerSettings(spec).image === "slurm-systemd" ? projectImage("slurm-systemd-image", "slurm-systemd", fromSlurm, afterSlurm) : slurm;
+  return {
+    slurm,
+    worker,
+    database: projectImage("database-image", "mariadb", base, opts),
+    monitoring: spec.monitoring ? projectImage("monitoring-image", "monitoring", base, opts) : undefined,
+    slurmExporter: spec.monitoring ? projectImage("slurm-exporter-image", "slurm-exporter", fromSlurm, afterSlurm) : undefined,
+  };
+}

@@ -1,0 +1,374 @@
+// Applies @pulumi/docker resources to a Docker engine through its API (dockerode), as the real
+// provider does: create, update in place, read (for refresh) and delete, per resource type. What
+// each does is the provider's, read from its source (see provider-table.ts); where the provider
+// does nothing (an image's delete, an ignored input), this does nothing either. It refuses any
+// input it does not implement, so a program change can never be silently ignored.
+import * as fs from "fs";
+import * as path from "path";
+import Docker from "dockerode";
+import * as tar from "tar-stream";
+import { demuxDockerLog } from "../components/node-registration";
+import { PROJECT_ROOT } from "./program";
+
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export type Progress = (line: string) => void;
+
+/** A create that made the resource but did not finish (the provider keeps it in state, tainted by the error). */
+export class PartialCreateError extends Error {
+  constructor(message: string, public readonly id: string, public readonly outputs: Inputs) {
+    super(message);
+  }
+}
+
+function refuseUnknown(kind: string, inputs: Inputs, supported: string[]): void {
+  const unknown = Object.keys(inputs).filter((k) => inputs[k] !== undefined && !supported.includes(k));
+  if (unknown.length > 0) {
+    throw new Error(`local runner: ${kind} input(s) ${unknown.join(", ")} are not implemented; extend local-runner/docker-resources.ts`);
+  }
+}
+
+function labelMap(labels: { label: string; value: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
+}
+
+/** Docker durations ("2s", "1m30s", "500ms") to nanoseconds, as the Engine API wants. */
+export function durationNs(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g;
+  let matched = "";
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    total += Number(m[1]) * units[m[2]];
+    matched += m[0];
+  }
+  if (matched !== value) throw new Error(`local runner: cannot read duration "${value}"`);
+  return Math.round(total);
+}
+
+const CONTAINER_INPUTS = [
+  "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
+  "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
+  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds",
+];
+
+/** What refresh learned of a resource: gone, or there (for a container, whether it runs). */
+export type ReadResult = { exists: false } | { exists: true; running?: boolean; outputs?: Inputs };
+
+const isNotFound = (err: { statusCode?: number }) => err?.statusCode === 404;
+
+export class DockerResources {
+  constructor(private readonly docker: Docker, private readonly progress: Progress) {}
+
+  // ---- networks: every input forces a new network; Docker refuses a second one of the same name.
+  async createNetwork(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+    refuseUnknown("Network", inputs, ["name", "driver", "labels", "internal", "attachable", "ipamConfigs"]);
+    const created = await this.docker.createNetwork({
+      Name: inputs.name,
+      Driver: inputs.driver ?? "bridge",
+      Labels: labelMap(inputs.labels),
+      Internal: inputs.internal ?? false,
+      Attachable: inputs.attachable ?? false,
+      CheckDuplicate: true,
+      IPAM: inputs.ipamConfigs
+        ? { Driver: "default", Config: inputs.ipamConfigs.map((c: Inputs) => ({ Subnet: c.subnet, Gateway: c.gateway, IPRange: c.ipRange })) }
+        : undefined,
+    });
+    this.progress(`created network ${inputs.name}`);
+    return { id: created.id, outputs: { ...inputs } };
+  }
+
+  async deleteNetwork(id: string, name: string): Promise<void> {
+    await this.docker.getNetwork(id).remove().catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+    this.progress(`deleted network ${name}`);
+  }
+
+  async readNetwork(id: string): Promise<ReadResult> {
+    return (await this.docker.getNetwork(id).inspect().then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err))))
+      ? { exists: true }
+      : { exists: false };
+  }
+
+  // ---- volumes: Docker hands back an existing volume of the same name instead of failing.
+  async createVolume(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+    refuseUnknown("Volume", inputs, ["name", "labels", "driver"]);
+    const volume = await this.docker.createVolume({ Name: inputs.name, Labels: labelMap(inputs.labels), Driver: inputs.driver ?? "local" });
+    this.progress(`created volume ${inputs.name}`);
+    return { id: inputs.name, outputs: { ...inputs, mountpoint: (volume as unknown as { Mountpoint?: string }).Mountpoint ?? "" } };
+  }
+
+  async deleteVolume(name: string): Promise<void> {
+    await this.docker.getVolume(name).remove().catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+    this.progress(`deleted volume ${name}`);
+  }
+
+  async readVolume(name: string): Promise<ReadResult> {
+    return (await this.docker.getVolume(name).inspect().then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err))))
+      ? { exists: true }
+      : { exists: false };
+  }
+
+  // ---- images (pulumi-docker's own Image): create and update build; read and delete do nothing.
+  async buildImage(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+    refuseUnknown("Image", inputs, ["imageName", "build", "skipPush", "buildOnPreview"]);
+    if (!inputs.skipPush) throw new Error("local runner: only local images (skipPush: true) are implemented");
+    const build = inputs.build ?? {};
+    refuseUnknown("Image.build", build, ["context", "dockerfile", "args", "builderVersion", "platform"]);
+    const name: string = inputs.imageName;
+    const context = path.resolve(PROJECT_ROOT, build.context);
+    const dockerfile = path.relative(context, path.resolve(PROJECT_ROOT, build.dockerfile ?? `${build.context}/Dockerfile`));
+    this.progress(`building image ${name} from ${build.context}`);
+    const started = Date.now();
+    const stream = await this.docker.buildImage(packContext(context), {
+      t: name,
+      dockerfile,
+      buildargs: build.args ?? {},
+      rm: true,
+      forcerm: true,
+      platform: build.platform,
+    });
+    const lines: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      this.docker.modem.followProgress(
+        stream,
+        (err: Error | null, output: { error?: string }[]) => {
+          const failed = err?.message ?? output.find((o) => o.error)?.error;
+          if (failed) reject(new Error(`building ${name} failed: ${failed}\n${lines.slice(-15).join("\n")}`));
+          else resolve();
+        },
+        (event: { stream?: string }) => {
+          const text = event.stream?.trim();
+          if (!text) return;
+          lines.push(text);
+          if (text.startsWith("Step ")) this.progress(`  ${name}: ${text}`);
+        },
+      );
+    });
+    const id = (await this.docker.getImage(name).inspect()).Id;
+    this.progress(`built image ${name} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    return { id: name, outputs: { ...inputs, repoDigest: id, baseImageName: name, platform: build.platform ?? "" } };
+  }
+
+  // ---- remote images (the Terraform provider's docker_image): use the local image, or pull it.
+  async createRemoteImage(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+    refuseUnknown("RemoteImage", inputs, ["name", "keepLocally"]);
+    const name: string = inputs.name;
+    let info = await this.docker.getImage(name).inspect().catch(() => undefined);
+    if (!info) {
+      this.progress(`pulling image ${name}`);
+      try {
+        const stream = await this.docker.pull(name);
+        await new Promise<void>((resolve, reject) =>
+          this.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())),
+        );
+      } catch (err) {
+        throw new Error(`cannot pull image ${name}: ${(err as Error).message}`);
+      }
+      info = await this.docker.getImage(name).inspect();
+    }
+    return { id: `${info.Id}${name}`, outputs: { ...inputs, imageId: info.Id, repoDigest: info.RepoDigests?.[0] ?? "" } };
+  }
+
+  async deleteRemoteImage(inputs: Inputs): Promise<void> {
+    if (inputs.keepLocally) return;
+    await this.docker.getImage(inputs.name).remove().catch((err) => {
+      if (!isNotFound(err)) throw err;
+    });
+  }
+
+  async readRemoteImage(inputs: Inputs): Promise<ReadResult> {
+    return (await this.docker.getImage(inputs.name).inspect().then(() => true, () => false)) ? { exists: true } : { exists: false };
+  }
+
+  // ---- containers
+  /**
+   * As the provider's create: a container of the same name is a conflict (Docker refuses it);
+   * with `wait`, poll until healthy for waitTimeout seconds, and a container that never gets
+   * there stays, recorded with the error (PartialCreateError).
+   */
+  async createContainer(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+    refuseUnknown("Container", inputs, CONTAINER_INPUTS);
+    const name: string = inputs.name;
+    const networks: { name: string; aliases?: string[]; ipv4Address?: string }[] = inputs.networksAdvanced ?? [];
+    const options: Docker.ContainerCreateOptions = {
+      name,
+      Hostname: inputs.hostname,
+      Image: inputs.image,
+      Cmd: inputs.command,
+      Entrypoint: inputs.entrypoints,
+      Env: inputs.envs,
+      Labels: labelMap(inputs.labels),
+      StopSignal: inputs.stopSignal,
+      Healthcheck: inputs.healthcheck && {
+        Test: inputs.healthcheck.tests,
+        Interval: durationNs(inputs.healthcheck.interval),
+        Timeout: durationNs(inputs.healthcheck.timeout),
+        StartPeriod: durationNs(inputs.healthcheck.startPeriod),
+        Retries: inputs.healthcheck.retries,
+      },
+      ExposedPorts: Object.fromEntries((inputs.ports ?? []).map((p: Inputs) => [`${p.internal}/${p.protocol ?? "tcp"}`, {}])),
+      HostConfig: <Docker.HostConfig & { CgroupnsMode?: string }>{
+        NetworkMode: networks[0]?.name,
+        Mounts: (inputs.mounts ?? []).map((m: Inputs) => ({
+          Type: m.type,
+          Source: m.source,
+          Target: m.target,
+          ReadOnly: m.readOnly ?? false,
+        })),
+        Tmpfs: inputs.tmpfs,
+        CapAdd: inputs.capabilities?.adds,
+        CapDrop: inputs.capabilities?.drops,
+        SecurityOpt: inputs.securityOpts,
+        Privileged: inputs.privileged ?? false,
+        CgroupnsMode: inputs.cgroupnsMode,
+        Memory: inputs.memory ? inputs.memory * 1024 * 1024 : undefined,
+        MemorySwap: inputs.memorySwap ? (inputs.memorySwap > 0 ? inputs.memorySwap * 1024 * 1024 : inputs.memorySwap) : undefined,
+        RestartPolicy: { Name: inputs.restart ?? "no" },
+        PortBindings: Object.fromEntries(
+          (inputs.ports ?? []).map((p: Inputs) => [
+            `${p.internal}/${p.protocol ?? "tcp"}`,
+            [{ HostIp: p.ip ?? "0.0.0.0", HostPort: String(p.external ?? "") }],
+          ]),
+        ),
+      },
+      NetworkingConfig: networks[0] && {
+        EndpointsConfig: {
+          [networks[0].name]: {
+            Aliases: networks[0].aliases,
+            IPAMConfig: networks[0].ipv4Address ? { IPv4Address: networks[0].ipv4Address } : undefined,
+          },
+        },
+      },
+    };
+    const created = await this.docker.createContainer(options).catch((err: Error) => {
+      throw new Error(`Unable to create container ${name}: ${err.message}`);
+    });
+    for (const extra of networks.slice(1)) {
+      await this.docker.getNetwork(extra.name).connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } });
+    }
+    if (inputs.uploads?.length) await created.putArchive(await uploadsTar(inputs.uploads), { path: "/" });
+    await created.start();
+    this.progress(`started container ${name}`);
+    if (inputs.wait) {
+      const healthy = await this.waitUntilHealthy(created, inputs);
+      if (!healthy) {
+        const info = await created.inspect();
+        throw new PartialCreateError(
+          `container ${name} did not become healthy within ${inputs.waitTimeout ?? 60}s (health: ${info.State.Health?.Status}, ` +
+            `running: ${info.State.Running}, restarts: ${info.RestartCount}):\n${await logTail(created)}`,
+          created.id,
+          this.containerOutputs(inputs, info),
+        );
+      }
+    }
+    return { id: created.id, outputs: this.containerOutputs(inputs, await created.inspect()) };
+  }
+
+  /** The provider's wait loop: healthy within waitTimeout, or not; it does not give up earlier. */
+  private async waitUntilHealthy(container: Docker.Container, inputs: Inputs): Promise<boolean> {
+    const deadline = Date.now() + (inputs.waitTimeout ?? 60) * 1000;
+    const started = Date.now();
+    while (Date.now() < deadline) {
+      const info = await container.inspect();
+      if (!info.State.Health) throw new Error(`container ${inputs.name}: wait is set but the container has no healthcheck`);
+      if (info.State.Health.Status === "healthy") {
+        this.progress(`container ${inputs.name} healthy after ${((Date.now() - started) / 1000).toFixed(1)}s`);
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    return false;
+  }
+
+  /** The provider's update: resources and restart policy in place; a stopped container is started. */
+  async updateContainer(id: string, olds: Inputs, news: Inputs, changed: string[], start: boolean): Promise<Inputs> {
+    refuseUnknown("Container", news, CONTAINER_INPUTS);
+    const container = this.docker.getContainer(id);
+    if (start) {
+      await container.start().catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 304) throw err; // 304: already running
+      });
+      this.progress(`started stopped container ${news.name}`);
+    }
+    if (changed.some((k) => ["restart", "memory", "memorySwap"].includes(k))) {
+      await container.update({
+        RestartPolicy: { Name: news.restart ?? "no" },
+        Memory: (news.memory ?? 0) * 1024 * 1024,
+        ...(news.memorySwap ? { MemorySwap: news.memorySwap > 0 ? news.memorySwap * 1024 * 1024 : news.memorySwap } : {}),
+      });
+      this.progress(`updated container ${news.name} in place (${changed.join(", ")})`);
+    }
+    const info = await container.inspect();
+    return this.containerOutputs(news, info);
+  }
+
+  /** The provider's delete: stop with destroyGraceSeconds (0 when unset), then remove. */
+  async deleteContainer(id: string, inputs: Inputs): Promise<void> {
+    const container = this.docker.getContainer(id);
+    const grace = inputs.destroyGraceSeconds ?? 0;
+    const started = Date.now();
+    await container.stop({ t: grace }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // 304: already stopped
+    });
+    await container.remove({ force: true }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
+    this.progress(`deleted container ${inputs.name} (stopped in ${((Date.now() - started) / 1000).toFixed(1)}s, grace ${grace}s)`);
+  }
+
+  async readContainer(id: string, inputs: Inputs): Promise<ReadResult> {
+    const info = await this.docker.getContainer(id).inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
+    if (!info) return { exists: false };
+    return { exists: true, running: info.State.Running, outputs: this.containerOutputs(inputs, info) };
+  }
+
+  private containerOutputs(inputs: Inputs, info: Docker.ContainerInspectInfo): Inputs {
+    const networkDatas = Object.entries(info.NetworkSettings.Networks ?? {}).map(([networkName, n]) => ({
+      networkName,
+      ipAddress: n.IPAddress,
+      ipPrefixLength: n.IPPrefixLen,
+      gateway: n.Gateway,
+      macAddress: n.MacAddress,
+    }));
+    return { ...inputs, networkDatas, exitCode: info.State.ExitCode };
+  }
+}
+
+/** A build context as a tar stream, leaving out what its .dockerignore excludes (as Docker does). */
+function packContext(context: string): NodeJS.ReadableStream {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const tarFs = require("tar-fs");
+  const ignoreFile = path.join(context, ".dockerignore");
+  if (!fs.existsSync(ignoreFile)) return tarFs.pack(context);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const rules = require("@balena/dockerignore")().add(fs.readFileSync(ignoreFile, "utf8"));
+  return tarFs.pack(context, {
+    // Folders are always walked: an exception (!pattern) may bring back something inside one.
+    ignore: (name: string) => !fs.statSync(name).isDirectory() && rules.ignores(path.relative(context, name)),
+  });
+}
+
+/** A tar holding every upload at its absolute path (parents are created by Docker). */
+async function uploadsTar(uploads: Inputs[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const u of uploads) {
+    refuseUnknown("Container.uploads", u, ["file", "content", "contentBase64", "executable", "permissions"]);
+    const body = u.contentBase64 !== undefined ? Buffer.from(u.contentBase64, "base64") : Buffer.from(u.content ?? "", "utf8");
+    const mode = u.permissions ? parseInt(u.permissions, 8) : u.executable ? 0o755 : 0o644;
+    pack.entry({ name: String(u.file).replace(/^\/+/, ""), mode }, body);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function logTail(container: Docker.Container, lines = 20): Promise<string> {
+  const raw = (await container.logs({ stdout: true, stderr: true, tail: lines })) as unknown as Buffer;
+  return demuxDockerLog(raw).trimEnd();
+}

@@ -1,0 +1,455 @@
+// The local runner: runs the real program through Pulumi's mock monitor and does what `pulumi up`,
+// `pulumi preview`, `pulumi refresh` and `pulumi destroy` would do with the docker and random
+// providers, on the local Docker engine. It stands in for the Pulumi CLI and its provider plugins,
+// which cannot be downloaded on the build machine. It plans from its own state (state.ts) with the
+// providers' update/replace table (provider-table.ts), so it repairs, waits for and replaces
+// exactly what the real providers would, and nothing more.
+import * as crypto from "crypto";
+import * as path from "path";
+import Docker from "dockerode";
+import * as pulumi from "@pulumi/pulumi";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const requireFromString: (code: string, filename?: string) => { handler(): pulumi.dynamic.ResourceProvider } = require("require-from-string");
+import { DockerResources, PartialCreateError, Progress, ReadResult } from "./docker-resources";
+import { Inputs, Step, deletionOrder, describeStep, planStep } from "./plan";
+import { behaviourOf } from "./provider-table";
+import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
+import { readStackConfig } from "./stack-config";
+import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
+import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
+import { dockerClientOptions, resolveDockerHost } from "../config/host";
+
+export interface RunOptions {
+  overrides?: string[];
+  progress?: Progress;
+  /** Read the engine's real state into the runner's state first (`pulumi up --refresh`). */
+  refresh?: boolean;
+}
+
+export interface UpResult {
+  outputs: Record<string, ResolvedOutput>;
+  seconds: number;
+  /** One line per resource that changed (create, update, replace, delete). */
+  changes: string[];
+}
+
+export interface PreviewResult {
+  /** One line per resource that would change; unchanged resources are counted, not listed. */
+  changes: string[];
+  counts: Record<"create" | "update" | "replace" | "delete" | "same", number>;
+}
+
+const DYNAMIC = "pulumi-nodejs:dynamic";
+const CONTAINER = "docker:index/container:Container";
+
+function randomString(length: number, args: Inputs): string {
+  const sets = [
+    args.upper !== false ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "",
+    args.lower !== false ? "abcdefghijklmnopqrstuvwxyz" : "",
+    args.numeric !== false ? "0123456789" : "",
+    args.special !== false ? (args.overrideSpecial ?? "!@#$%&*()-_=+[]{}<>:?") : "",
+  ].join("");
+  return Array.from({ length }, () => sets[crypto.randomInt(sets.length)]).join("");
+}
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d"; // Pulumi's marker for a secret value on the wire
+
+/** The mock monitor hands nested secrets over still wrapped; providers see plain values. */
+export function unwrapSecrets(value: unknown): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (SECRET_SIG in obj) return unwrapSecrets(obj.value);
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+function dynamicProvider(inputs: Inputs): pulumi.dynamic.ResourceProvider {
+  return requireFromString(inputs.__provider, path.join(PROJECT_ROOT, "dynamic-provider.js")).handler();
+}
+
+function defaultProgress(stack: string): Progress {
+  return (line: string) => process.stderr.write(`[local:${stack}] ${line}\n`);
+}
+
+/** One run of the program against the state: applies (up) or only plans (preview). */
+class Deployment {
+  private readonly clients = new Map<string, DockerResources>();
+  private readonly registered = new Set<string>();
+  readonly changes: string[] = [];
+  readonly counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
+
+  constructor(
+    private readonly stack: string,
+    private readonly state: SavedState,
+    private readonly defaultHost: string,
+    private readonly progress: Progress,
+    private readonly apply: boolean,
+  ) {}
+
+  private save(): void {
+    if (this.apply) saveState(this.stack, this.state);
+  }
+
+  private note(kind: Step["kind"] | "delete", type: string, name: string, changes: Step["changes"] = []): void {
+    this.counts[kind]++;
+    if (kind === "same") return;
+    const line = describeStep(kind, type, name, changes);
+    this.changes.push(line);
+    if (this.apply) this.progress(line);
+  }
+
+  /** The Docker engine a resource's provider points at (`docker:host`, or the provider's `host`). */
+  private docker(providerKey: string | undefined): DockerResources {
+    const host = (providerKey && this.state.resources[providerKey]?.inputs.host) || this.defaultHost;
+    let client = this.clients.get(host);
+    if (!client) {
+      client = new DockerResources(new Docker(dockerClientOptions(host)), this.progress);
+      this.clients.set(host, client);
+    }
+    return client;
+  }
+
+  private providerKey(ref: string | undefined): string | undefined {
+    return ref ? keyFromUrn(ref.slice(0, ref.lastIndexOf("::"))) : undefined;
+  }
+
+  readonly mocks: ProgramMocks = {
+    newResource: (args) => this.register(args),
+    call: (args) => {
+      throw new Error(`local runner: function ${args.token} is not implemented`);
+    },
+  };
+
+  private async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
+    if (!args.custom) return { id: undefined, state: args.inputs }; // components own nothing
+    const key = resourceKey(args.type, args.name);
+    this.registered.add(key);
+    const inputs = unwrapSecrets(args.inputs);
+    const { details } = args;
+    if (details.ignoreChanges.length > 0) throw new Error(`local runner: ignoreChanges (on ${args.name}) is not implemented`);
+    const record = (id: string, outputs: Inputs, extra: Partial<StateResource> = {}) => {
+      this.state.resources[key] = {
+        type: args.type,
+        name: args.name,
+        id,
+        inputs,
+        outputs,
+        dependencies: details.dependencies.map(keyFromUrn).filter((k) => k !== key),
+        provider: this.providerKey(args.provider),
+        retainOnDelete: details.retainOnDelete,
+        ...extra,
+      };
+      this.save();
+    };
+    const old = this.state.resources[key];
+    if (args.type.startsWith(DYNAMIC)) return this.registerDynamic(key, args, inputs, old, record);
+
+    const step = planStep(args.type, old, inputs, details);
+    this.note(step.kind, args.type, args.name, step.changes);
+    if (step.kind === "same") {
+      record(old!.id, old!.outputs, {});
+      return { id: old!.id, state: old!.outputs };
+    }
+    if (!this.apply) {
+      // Preview: what the provider would report. New values are unknown until created.
+      return step.kind === "update" ? { id: old!.id, state: { ...old!.outputs, ...inputs } } : { id: undefined, state: inputs };
+    }
+    const provider = this.providerKey(args.provider);
+    if (step.kind === "update") {
+      const outputs = await this.update(old!, inputs, step, provider);
+      record(old!.id, outputs);
+      return { id: old!.id, state: outputs };
+    }
+    if (step.kind === "replace") {
+      if (step.deleteBeforeReplace) {
+        await this.delete(old!);
+        delete this.state.resources[key];
+        this.save();
+      } else {
+        this.state.pendingDeletes = [...(this.state.pendingDeletes ?? []), old!];
+      }
+    }
+    try {
+      const { id, outputs } = await this.create(args.type, inputs, provider);
+      record(id, outputs);
+      return { id, state: outputs };
+    } catch (err) {
+      // A container created but never healthy stays in state, as the provider leaves it.
+      if (err instanceof PartialCreateError) record(err.id, err.outputs, { initErrors: true });
+      throw err;
+    }
+  }
+
+  private async registerDynamic(
+    key: string,
+    args: RegistrationArgs,
+    inputs: Inputs,
+    old: StateResource | undefined,
+    record: (id: string, outputs: Inputs, extra?: Partial<StateResource>) => void,
+  ): Promise<pulumi.runtime.MockResourceResult> {
+    const provider = dynamicProvider(inputs);
+    const { __provider: _code, ...props } = inputs;
+    const news = provider.check ? ((await provider.check(old?.outputs ?? {}, props)).inputs ?? props) : props;
+    if (!old) {
+      this.note("create", args.type, args.name);
+      if (!this.apply) return { id: undefined, state: inputs };
+      const { id, outs = {} } = await provider.create(news);
+      record(id, { ...outs, __provider: inputs.__provider });
+      return { id, state: outs };
+    }
+    const diff = provider.diff ? await provider.diff(old.id, old.outputs, news) : { changes: true };
+    if (!diff.changes) {
+      this.note("same", args.type, args.name);
+      record(old.id, old.outputs);
+      return { id: old.id, state: old.outputs };
+    }
+    const replace = (diff.replaces?.length ?? 0) > 0 || !provider.update;
+    this.note(replace ? "replace" : "update", args.type, args.name, (diff.replaces ?? []).map((input) => ({ input, effect: "replace" as const })));
+    if (!this.apply) return { id: old.id, state: inputs };
+    let id = old.id;
+    let outs: Inputs;
+    if (replace) {
+      if (provider.delete) await provider.delete(old.id, old.outputs);
+      ({ id, outs = {} } = await provider.create(news));
+    } else {
+      outs = (await provider.update!(old.id, old.outputs, news)).outs ?? {};
+    }
+    record(id, { ...outs, __provider: inputs.__provider });
+    return { id, state: outs };
+  }
+
+  private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs }> {
+    switch (type) {
+      case "pulumi:providers:docker":
+        return { id: crypto.randomUUID(), outputs: inputs };
+      case "docker:index/network:Network":
+        return this.docker(provider).createNetwork(inputs);
+      case "docker:index/volume:Volume":
+        return this.docker(provider).createVolume(inputs);
+      case "docker:index/image:Image":
+        return this.docker(provider).buildImage(inputs);
+      case "docker:index/remoteImage:RemoteImage":
+        return this.docker(provider).createRemoteImage(inputs);
+      case CONTAINER:
+        return this.docker(provider).createContainer(inputs);
+      case "random:index/randomBytes:RandomBytes": {
+        const bytes = crypto.randomBytes(inputs.length);
+        return { id: "bytes", outputs: { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
+      }
+      case "random:index/randomPassword:RandomPassword":
+        return { id: "none", outputs: { ...inputs, result: randomString(inputs.length, inputs) } };
+      default:
+        throw new Error(`local runner: creating ${type} is not implemented`);
+    }
+  }
+
+  private async update(old: StateResource, inputs: Inputs, step: Step, provider: string | undefined): Promise<Inputs> {
+    const applied = step.changes.filter((c) => c.effect === "update").map((c) => c.input);
+    switch (old.type) {
+      case CONTAINER:
+        return this.docker(provider).updateContainer(old.id, old.inputs, inputs, applied, applied.includes("mustRun"));
+      case "docker:index/image:Image":
+        return (await this.docker(provider).buildImage(inputs)).outputs;
+      default:
+        // Only ignored inputs changed: the provider records them and touches nothing.
+        return { ...old.outputs, ...inputs };
+    }
+  }
+
+  async delete(res: StateResource): Promise<void> {
+    const docker = this.docker(res.provider);
+    if (res.type.startsWith(DYNAMIC)) {
+      const provider = dynamicProvider(res.outputs);
+      if (provider.delete) await provider.delete(res.id, res.outputs);
+      return;
+    }
+    switch (res.type) {
+      case CONTAINER:
+        return docker.deleteContainer(res.id, res.inputs);
+      case "docker:index/network:Network":
+        return docker.deleteNetwork(res.id, res.inputs.name);
+      case "docker:index/volume:Volume":
+        return docker.deleteVolume(res.inputs.name);
+      case "docker:index/remoteImage:RemoteImage":
+        return docker.deleteRemoteImage(res.inputs);
+      default:
+        behaviourOf(res.type); // known type whose provider deletes nothing (image, random, provider)
+    }
+  }
+
+  /** Deletes what this run no longer declares and what replacements left behind, dependents first. */
+  async deleteUndeclared(): Promise<void> {
+    const pending = this.state.pendingDeletes ?? [];
+    const gone = Object.keys(this.state.resources).filter((k) => !this.registered.has(k));
+    const all: Record<string, StateResource> = { ...Object.fromEntries(gone.map((k) => [k, this.state.resources[k]])) };
+    pending.forEach((res, i) => (all[`${resourceKey(res.type, res.name)}#replaced${i}`] = res));
+    for (const key of deletionOrder(Object.keys(all), all)) {
+      const res = all[key];
+      const replaced = key.includes("#replaced");
+      if (!replaced) this.note("delete", res.type, res.name);
+      if (!this.apply) continue;
+      if (res.retainOnDelete) this.progress(`${res.name}: retained (retainOnDelete), not deleted`);
+      else await this.delete(res);
+      if (replaced) this.state.pendingDeletes = (this.state.pendingDeletes ?? []).filter((p) => p !== res);
+      else delete this.state.resources[key];
+      this.save();
+    }
+    if (this.apply) delete this.state.pendingDeletes;
+  }
+
+  /** `pulumi refresh`: what each provider's Read reports replaces what state says. */
+  async refresh(): Promise<void> {
+    for (const [key, res] of Object.entries(this.state.resources)) {
+      let read: ReadResult = { exists: true };
+      if (res.type.startsWith(DYNAMIC)) {
+        const provider = dynamicProvider(res.outputs);
+        if (provider.read) {
+          const { props } = await provider.read(res.id, res.outputs);
+          res.outputs = { ...props, __provider: res.outputs.__provider };
+        }
+      } else {
+        const docker = this.docker(res.provider);
+        const how = behaviourOf(res.type).refresh;
+        if (how === "container") read = await docker.readContainer(res.id, res.inputs);
+        else if (how === "exists" && res.type === "docker:index/network:Network") read = await docker.readNetwork(res.id);
+        else if (how === "exists" && res.type === "docker:index/volume:Volume") read = await docker.readVolume(res.inputs.name);
+        else if (how === "exists") read = await docker.readRemoteImage(res.inputs);
+      }
+      if (!read.exists) {
+        this.progress(`refresh: ${res.name} no longer exists`);
+        delete this.state.resources[key];
+      } else if (read.running === false) {
+        this.progress(`refresh: ${res.name} is stopped`);
+        res.stopped = true;
+      } else {
+        if (read.outputs) res.outputs = read.outputs;
+        delete res.stopped;
+      }
+    }
+    this.save();
+  }
+}
+
+async function engineFor(config: Record<string, string>): Promise<string> {
+  const host = resolveDockerHost(config["docker:host"]);
+  await new Docker(dockerClientOptions(host)).ping().catch((e: Error) => {
+    throw new Error(`no Docker engine answers at ${host} (${e.message}); start dockerd (scripts/start-docker.sh) first`);
+  });
+  return host;
+}
+
+/** `pulumi up [--refresh]`: brings `stack` up on the Docker engine; resolves to its outputs. */
+export async function up(stack: string, options: RunOptions = {}): Promise<UpResult> {
+  const progress = options.progress ?? defaultProgress(stack);
+  const config = readStackConfig(stack, options.overrides ?? []);
+  const host = await engineFor(config);
+  const state = loadState(stack);
+  const started = Date.now();
+  const deployment = new Deployment(stack, state, host, progress, true);
+  if (options.refresh) await deployment.refresh();
+  progress(`running the program for stack ${stack}`);
+  const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
+  if (errors.length > 0) {
+    throw new Error(`stack ${stack} failed:\n${errors.map((e) => e.message).join("\n---\n")}`);
+  }
+  await deployment.deleteUndeclared();
+  state.outputs = outputs;
+  saveState(stack, state);
+  await warnAboutDrift(stack, state, host, progress);
+  const c = deployment.counts;
+  progress(`${c.create} created, ${c.update} updated, ${c.replace} replaced, ${c.delete} deleted, ${c.same} unchanged`);
+  return { outputs, seconds: (Date.now() - started) / 1000, changes: deployment.changes };
+}
+
+/**
+ * A plain `up` does not look at Docker, like the real one: it says when containers it manages are
+ * not running, so the user knows to refresh. It changes nothing.
+ */
+async function warnAboutDrift(stack: string, state: SavedState, host: string, progress: Progress): Promise<void> {
+  const docker = new Docker(dockerClientOptions(host));
+  for (const res of Object.values(state.resources).filter((r) => r.type === CONTAINER)) {
+    const info = await docker.getContainer(res.id).inspect().catch(() => undefined);
+    if (!info || !info.State.Running) {
+      progress(
+        `warning: container ${res.inputs.name} is ${info ? "stopped" : "gone"}; up leaves changes made outside it alone ` +
+          `(as pulumi up does): run up with --refresh to repair it`,
+      );
+    }
+  }
+}
+
+/** `pulumi preview`: runs the program with preview=true and reports the plan, touching nothing. */
+export async function preview(stack: string, options: RunOptions = {}): Promise<PreviewResult> {
+  const progress = options.progress ?? defaultProgress(stack);
+  const config = readStackConfig(stack, options.overrides ?? []);
+  const host = await engineFor(config);
+  const deployment = new Deployment(stack, loadState(stack), host, progress, false);
+  const { errors } = await runProgram(stack, config, deployment.mocks, true);
+  if (errors.length > 0) throw new Error(`preview of stack ${stack} failed:\n${errors.map((e) => e.message).join("\n---\n")}`);
+  await deployment.deleteUndeclared();
+  return { changes: deployment.changes, counts: deployment.counts };
+}
+
+/** The outputs of the last successful `up`, as `pulumi stack output --json` would print them. */
+export function lastOutputs(stack: string, showSecrets: boolean): unknown {
+  const state = loadState(stack);
+  if (state.outputs === undefined) throw new Error(`stack ${stack} has no outputs yet; run local:up first`);
+  return printableOutputs(state.outputs as ResolvedOutput, showSecrets);
+}
+
+export interface DownResult {
+  /** Resources deleted, as plan lines. */
+  deleted: string[];
+  /** Leftover Docker objects of the stack that were not in state (removed only with --volumes). */
+  leftovers: string[];
+}
+
+/**
+ * `pulumi destroy`: deletes every resource in state, dependents first, as the providers delete
+ * (containers stopped with their destroyGraceSeconds; retained volumes kept). With `volumes`,
+ * also removes the stack's retained volumes and any labelled leftover not in state (a clean slate).
+ */
+export async function down(stack: string, options: { volumes?: boolean; progress?: Progress; overrides?: string[] } = {}): Promise<DownResult> {
+  const progress = options.progress ?? defaultProgress(stack);
+  const config = readStackConfig(stack, options.overrides ?? []);
+  const host = await engineFor(config);
+  const result: DownResult = { deleted: [], leftovers: [] };
+  let state: SavedState | undefined;
+  try {
+    state = loadState(stack);
+  } catch (err) {
+    if (!options.volumes) throw err;
+    progress(`${(err as Error).message.split(";")[0]}; removing the stack's Docker objects by label instead`);
+  }
+  if (state) {
+    const deployment = new Deployment(stack, state, host, progress, true);
+    await deployment.deleteUndeclared(); // nothing is declared: everything goes
+    result.deleted = deployment.changes;
+    delete state.outputs;
+    saveState(stack, state);
+  }
+  if (options.volumes) {
+    const docker = new Docker(dockerClientOptions(host));
+    const filters = { label: [`${PROJECT_LABEL}=slurm-cluster`, `${STACK_LABEL}=${stack}`] };
+    for (const c of await docker.listContainers({ all: true, filters })) {
+      await docker.getContainer(c.Id).remove({ force: true });
+      result.leftovers.push(`container ${c.Names[0]?.replace(/^\//, "")}`);
+    }
+    for (const n of await docker.listNetworks({ filters })) {
+      await docker.getNetwork(n.Id).remove();
+      result.leftovers.push(`network ${n.Name}`);
+    }
+    for (const v of (await docker.listVolumes({ filters })).Volumes ?? []) {
+      await docker.getVolume(v.Name).remove();
+      result.leftovers.push(`volume ${v.Name}`);
+    }
+    removeState(stack);
+  }
+  progress(
+    `deleted ${result.deleted.length} resource(s)` +
+      (options.volumes ? `; removed ${result.leftovers.length} retained or leftover Docker object(s)` : "; retained volumes kept (use --volumes to remove them)"),
+  );
+  return result;
+}

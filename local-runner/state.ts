@@ -1,0 +1,78 @@
+// The runner's state between runs, like a Pulumi backend's checkpoint: for every resource the
+// program declared, its id, the inputs it was created or updated with, its outputs, what it
+// depends on and its options. `up` plans from this, never from what happens to be in Docker;
+// only `--refresh` reads Docker into it. Kept in .local-state/<stack>.json, mode 0600, because
+// it holds the munge key and database password in plain text.
+import * as fs from "fs";
+import * as path from "path";
+import { PROJECT_ROOT } from "./program";
+
+export type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export interface StateResource {
+  type: string;
+  name: string;
+  id: string;
+  inputs: Inputs;
+  outputs: Inputs;
+  /** Keys of the resources this one depends on (explicit dependsOn and inputs from their outputs). */
+  dependencies: string[];
+  /** Key of the explicit provider resource it was created with (undefined: the default provider). */
+  provider?: string;
+  retainOnDelete?: boolean;
+  /** Refresh found the container stopped: the next `up` starts it (the provider's must_run). */
+  stopped?: boolean;
+  /** Created, but its create did not finish (e.g. never healthy): the next `up` updates it. */
+  initErrors?: boolean;
+}
+
+export interface SavedState {
+  version: 2;
+  resources: Record<string, StateResource>;
+  /** Replaced resources whose old copy is still to be deleted (create-before-delete). */
+  pendingDeletes?: StateResource[];
+  outputs?: unknown;
+}
+
+export const STATE_DIR = path.join(PROJECT_ROOT, ".local-state");
+
+export function stateFile(stack: string): string {
+  return path.join(STATE_DIR, `${stack}.json`);
+}
+
+/** The key of a resource in state: its type and name, which are unique in this program. */
+export function resourceKey(type: string, name: string): string {
+  return `${type}::${name}`;
+}
+
+/** A resource key from a URN (`urn:pulumi:stack::project::parent$type::name`). */
+export function keyFromUrn(urn: string): string {
+  const parts = urn.split("::");
+  const name = parts.slice(3).join("::");
+  const type = parts[2].split("$").pop() ?? parts[2];
+  return resourceKey(type, name);
+}
+
+export function loadState(stack: string): SavedState {
+  const file = stateFile(stack);
+  if (!fs.existsSync(file)) return { version: 2, resources: {} };
+  const saved = JSON.parse(fs.readFileSync(file, "utf8")) as SavedState | { version?: undefined };
+  if (saved.version !== 2) {
+    throw new Error(
+      `${file} was written by an older runner that kept no inputs; remove the stack's containers and that file ` +
+        `(npm run local:down -- ${stack} --volumes) and run up again`,
+    );
+  }
+  return saved;
+}
+
+export function saveState(stack: string, state: SavedState): void {
+  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  const file = stateFile(stack);
+  fs.writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
+
+export function removeState(stack: string): void {
+  fs.rmSync(stateFile(stack), { force: true });
+}

@@ -1,0 +1,181 @@
+// The local runner's own rules, no Docker: if these are wrong, every e2e result means nothing.
+// Each row of the provider table is pinned against what the providers' source says.
+import { durationNs } from "../../local-runner/docker-resources";
+import { unwrapSecrets } from "../../local-runner/engine";
+import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
+import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
+import { printableOutputs } from "../../local-runner/program";
+import { readStackConfig } from "../../local-runner/stack-config";
+import { StateResource, keyFromUrn } from "../../local-runner/state";
+import { resolveDockerHost } from "../../config/host";
+
+const CONTAINER = "docker:index/container:Container";
+
+function inState(type: string, inputs: Record<string, unknown>, extra: Partial<StateResource> = {}): StateResource {
+  return { type, name: "r", id: "id-1", inputs, outputs: inputs, dependencies: [], ...extra };
+}
+
+describe("provider table", () => {
+  // [type, input, effect]: from the Terraform docker provider's schema (ForceNew) and its
+  // resourceDockerContainerUpdate, pulumi-docker's Image provider, and pulumi-random.
+  const ROWS: [string, string, string][] = [
+    [CONTAINER, "memory", "update"],
+    [CONTAINER, "memorySwap", "update"],
+    [CONTAINER, "restart", "update"],
+    [CONTAINER, "cpuShares", "update"],
+    [CONTAINER, "healthcheck", "ignored"],
+    [CONTAINER, "tmpfs", "ignored"],
+    [CONTAINER, "destroyGraceSeconds", "ignored"],
+    [CONTAINER, "wait", "ignored"],
+    [CONTAINER, "waitTimeout", "ignored"],
+    [CONTAINER, "image", "replace"],
+    [CONTAINER, "command", "replace"],
+    [CONTAINER, "uploads", "replace"],
+    [CONTAINER, "envs", "replace"],
+    [CONTAINER, "labels", "replace"],
+    [CONTAINER, "mounts", "replace"],
+    [CONTAINER, "networksAdvanced", "replace"],
+    [CONTAINER, "capabilities", "replace"],
+    [CONTAINER, "stopSignal", "replace"],
+    [CONTAINER, "ports", "replace"],
+    [CONTAINER, "cgroupnsMode", "replace"],
+    ["docker:index/network:Network", "labels", "replace"],
+    ["docker:index/network:Network", "name", "replace"],
+    ["docker:index/volume:Volume", "labels", "replace"],
+    ["docker:index/image:Image", "build", "update"],
+    ["docker:index/image:Image", "imageName", "update"],
+    ["docker:index/remoteImage:RemoteImage", "name", "replace"],
+    ["docker:index/remoteImage:RemoteImage", "keepLocally", "ignored"],
+    ["random:index/randomBytes:RandomBytes", "length", "replace"],
+    ["random:index/randomPassword:RandomPassword", "special", "replace"],
+  ];
+  it.each(ROWS)("%s: a change to %s is %s", (type, input, effect) => {
+    expect(inputEffect(type, input)).toBe(effect);
+  });
+
+  it("deletes containers before creating their replacement, and nothing else", () => {
+    const dbr = Object.entries(RESOURCE_BEHAVIOUR).filter(([, b]) => b.deleteBeforeReplace).map(([t]) => t);
+    expect(dbr).toEqual([CONTAINER]);
+  });
+
+  it("refuses a resource type it has no row for", () => {
+    expect(() => inputEffect("docker:index/service:Service", "name")).toThrow(/not implemented/);
+  });
+});
+
+describe("planning one registration", () => {
+  const old = inState(CONTAINER, { name: "c", image: "a", memory: 512, healthcheck: { tests: ["CMD", "true"] } });
+
+  it("creates what state does not have", () => {
+    expect(planStep(CONTAINER, undefined, { name: "c" }, {}).kind).toBe("create");
+  });
+
+  it("changes nothing when the inputs are the same, whatever Docker holds", () => {
+    expect(planStep(CONTAINER, old, { ...old.inputs }, {})).toEqual({ kind: "same", changes: [], deleteBeforeReplace: true });
+  });
+
+  it("updates a container's memory in place", () => {
+    expect(planStep(CONTAINER, old, { ...old.inputs, memory: 768 }, {})).toMatchObject({ kind: "update", changes: [{ input: "memory", effect: "update" }] });
+  });
+
+  it("records a healthcheck change without touching the container, unless replaceOnChanges names it", () => {
+    const news = { ...old.inputs, healthcheck: { tests: ["CMD", "false"] } };
+    expect(planStep(CONTAINER, old, news, {})).toMatchObject({ kind: "update", changes: [{ input: "healthcheck", effect: "ignored" }] });
+    expect(planStep(CONTAINER, old, news, { replaceOnChanges: ["healthcheck"] })).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+  });
+
+  it("replaces on a ForceNew input, and a deleteBeforeReplace option overrides the provider's order", () => {
+    expect(planStep(CONTAINER, old, { ...old.inputs, image: "b" }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+    const net = inState("docker:index/network:Network", { name: "n", labels: [] });
+    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: false });
+    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, { deleteBeforeReplace: true }).deleteBeforeReplace).toBe(true);
+  });
+
+  it("starts a container that refresh found stopped (the provider's must_run), and retries a failed create", () => {
+    expect(planStep(CONTAINER, { ...old, stopped: true }, { ...old.inputs }, {})).toMatchObject({ kind: "update", changes: [{ input: "mustRun", effect: "update" }] });
+    expect(planStep(CONTAINER, { ...old, initErrors: true }, { ...old.inputs }, {}).kind).toBe("update");
+  });
+
+  it("compares values, not key order or absent-versus-undefined", () => {
+    expect(changedInputs({ a: { x: 1, y: 2 }, b: undefined }, { a: { y: 2, x: 1 } })).toEqual([]);
+    expect(changedInputs({ a: [1, 2] }, { a: [2, 1] })).toEqual(["a"]);
+  });
+
+  it("prints plan lines as pulumi preview does", () => {
+    expect(describeStep("replace", CONTAINER, "w", [{ input: "image", effect: "replace" }])).toBe(`+-replace ${CONTAINER} w: image (forces replacement)`);
+    expect(describeStep("update", CONTAINER, "w", [{ input: "memory", effect: "update" }])).toBe(`~ update  ${CONTAINER} w: memory`);
+  });
+});
+
+describe("deletion order", () => {
+  it("deletes dependents before what they depend on", () => {
+    const all = {
+      network: { dependencies: [] },
+      volume: { dependencies: [] },
+      controller: { dependencies: ["network", "volume"] },
+      worker: { dependencies: ["controller", "network"] },
+      check: { dependencies: ["worker"] },
+    };
+    const order = deletionOrder(Object.keys(all), all);
+    const before = (a: string, b: string) => expect(order.indexOf(a)).toBeLessThan(order.indexOf(b));
+    before("check", "worker");
+    before("worker", "controller");
+    before("controller", "network");
+    before("controller", "volume");
+    expect(order).toHaveLength(5);
+  });
+
+  it("orders only what is being deleted", () => {
+    expect(deletionOrder(["worker3"], { worker3: { dependencies: ["controller"] }, controller: { dependencies: [] } })).toEqual(["worker3"]);
+  });
+});
+
+describe("runner plumbing", () => {
+  it("keys resources by type and name, also from a URN with parents", () => {
+    expect(keyFromUrn("urn:pulumi:ubuntu::slurm-cluster::slurm-cluster:index:WorkerNode$docker:index/container:Container::worker1-slurmd")).toBe(
+      `${CONTAINER}::worker1-slurmd`,
+    );
+  });
+
+  it("reads Docker durations", () => {
+    expect(durationNs("2s")).toBe(2e9);
+    expect(durationNs("1m30s")).toBe(90e9);
+    expect(durationNs("500ms")).toBe(5e8);
+    expect(() => durationNs("2 seconds")).toThrow(/cannot read duration/);
+  });
+
+  it("prints secrets as [secret] unless asked, like `pulumi stack output --json`", () => {
+    const outputs = { database: { user: "slurm", password: { secret: "pw" } }, nodes: [{ name: "worker1" }] };
+    expect(printableOutputs(outputs, false)).toEqual({ database: { user: "slurm", password: "[secret]" }, nodes: [{ name: "worker1" }] });
+    expect(printableOutputs(outputs, true)).toEqual({ database: { user: "slurm", password: "pw" }, nodes: [{ name: "worker1" }] });
+  });
+
+  it("unwraps secrets nested in provider inputs", () => {
+    const wire = { uploads: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value: [{ file: "/k", content: "x" }] } };
+    expect(unwrapSecrets(wire)).toEqual({ uploads: [{ file: "/k", content: "x" }] });
+  });
+
+  it("layers project defaults, the stack file and -c overrides", () => {
+    const config = readStackConfig("qnap", ["workerCount=4", "docker:host=tcp://nas:2375"]);
+    expect(config["slurm-cluster:baseImage"]).toBe("debian:trixie-slim"); // Pulumi.yaml default
+    expect(config["slurm-cluster:workerMemoryMb"]).toBe("512"); // Pulumi.qnap.yaml
+    expect(config["slurm-cluster:workerCount"]).toBe("4"); // -c
+    expect(config["docker:host"]).toBe("tcp://nas:2375");
+    expect(() => readStackConfig("nosuch")).toThrow(/no stack "nosuch".*stacks: .*ubuntu/);
+  });
+});
+
+describe("which Docker engine", () => {
+  const none = () => false;
+  it("takes docker:host, then DOCKER_HOST, then the default socket", () => {
+    expect(resolveDockerHost("tcp://nas:2375", { DOCKER_HOST: "unix:///x" }, "linux", none)).toBe("tcp://nas:2375");
+    expect(resolveDockerHost(undefined, { DOCKER_HOST: "unix:///x" }, "linux", none)).toBe("unix:///x");
+    expect(resolveDockerHost(undefined, {}, "linux", none)).toBe("unix:///var/run/docker.sock");
+  });
+
+  it("finds Docker Desktop's per-user socket on macOS when the system socket is absent", () => {
+    const desktopOnly = (p: string) => p === "/Users/ada/.docker/run/docker.sock";
+    expect(resolveDockerHost(undefined, { HOME: "/Users/ada" }, "darwin", desktopOnly)).toBe("unix:///Users/ada/.docker/run/docker.sock");
+    expect(resolveDockerHost(undefined, { HOME: "/Users/ada" }, "darwin", () => true)).toBe("unix:///var/run/docker.sock");
+  });
+});

@@ -1,0 +1,9 @@
+// Specs for unit tests, through the program's own loader; the engine's answer is given, not asked.
+import { ClusterSpec, EngineQuery, loadClusterSpec } from "../../config";
+
+/** An engine that reports the given cgroup version (unit tests ask no Docker engine). */
+export const engineReporting = (version: 1 | 2): EngineQuery => ({ hostCgroupVersion: async () => version });
+
+export function testSpec(raw: Record<string, string> = {}, stack = "ubuntu", engine = engineReporting(2)): Promise<ClusterSpec> {
+  return loadClusterSpec(raw, { project: "slurm-cluster", stack }, engine);
+}
