@@ -42,6 +42,17 @@ export const CONFIG_KEYS = {
     default: 1024,
     allowed: "a whole number of MiB from 256 (what slurmd, munged and a job step need) to 1048576",
   },
+  workerMemoryHeadroomMb: {
+    // The container's memory limit is workerMemoryMb plus this room for slurmd and munged (and
+    // systemd), which Slurm does not give to jobs. The docker provider changes it in place.
+    schema: z
+      .string()
+      .regex(/^(auto|\d{1,6})$/)
+      .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
+      .refine((v) => v === "auto" || (v >= 64 && v <= 65536)),
+    default: "auto",
+    allowed: "auto (128 MiB, 192 MiB with systemd) or a whole number of MiB from 64 to 65536",
+  },
   cgroupMode: {
     schema: z.enum(CGROUP_MODES),
     default: "none" as CgroupMode,

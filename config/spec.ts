@@ -21,6 +21,8 @@ export interface ClusterSpec {
   baseImage: string;
   workerCpus: number;
   workerMemoryMb: number;
+  /** Memory a worker container gets above workerMemoryMb (auto: the mode's default). */
+  workerMemoryHeadroomMb: number | "auto";
   registrationTimeoutSeconds: number;
   /** Prefix of every Docker object of this stack: `slurm-<stack>`. */
   prefix: string;
@@ -82,6 +84,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     baseImage: v.baseImage,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,
+    workerMemoryHeadroomMb: v.workerMemoryHeadroomMb,
     registrationTimeoutSeconds: v.registrationTimeoutSeconds,
     prefix,
     labels: { [PROJECT_LABEL]: v.project, [STACK_LABEL]: v.stack },

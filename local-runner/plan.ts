@@ -30,6 +30,7 @@ export const UNKNOWN = "<unknown>";
 function canonical(value: unknown): string {
   const walk = (v: unknown): unknown => {
     if (typeof v === "symbol" || typeof v === "function") return UNKNOWN;
+    if (v !== null && typeof v === "object" && "__pulumiUnknown" in v) return UNKNOWN;
     if (Array.isArray(v)) return v.map(walk);
     if (v !== null && typeof v === "object") {
       return Object.fromEntries(

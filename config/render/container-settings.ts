@@ -35,6 +35,11 @@ export interface WorkerContainerSettings {
 const HOST_CGROUPFS_RW: MountSetting = { type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false };
 
 export function workerContainerSettings(spec: ClusterSpec): WorkerContainerSettings {
+  const settings = modeSettings(spec);
+  return spec.workerMemoryHeadroomMb === "auto" ? settings : { ...settings, memoryHeadroomMb: spec.workerMemoryHeadroomMb };
+}
+
+function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
   const base = {
     image: "slurm" as const,
     command: ["worker"],

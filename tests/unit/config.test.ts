@@ -45,6 +45,8 @@ describe("parseClusterConfig", () => {
 
 // Each bad value: the message names the key, the value and what is allowed, and nothing is created.
 const BAD_CONFIG: [string, string, RegExp][] = [
+  ["workerMemoryHeadroomMb=10", "workerMemoryHeadroomMb", /slurm-cluster:workerMemoryHeadroomMb = "10": expected auto \(128 MiB, 192 MiB with systemd\) or a whole number of MiB from 64 to 65536/],
+  ["workerMemoryHeadroomMb=lots", "workerMemoryHeadroomMb", /slurm-cluster:workerMemoryHeadroomMb = "lots": expected auto/],
   ["workerCount=0", "workerCount", /slurm-cluster:workerCount = "0": expected a whole number from 1 to 64/],
   ["workerCount=5000", "workerCount", /slurm-cluster:workerCount = "5000": expected a whole number from 1 to 64/],
   ["workerCount=two", "workerCount", /slurm-cluster:workerCount = "two": expected a whole number/],

@@ -27,7 +27,8 @@ let clock = 0;
 /** How long the mocks take to "create" a resource of each kind, so ordering is observable. */
 const SLOW_TYPES: Record<string, number> = { "docker:index/container:Container": 15 };
 
-export async function runWithMocks(stack: string, overrides: string[] = []): Promise<MockRun> {
+/** Runs the program as `pulumi up` (or, with preview, as `pulumi preview`: outputs of new resources unknown). */
+export async function runWithMocks(stack: string, overrides: string[] = [], preview = false): Promise<MockRun> {
   const registrations: Registration[] = [];
   const mocks: ProgramMocks = {
     async newResource(args) {
@@ -58,7 +59,7 @@ export async function runWithMocks(stack: string, overrides: string[] = []): Pro
   const hostGiven = overrides.some((o) => o.startsWith("hostCgroupVersion="));
   const config = readStackConfig(stack, hostGiven ? overrides : ["hostCgroupVersion=1", ...overrides]);
   try {
-    const result = await runProgram(stack, config, mocks);
+    const result = await runProgram(stack, config, preview ? previewMocks(mocks) : mocks, preview);
     return { registrations, outputs: result.outputs, error: result.errors[0] };
   } catch (error) {
     return { registrations, outputs: {}, error: error as Error };
@@ -78,4 +79,15 @@ export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 /** True when a value arrived at the provider wrapped as a Pulumi secret. */
 export function isWireSecret(value: unknown): boolean {
   return value !== null && typeof value === "object" && SECRET_SIG in (value as object);
+}
+
+/** As `pulumi preview` sees a new stack: the provider returns only the inputs; computed outputs are unknown. */
+function previewMocks(mocks: ProgramMocks): ProgramMocks {
+  return {
+    async newResource(args) {
+      await mocks.newResource(args);
+      return { id: undefined, state: args.inputs };
+    },
+    call: mocks.call,
+  };
 }

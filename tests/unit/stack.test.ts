@@ -176,3 +176,57 @@ describe("worker modes in the ubuntu stack", () => {
     }
   });
 });
+
+describe("ready for the real Pulumi CLI and pulumi-docker", () => {
+  it("declares every Docker resource on one explicit engine, the same one the registration check asks", async () => {
+    const run = await runWithMocks("ubuntu", ["docker:host=tcp://127.0.0.1:2375"]);
+    expect(run.error).toBeUndefined();
+    const providers = run.registrations.filter((r) => r.type === "pulumi:providers:docker");
+    expect(providers.map((p) => p.inputs.host)).toEqual(["tcp://127.0.0.1:2375"]);
+    for (const r of run.registrations.filter((r) => r.type.startsWith("docker:"))) {
+      expect({ name: r.name, provider: r.provider }).toEqual({ name: r.name, provider: expect.stringContaining("pulumi:providers:docker::docker-engine") });
+    }
+    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    expect(checks.map((c) => c.inputs.dockerHost)).toEqual(["tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375"]);
+  });
+
+  it("gives every stateful or systemd container time to stop, and replaces containers whose healthcheck or tmpfs changes", async () => {
+    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2"]);
+    for (const c of ofType(run, CONTAINER)) {
+      expect(c.details.replaceOnChanges).toEqual(["healthcheck", "tmpfs"]);
+    }
+    const graced = ofType(run, CONTAINER).filter((c) => c.inputs.destroyGraceSeconds >= 10).map((c) => c.inputs.name).sort();
+    expect(graced).toEqual(
+      ["controller", "database", "prometheus", "slurmdbd", "worker1", "worker2"].map((r) => `slurm-ubuntu-${r}`).sort(),
+    );
+  });
+
+  it("retains every volume that holds state when it is deleted", async () => {
+    const run = await runWithMocks("ubuntu");
+    expect(ofType(run, VOLUME).map((v) => [v.inputs.name, v.details.retainOnDelete])).toEqual(
+      expect.arrayContaining([
+        ["slurm-ubuntu-shared", true],
+        ["slurm-ubuntu-database", true],
+        ["slurm-ubuntu-statesave", true],
+        ["slurm-ubuntu-prometheus", true],
+      ]),
+    );
+  });
+
+  it("sets a worker's memory limit to workerMemoryMb plus the headroom, swap included, so memory updates in place", async () => {
+    for (const [overrides, memory] of [[[], 1024 + 128], [["workerMemoryHeadroomMb=300"], 1324], [["cgroupMode=systemd"], 1024 + 192]] as const) {
+      const run = await runWithMocks("ubuntu", [...overrides]);
+      const w = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
+      expect({ overrides, memory: w.inputs.memory, memorySwap: w.inputs.memorySwap }).toEqual({ overrides, memory, memorySwap: memory });
+    }
+  });
+
+  it("runs as a preview, where the outputs of resources not yet created are unknown", async () => {
+    const run = await runWithMocks("ubuntu", [], true);
+    expect(run.error).toBeUndefined();
+    expect(ofType(run, CONTAINER).length).toBeGreaterThan(5);
+    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    // A worker's id is unknown in a preview: the check's input is not there yet.
+    expect(checks.map((c) => c.inputs.workerContainerId)).toEqual([{ __pulumiUnknown: true }, { __pulumiUnknown: true }].map(expect.objectContaining));
+  });
+});
