@@ -1,11 +1,15 @@
 // End to end on real Docker and real Slurm: the ubuntu stack, brought up through the same
 // `npm run local:up` a user runs, must register its nodes, run a 2-node job, record it in
-// accounting (sacct and the database itself), survive a new controller, and tear down clean.
+// accounting (sacct and the database itself), live through what `pulumi up`, `preview`,
+// `refresh` and `destroy` do to it (the local runner does what pulumi-docker does, no more),
+// survive a new controller, and tear down clean. One cluster serves every test, in order.
 import * as fs from "fs";
 import * as path from "path";
 import * as mysql from "mysql2/promise";
 import { waitUntilUsable } from "../../components/node-registration";
-import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, npmRun, stackObjects, waitForJobEnd } from "./helpers";
+import {
+  NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerExec, eventually, followLog, npmRun, npmRunFull, stackObjects, waitForJobEnd,
+} from "./helpers";
 
 const STACK = "ubuntu";
 jest.setTimeout(15 * 60 * 1000);
@@ -107,20 +111,79 @@ test("a registration check that cannot succeed fails naming the node, its state 
   ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd log \(slurm-ubuntu-worker1\):\n[\s\S]*slurmd/);
 });
 
-test("a second local:up recreates no running container whose inputs did not change", () => {
-  const before = docker(["ps", "-q", "--no-trunc", "--filter", `label=com.slurm-cluster.stack=${STACK}`]).split("\n").sort();
-  const again = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA]));
-  const after = docker(["ps", "-q", "--no-trunc", "--filter", `label=com.slurm-cluster.stack=${STACK}`]).split("\n").sort();
-  expect(before).toHaveLength(8); // database, slurmdbd, controller, 2 workers, prometheus, 2 exporters
-  expect(after).toEqual(before);
-  expect(again.database.password).toBe("[secret]"); // secrets masked unless asked for
+test("a second up changes nothing, and preview then reports no changes", () => {
+  const before = containerIds(STACK);
+  const again = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
+  expect(containerIds(STACK)).toEqual(before);
+  expect(Object.keys(before)).toHaveLength(8); // database, slurmdbd, controller, 2 workers, prometheus, 2 exporters
+  expect(again.stderr).toMatch(/0 created, 0 updated, 0 replaced, 0 deleted, \d+ unchanged/);
+  expect(JSON.parse(again.stdout).database.password).toBe("[secret]"); // secrets masked unless asked for
+  const plan = npmRun("local:preview", [STACK, ...NO_GRAFANA]);
+  expect(plan).toMatch(/^Resources: 0 to create, 0 to update, 0 to replace, 0 to delete, \d+ unchanged$/m);
+  expect(containerIds(STACK)).toEqual(before);
+});
+
+test("preview lists what a config change would do, and does none of it", () => {
+  const before = containerIds(STACK);
+  const plan = npmRun("local:preview", [STACK, ...NO_GRAFANA, "-c", "workerCpus=1"]);
+  // slurm.conf changes: every Slurm container gets the new file by replacement.
+  expect(plan).toMatch(/\+-replace docker:index\/container:Container worker1-slurmd: uploads \(forces replacement\)/);
+  expect(plan).toMatch(/\+-replace docker:index\/container:Container controller-slurmctld: uploads/);
+  expect(plan).not.toMatch(/accounting-database/);
+  expect(containerIds(STACK)).toEqual(before);
+  expect(dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-N", "-o", "%N %c"]).trim().split("\n").sort()).toEqual(["worker1 2", "worker2 2"]);
+});
+
+test("changing the workers' memory headroom updates their containers in place and replaces nothing", async () => {
+  const before = containerIds(STACK);
+  const memory = (name: string) => Number(docker(["inspect", "-f", "{{.HostConfig.Memory}}", name])) / 2 ** 20;
+  expect(memory("slurm-ubuntu-worker1")).toBe(1024 + 128);
+  const changed = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerMemoryHeadroomMb=256"]);
+  expect(changed.stderr).toMatch(/~ update  docker:index\/container:Container worker1-slurmd: memory, memorySwap/);
+  expect(changed.stderr).toMatch(/0 created, 2 updated, 0 replaced, 0 deleted/);
+  expect(containerIds(STACK)).toEqual(before);
+  expect([memory("slurm-ubuntu-worker1"), memory("slurm-ubuntu-worker2"), memory("slurm-ubuntu-controller")]).toEqual([1280, 1280, 0]);
+  // Slurm did not notice: the nodes stay usable and run work.
+  const ctl = outputs.controller.containerName;
+  const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-N2", "-o", "/dev/null", "--wrap", "srun hostname"]).trim();
+  expect(await waitForJobEnd(ctl, jobId, 60)).toBe("COMPLETED");
+  npmRun("local:up", [STACK, ...NO_GRAFANA]); // back to the stack's own config
+  expect(memory("slurm-ubuntu-worker1")).toBe(1024 + 128);
+  expect(containerIds(STACK)).toEqual(before);
+});
+
+test("a worker stopped outside up stays stopped on a plain up, and up --refresh brings it back to IDLE", async () => {
+  const ctl = outputs.controller.containerName;
+  const worker = outputs.nodes[1].containerName;
+  const id = docker(["inspect", "-f", "{{.Id}}", worker]);
+  docker(["stop", worker]);
+  const plain = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
+  expect(docker(["inspect", "-f", "{{.State.Running}}", worker])).toBe("false");
+  expect(plain.stderr).toContain(`warning: container ${worker} is stopped; up leaves changes made outside it alone`);
+  expect(plain.stderr).toMatch(/0 created, 0 updated, 0 replaced, 0 deleted/);
+
+  const refreshed = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "--refresh"]);
+  expect(refreshed.stderr).toContain("refresh: worker2-slurmd is stopped");
+  expect(refreshed.stderr).toMatch(/~ update  docker:index\/container:Container worker2-slurmd: mustRun/);
+  // Started again, not replaced: the provider's must_run starts the same container.
+  expect(docker(["inspect", "-f", "{{.State.Running}} {{.Id}}", worker])).toBe(`true ${id}`);
+  expect(JSON.parse(refreshed.stdout).nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
+  await eventually("worker2 idle in sinfo", 60, () =>
+    dockerExec(ctl, ["sinfo", "-h", "-n", "worker2", "-o", "%t"]).trim() === "idle" ? true : undefined,
+  );
+  const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker2", "-o", "/shared/back-%j.out", "--wrap", "hostname"]).trim();
+  expect(await waitForJobEnd(ctl, jobId, 60)).toBe("COMPLETED");
+  expect(dockerExec(ctl, ["cat", `/shared/back-${jobId}.out`]).trim()).toBe("worker2");
 });
 
 test("controller state survives a new controller container (StateSaveLocation on a volume)", async () => {
   const ctl = outputs.controller.containerName;
   const oldId = docker(["inspect", "-f", "{{.Id}}", ctl]);
   docker(["rm", "-f", ctl]);
-  const again = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA]));
+  // A plain up does not look: the controller is recreated only once refresh finds it gone.
+  npmRun("local:up", [STACK, ...NO_GRAFANA]);
+  expect(stackObjects("ps", STACK)).not.toContain(oldId.slice(0, 12));
+  const again = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA, "--refresh"]));
   expect(again.nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
   expect(docker(["inspect", "-f", "{{.Id}}", ctl])).not.toBe(oldId);
   // Job ids continue from the saved state instead of starting again at 1.
@@ -149,7 +212,7 @@ test("a worker replaced under a new address still runs jobs", async () => {
   const placeholder = `${worker}-placeholder`;
   docker(["run", "-d", "--name", placeholder, "--network", "slurm-ubuntu-net", "--entrypoint", "sleep", "debian:trixie-slim", "600"]);
   try {
-    npmRun("local:up", [STACK, ...NO_GRAFANA]);
+    npmRun("local:up", [STACK, ...NO_GRAFANA, "--refresh"]);
     expect(address()).not.toBe(before);
     // A batch job: slurmctld itself sends it to the node's address (srun would find it by name).
     const ctl = outputs.controller.containerName;
@@ -162,6 +225,26 @@ test("a worker replaced under a new address still runs jobs", async () => {
   } finally {
     docker(["rm", "-f", placeholder]);
   }
+});
+
+test("destroy stops slurmctld gracefully, and the next up finds the queue as it was", async () => {
+  const ctl = outputs.controller.containerName;
+  const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
+  const log = followLog(ctl);
+  const destroyed = npmRunFull("local:down", [STACK]);
+  const lastWords = await log.stop();
+  // destroyGraceSeconds: SIGTERM, then time to write the state, not an immediate kill.
+  expect(lastWords).toContain("Terminate signal SIGTERM received");
+  expect(lastWords).toContain("Saving all slurm state");
+  expect(destroyed.stderr).toMatch(/deleted container slurm-ubuntu-controller \(stopped in [\d.]+s, grace 30s\)/);
+  expect(stackObjects("ps", STACK)).toEqual([]);
+
+  // New containers, a new munge key and database password; the same state and accounting volumes.
+  const again = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA]));
+  expect(again.nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
+  expect(dockerExec(ctl, ["squeue", "-h", "-j", held, "-o", "%i %T %r"]).trim()).toBe(`${held} PENDING JobHeldUser`);
+  dockerExec(ctl, ["scancel", held]);
+  expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "JobName"]).trim()).toBe("hello-nodes");
 });
 
 test("local:down leaves no container or network of the stack, and keeps volumes unless asked", () => {

@@ -2,16 +2,44 @@
 // `docker exec`, and poll for events instead of sleeping for fixed times.
 import { execFileSync, spawnSync } from "child_process";
 import { PROJECT_ROOT } from "../../local-runner/program";
+import { spawn } from "child_process";
 
 /** Grafana's official image cannot be pulled on the build machine (no registry): e2e runs leave it off. */
 export const NO_GRAFANA = ["-c", "grafana=false"];
 
-/** Runs an npm script the way a user would; returns stdout, throws with stderr on failure. */
-export function npmRun(script: string, args: string[]): string {
+/** Runs an npm script the way a user would; returns stdout and stderr, throws with stderr on failure. */
+export function npmRunFull(script: string, args: string[]): { stdout: string; stderr: string } {
   const res = spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
   process.stderr.write(res.stderr);
   if (res.status !== 0) throw new Error(`npm run ${script} ${args.join(" ")} failed (${res.status}):\n${res.stderr}`);
-  return res.stdout;
+  return { stdout: res.stdout, stderr: res.stderr };
+}
+
+/** Runs an npm script the way a user would; returns stdout, throws with stderr on failure. */
+export function npmRun(script: string, args: string[]): string {
+  return npmRunFull(script, args).stdout;
+}
+
+/** Follows a container's log until the container is gone; `stop()` returns what it printed. */
+export function followLog(container: string): { stop(): Promise<string> } {
+  const child = spawn("docker", ["logs", "-f", "--since", "0s", container]);
+  let text = "";
+  child.stdout.on("data", (b: Buffer) => (text += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (text += b.toString()));
+  const ended = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  return {
+    async stop() {
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 5000))]);
+      child.kill();
+      return text;
+    },
+  };
+}
+
+/** Ids of the stack's containers by name. */
+export function containerIds(stack: string): Record<string, string> {
+  const out = docker(["ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.ID}}", "--filter", `label=com.slurm-cluster.stack=${stack}`]);
+  return Object.fromEntries(out.split("\n").filter(Boolean).map((l) => l.split(" ")));
 }
 
 /** Runs a command in a container and returns its stdout (throws on a non-zero exit). */
