@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { loadClusterSpec } from "./config";
-import { renderCgroupConf, renderSlurmConf, workerContainerSettings } from "./config/render";
+import { renderCgroupConf, renderSlurmConf, renderWorkerNodeConf, workerContainerSettings } from "./config/render";
 import { SlurmNodeFiles } from "./components/container-parts";
 import { Controller } from "./components/controller";
 import { declareImages } from "./components/images";
@@ -47,11 +47,12 @@ export = async () => {
   const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files }, { ...components, dependsOn: [db] });
 
   const workerSettings = workerContainerSettings(spec);
+  const nodeConf = renderWorkerNodeConf(spec);
   const workers = spec.workers.map(
     (worker) =>
       new WorkerNode(
         worker.nodeName,
-        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
+        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, nodeConf, controllerContainer: controller.containerName },
         { ...components, dependsOn: [controller] },
       ),
   );

@@ -17,6 +17,10 @@ export interface NodeRegistrationArgs {
   logCommand?: pulumi.Input<string[]>;
   /** The Docker engine the containers run on, as the docker provider's `host` (unix://, tcp://). */
   dockerHost: pulumi.Input<string>;
+  /** When the node is removed: how long to wait for its jobs after draining it. */
+  shrinkDrainSeconds: pulumi.Input<number>;
+  /** When the node is removed and its jobs outlast the wait: cancel them (true) or fail (false). */
+  shrinkKillsJobs: pulumi.Input<boolean>;
 }
 
 export interface RegistrationInputs {
@@ -27,6 +31,8 @@ export interface RegistrationInputs {
   timeoutSeconds: number;
   logCommand?: string[];
   dockerHost: string;
+  shrinkDrainSeconds: number;
+  shrinkKillsJobs: boolean;
 }
 
 /** What the controller reported once the node was usable. */
@@ -110,27 +116,13 @@ async function crashLoop(dockerHost: string, container: string): Promise<string 
   return undefined;
 }
 
-/**
- * slurmctld resolves node names once, when it starts, and keeps the address. A worker container
- * created later comes back under the same name with a new address (two replaced workers can even
- * swap addresses), and batch jobs would go to the wrong container. So the check tells the
- * controller the worker's current address; a new slurmctld resolves names afresh anyway.
- */
-async function pinNodeAddress(inputs: RegistrationInputs, worker: { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }): Promise<void> {
-  const address = Object.values(worker.NetworkSettings.Networks ?? {})[0]?.IPAddress;
-  if (!address) return;
-  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", "update", `NodeName=${inputs.nodeName}`, `NodeAddr=${address}`]);
-  if (res.code !== 0) {
-    throw new Error(`could not set the address of Slurm node ${inputs.nodeName} to ${address}: ${(res.err || res.out).trim()}`);
-  }
-}
-
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
 async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
   const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
   if (res.code !== 0) return undefined;
   const node = (JSON.parse(res.out).nodes ?? [])[0];
-  if (!node) return { known: false, state: "NOT IN slurm.conf", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0 };
+  // Workers are dynamic nodes: the controller knows a node once its slurmd has registered.
+  if (!node) return { known: false, state: "NOT_REGISTERED", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0 };
   return {
     known: true,
     slurmdStartedAt: (node.slurmd_start_time?.number ?? 0) * 1000,
@@ -160,15 +152,10 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   // in this container counts (a replaced worker that crashes would otherwise look IDLE).
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
   const containerStartedAt = Date.parse(worker.State.StartedAt);
-  let pinned = false;
   for (;;) {
     try {
       last = await queryNode(inputs);
-      if (last?.known && !pinned) {
-        await pinNodeAddress(inputs, worker);
-        pinned = true;
-      }
-      if (pinned && last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
+      if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
         const { known: _known, slurmdStartedAt: _started, ...report } = last;
         return report;
       }
@@ -206,6 +193,53 @@ export async function currentReport(inputs: RegistrationInputs): Promise<NodeRep
   return report;
 }
 
+/** Ids of the jobs that have the node allocated (running, or completing). */
+async function jobsOnNode(inputs: RegistrationInputs): Promise<string[]> {
+  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["squeue", "-h", "-w", inputs.nodeName, "-t", "RUNNING,COMPLETING,CONFIGURING,SUSPENDED", "-o", "%i"]);
+  if (res.code !== 0) throw new Error(`squeue on ${inputs.controllerContainer} failed: ${(res.err || res.out).trim()}`);
+  return res.out.split("\n").map((l: string) => l.trim()).filter(Boolean);
+}
+
+async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<void> {
+  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", ...args]);
+  if (res.code !== 0) throw new Error(`scontrol ${args.join(" ")} failed: ${(res.err || res.out).trim()}`);
+}
+
+/**
+ * Takes a node out of the cluster before its container goes: drain it (no new jobs), wait up to
+ * shrinkDrainSeconds for its jobs, then remove it from Slurm. Jobs that outlast the wait are
+ * cancelled when shrinkKillsJobs is set; otherwise the removal fails, naming them, and the node
+ * stays drained with its container running, so nothing is lost and a later `up` tries again.
+ */
+export async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
+  const controller = await engine(inputs.dockerHost).getContainer(inputs.controllerContainer).inspect().catch(() => undefined);
+  if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
+  const known = await queryNode(inputs);
+  if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.controllerContainer} does not answer`);
+  if (!known.known) return; // never registered, or already removed
+  await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", "Reason=removed by slurm-cluster (workerCount lowered)"]);
+  const deadline = Date.now() + inputs.shrinkDrainSeconds * 1000;
+  let jobs = await jobsOnNode(inputs);
+  while (jobs.length > 0 && Date.now() < deadline) {
+    progress(`${inputs.nodeName}: drained, waiting for job(s) ${jobs.join(", ")}`);
+    await new Promise((r) => setTimeout(r, 2000));
+    jobs = await jobsOnNode(inputs);
+  }
+  if (jobs.length > 0) {
+    if (!inputs.shrinkKillsJobs) {
+      throw new Error(
+        `Slurm node ${inputs.nodeName} still runs job(s) ${jobs.join(", ")} after ${inputs.shrinkDrainSeconds}s (slurm-cluster:shrinkDrainSeconds); ` +
+          `removing it would kill them. The node stays drained: run up again once they end, or set slurm-cluster:shrinkKillsJobs=true ` +
+          `(it takes effect on the nodes' registration at the next up, before they are removed).`,
+      );
+    }
+    await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scancel", ...jobs]);
+    const cancelDeadline = Date.now() + 60_000;
+    while ((await jobsOnNode(inputs)).length > 0 && Date.now() < cancelDeadline) await new Promise((r) => setTimeout(r, 1000));
+  }
+  await scontrol(inputs, ["delete", `NodeName=${inputs.nodeName}`]);
+}
+
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 const registrationProvider: pulumi.dynamic.ResourceProvider = {
@@ -214,7 +248,7 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
   },
   async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
-    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost"];
+    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost", "shrinkDrainSeconds", "shrinkKillsJobs"];
     const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     // After a refresh that found the node unusable, check it again (an update waits for it).
     const stale = !isUsable((olds as RegistrationInputs & Partial<NodeReport>).state ?? "");
@@ -226,8 +260,8 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
   async update(_id: string, _olds: RegistrationInputs, news: RegistrationInputs) {
     return { outs: { ...news, ...(await waitUntilUsable(news)) } };
   },
-  async delete() {
-    // Nothing to remove: the check owns no infrastructure.
+  async delete(_id: string, olds: RegistrationInputs) {
+    await removeNode(olds);
   },
 };
 

@@ -17,6 +17,8 @@ export interface WorkerNodeArgs {
   readonly image: pulumi.Input<string>;
   /** Network, munge key, Slurm config files and shared volume. */
   readonly files: SlurmNodeFiles;
+  /** What the worker's slurmd announces when it registers (rendered from the spec). */
+  readonly nodeConf: string;
   /** The controller's container name: the registration check asks slurmctld there. */
   readonly controllerContainer: pulumi.Input<string>;
 }
@@ -47,7 +49,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "worker"),
         networksAdvanced: onNetwork(files, worker.nodeName),
         mounts: [sharedMount(spec, files), ...settings.mounts],
-        uploads: slurmUploads(files),
+        uploads: [...slurmUploads(files), { file: "/etc/slurm/dynamic-node.conf", content: args.nodeConf }],
         capabilities: settings.capabilityAdds.length > 0 ? { adds: settings.capabilityAdds } : undefined,
         securityOpts: settings.securityOpts.length > 0 ? settings.securityOpts : undefined,
         privileged: settings.privileged || undefined,
@@ -82,6 +84,8 @@ export class WorkerNode extends pulumi.ComponentResource {
         timeoutSeconds: spec.registrationTimeoutSeconds,
         logCommand: settings.logCommand,
         dockerHost: spec.dockerHost,
+        shrinkDrainSeconds: spec.shrinkDrainSeconds,
+        shrinkKillsJobs: spec.shrinkKillsJobs,
       },
       { parent: this },
     );

@@ -9,18 +9,26 @@ import { HostCgroupVersion } from "./keys";
  * `dockerHost` is the docker provider's `docker:host` setting when the stack sets one.
  */
 export async function detectHostCgroupVersion(dockerHost: string): Promise<HostCgroupVersion> {
-  const docker = new Docker(dockerClientOptions(dockerHost));
-  let info: { CgroupVersion?: string };
-  try {
-    info = await docker.info();
-  } catch (err) {
+  const info = await engineInfo(dockerHost).catch((err: Error) => {
     throw new Error(
-      `slurm-cluster:hostCgroupVersion is auto, but the Docker engine${dockerHost ? ` at ${dockerHost}` : ""} ` +
-        `did not answer (${err instanceof Error ? err.message : err}); start Docker, or set slurm-cluster:hostCgroupVersion to 1 or 2`,
+      `slurm-cluster:hostCgroupVersion is auto, but the Docker engine at ${dockerHost} ` +
+        `did not answer (${err.message}); start Docker, or set slurm-cluster:hostCgroupVersion to 1 or 2`,
     );
-  }
+  });
   // Engines before API 1.40 do not report it; they predate cgroup v2 support.
   return info.CgroupVersion === "2" ? 2 : 1;
+}
+
+/** How much memory the engine's host (or Docker Desktop's VM) has, in bytes. */
+export async function engineMemoryBytes(dockerHost: string): Promise<number> {
+  const info = await engineInfo(dockerHost).catch((err: Error) => {
+    throw new Error(`the Docker engine at ${dockerHost} did not answer (${err.message}); start Docker, or point docker:host at a running engine`);
+  });
+  return info.MemTotal ?? 0;
+}
+
+async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number }> {
+  return new Docker(dockerClientOptions(dockerHost)).info();
 }
 
 /** dockerode options for a `unix://`, `tcp://` or `http(s)://` Docker host address. */

@@ -115,6 +115,17 @@ export const CONFIG_KEYS = {
     default: 15,
     allowed: "a whole number of seconds from 5 to 300",
   },
+  shrinkDrainSeconds: {
+    // How long removing a worker (lowering workerCount) waits for the jobs on its drained node.
+    schema: wholeNumber(0, 86400),
+    default: 600,
+    allowed: "a whole number of seconds from 0 to 86400",
+  },
+  shrinkKillsJobs: {
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: false,
+    allowed: "true or false",
+  },
   registrationTimeoutSeconds: {
     schema: wholeNumber(10, 3600),
     default: 180,

@@ -24,6 +24,9 @@ export interface ClusterSpec {
   /** Memory a worker container gets above workerMemoryMb (auto: the mode's default). */
   workerMemoryHeadroomMb: number | "auto";
   registrationTimeoutSeconds: number;
+  /** Removing a worker: how long to wait for its jobs, and whether to cancel those that outlast it. */
+  shrinkDrainSeconds: number;
+  shrinkKillsJobs: boolean;
   /** Prefix of every Docker object of this stack: `slurm-<stack>`. */
   prefix: string;
   /** Labels put on every container, network and volume so tear-down finds all of them. */
@@ -86,6 +89,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     workerMemoryMb: v.workerMemoryMb,
     workerMemoryHeadroomMb: v.workerMemoryHeadroomMb,
     registrationTimeoutSeconds: v.registrationTimeoutSeconds,
+    shrinkDrainSeconds: v.shrinkDrainSeconds,
+    shrinkKillsJobs: v.shrinkKillsJobs,
     prefix,
     labels: { [PROJECT_LABEL]: v.project, [STACK_LABEL]: v.stack },
     network: `${prefix}-net`,

@@ -1,7 +1,6 @@
-export { renderSlurmConf, SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
+export { renderSlurmConf, renderWorkerNodeConf, MAX_NODE_COUNT, SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
 export { renderCgroupConf } from "./cgroup-conf";
 export { renderSlurmdbdConf } from "./slurmdbd-conf";
-export { hostlist } from "./hostlist";
 export { workerContainerSettings } from "./container-settings";
 export type { WorkerContainerSettings } from "./container-settings";
 export { renderPrometheusYml } from "./prometheus-yml";

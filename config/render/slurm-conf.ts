@@ -1,6 +1,5 @@
 import { ClusterSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
-import { hostlist } from "./hostlist";
 
 export const SLURMCTLD_PORT = 6817;
 export const SLURMD_PORT = 6818;
@@ -32,9 +31,22 @@ function containmentLines(spec: ClusterSpec): string[] {
   }
 }
 
-/** slurm.conf, identical on the controller and every worker. */
+/**
+ * The most nodes the controller accepts. Workers are dynamic nodes, so slurm.conf names none and
+ * stays the same whatever workerCount is; this bounds them (workerCount is at most 64).
+ */
+export const MAX_NODE_COUNT = 256;
+
+/**
+ * What a worker's slurmd announces when it registers as a dynamic node (`slurmd -Z --conf`):
+ * the configured size, not the host's, which a container would otherwise report.
+ */
+export function renderWorkerNodeConf(spec: ClusterSpec): string {
+  return `CPUs=${spec.workerCpus} RealMemory=${spec.workerMemoryMb}`;
+}
+
+/** slurm.conf, identical on the controller and every worker, and the same for any workerCount. */
 export function renderSlurmConf(spec: ClusterSpec): string {
-  const nodeNames = spec.workers.map((w) => w.nodeName);
   return joinSections([
     [renderHeader("slurm.conf", spec)],
     [
@@ -87,11 +99,14 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       "Waittime=0",
     ],
     [
-      "# Nodes. A container sees the host's CPUs and memory, so slurmd must trust the sizes",
-      "# configured here rather than drain the node for a mismatch (slurm.conf: SlurmdParameters=config_overrides).",
+      "# Nodes. Workers are dynamic nodes: each slurmd registers itself (slurmd -Z) with the size it is",
+      "# given and the address it registers from. No node is named here, so slurmctld resolves no worker",
+      "# names at start, adding or removing a worker changes nothing in this file, and a replaced",
+      "# worker container is known by its new address at once. Node state is kept in StateSaveLocation.",
+      `MaxNodeCount=${MAX_NODE_COUNT}`,
+      "# A container sees the host's CPUs and memory: slurmd trusts the announced size instead.",
       "SlurmdParameters=config_overrides",
-      `NodeName=${hostlist(nodeNames)} CPUs=${spec.workerCpus} RealMemory=${spec.workerMemoryMb} State=UNKNOWN`,
-      `PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP`,
+      "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
     ],
   ]);
 }

@@ -8,7 +8,7 @@ import * as path from "path";
 import * as mysql from "mysql2/promise";
 import { waitUntilUsable } from "../../components/node-registration";
 import {
-  NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerExec, eventually, followLog, npmRun, npmRunFull, stackObjects, waitForJobEnd,
+  NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerEvents, dockerExec, eventually, followLog, npmRun, npmRunFull, stackObjects, waitForJobEnd,
 } from "./helpers";
 
 const STACK = "ubuntu";
@@ -107,8 +107,10 @@ test("a registration check that cannot succeed fails naming the node, its state 
       nodeName: "worker9",
       timeoutSeconds: 3,
       dockerHost: "unix:///var/run/docker.sock",
+      shrinkDrainSeconds: 0,
+      shrinkKillsJobs: false,
     }),
-  ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT IN slurm\.conf\.\nLast lines of the slurmd log \(slurm-ubuntu-worker1\):\n[\s\S]*slurmd/);
+  ).rejects.toThrow(/Slurm node worker9 did not become usable within 3s: state NOT_REGISTERED\.\nLast lines of the slurmd log \(slurm-ubuntu-worker1\):\n[\s\S]*slurmd/);
 });
 
 test("a second up changes nothing, and preview then reports no changes", () => {
@@ -231,8 +233,11 @@ test("destroy stops slurmctld gracefully, and the next up finds the queue as it 
   const ctl = outputs.controller.containerName;
   const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
   const log = followLog(ctl);
+  const died = dockerEvents(ctl, "die");
   const destroyed = npmRunFull("local:down", [STACK]);
   const lastWords = await log.stop();
+  // slurmctld ended on its own (exit 0), not killed (137).
+  expect((await died.stop()).map((e) => e.exitCode)).toEqual(["0"]);
   // destroyGraceSeconds: SIGTERM, then time to write the state, not an immediate kill.
   expect(lastWords).toContain("Terminate signal SIGTERM received");
   expect(lastWords).toContain("Saving all slurm state");

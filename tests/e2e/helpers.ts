@@ -36,6 +36,20 @@ export function followLog(container: string): { stop(): Promise<string> } {
   };
 }
 
+/** Docker events of one container (e.g. "die", with its exit code) until `stop()`. */
+export function dockerEvents(container: string, event: string): { stop(): Promise<{ exitCode: string }[]> } {
+  const child = spawn("docker", ["events", "--filter", `container=${container}`, "--filter", `event=${event}`, "--format", "{{json .Actor.Attributes}}"]);
+  let text = "";
+  child.stdout.on("data", (b: Buffer) => (text += b.toString()));
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 1000));
+      child.kill();
+      return text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    },
+  };
+}
+
 /** Ids of the stack's containers by name. */
 export function containerIds(stack: string): Record<string, string> {
   const out = docker(["ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.ID}}", "--filter", `label=com.slurm-cluster.stack=${stack}`]);

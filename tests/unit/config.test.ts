@@ -81,9 +81,14 @@ describe("hostCgroupVersion=auto", () => {
     else process.env.DOCKER_HOST = saved;
   });
 
+  it("asks the Docker engine for its cgroup version", async () => {
+    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto", "cgroupMode=cgroup"], false, { cgroupVersion: 2, memoryMiB: 8192 });
+    expect(run.error).toBeUndefined();
+    expect(run.outputs.hostCgroupVersion).toBe(2);
+  });
+
   it("asks the Docker engine, and without one says how to set the version by hand; nothing is created", async () => {
-    process.env.DOCKER_HOST = "unix:///nonexistent/docker.sock";
-    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto"]);
+    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto", "docker:host=unix:///nonexistent/docker.sock"]);
     expect(run.error?.message).toMatch(/hostCgroupVersion is auto, but the Docker engine at unix:\/\/\/nonexistent\/docker\.sock did not answer .*set slurm-cluster:hostCgroupVersion to 1 or 2/);
     expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   });
@@ -108,5 +113,21 @@ describe("Pulumi.yaml", () => {
   it.each(["ubuntu", "macos", "qnap"])("stack file Pulumi.%s.yaml is valid", async (stack) => {
     const spec = await testSpec(readStackConfig(stack), stack);
     expect(spec.clusterName).toBe(stack);
+  });
+});
+
+describe("workers that do not fit the engine's memory", () => {
+  it("are refused before anything is created, with the arithmetic", async () => {
+    const run = await runWithMocks("ubuntu", ["workerCount=16", "workerMemoryMb=1024"], false, { cgroupVersion: 1, memoryMiB: 8000 });
+    expect(run.error?.message).toMatch(
+      /slurm-cluster:workerCount = "16": 16 workers x \(1024 MiB workerMemoryMb \+ 128 MiB headroom\) = 18432 MiB of container memory limits, more than the 8000 MiB the Docker engine at tcp:\/\/127\.0\.0\.1:\d+ has/,
+    );
+    expect(run.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  });
+
+  it("fit when the headroom is lowered: 64 workers of 256 MiB on a 24 GiB host", async () => {
+    const run = await runWithMocks("ubuntu", ["workerCount=64", "workerMemoryMb=256", "workerCpus=1", "workerMemoryHeadroomMb=64", "monitoring=false"]);
+    expect(run.error).toBeUndefined();
+    expect(run.registrations.filter((r) => r.type === "docker:index/container:Container")).toHaveLength(67);
   });
 });

@@ -3,6 +3,7 @@
 // and ordering as a user of `pulumi preview` would see it.
 import { ProgramMocks, RegistrationDetails, ResolvedOutput, runProgram } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
+import { DEFAULT_FACTS, EngineFacts, startFakeEngine } from "./fake-engine";
 
 export interface Registration {
   type: string;
@@ -28,7 +29,7 @@ let clock = 0;
 const SLOW_TYPES: Record<string, number> = { "docker:index/container:Container": 15 };
 
 /** Runs the program as `pulumi up` (or, with preview, as `pulumi preview`: outputs of new resources unknown). */
-export async function runWithMocks(stack: string, overrides: string[] = [], preview = false): Promise<MockRun> {
+export async function runWithMocks(stack: string, overrides: string[] = [], preview = false, engine: EngineFacts = DEFAULT_FACTS): Promise<MockRun> {
   const registrations: Registration[] = [];
   const mocks: ProgramMocks = {
     async newResource(args) {
@@ -55,14 +56,17 @@ export async function runWithMocks(stack: string, overrides: string[] = [], prev
     },
     call: () => ({}),
   };
-  // Unit runs never ask a Docker engine: the host's cgroup version is given unless a test sets it.
-  const hostGiven = overrides.some((o) => o.startsWith("hostCgroupVersion="));
-  const config = readStackConfig(stack, hostGiven ? overrides : ["hostCgroupVersion=1", ...overrides]);
+  // Unit runs ask a stand-in engine (unless a test names one): cgroup v1 and 24 GiB by default.
+  const fake = await startFakeEngine(engine);
+  const hostGiven = overrides.some((o) => o.startsWith("docker:host="));
+  const config = readStackConfig(stack, hostGiven ? overrides : [`docker:host=${fake.host}`, ...overrides]);
   try {
     const result = await runProgram(stack, config, preview ? previewMocks(mocks) : mocks, preview);
     return { registrations, outputs: result.outputs, error: result.errors[0] };
   } catch (error) {
     return { registrations, outputs: {}, error: error as Error };
+  } finally {
+    await fake.close();
   }
 }
 

@@ -1,6 +1,6 @@
 import { ClusterSpec } from "../../config";
 import { testSpec } from "./spec";
-import { hostlist, renderCgroupConf, renderSlurmConf, renderSlurmdbdConf, workerContainerSettings } from "../../config/render";
+import { renderCgroupConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, workerContainerSettings } from "../../config/render";
 
 const spec = (raw: Record<string, string> = {}) =>
   testSpec({ "slurm-cluster:clusterName": "lab", ...raw }, "ubuntu");
@@ -17,11 +17,21 @@ describe("slurm.conf", () => {
     expect(conf.split("\n")[0]).toBe('# slurm.conf for Slurm cluster "lab" (Pulumi project slurm-cluster, stack ubuntu).');
   });
 
-  it("declares every worker with the configured CPUs and memory, in one partition", async () => {
-    expect(lines(conf)).toContain("NodeName=worker[1-3] CPUs=4 RealMemory=2048 State=UNKNOWN");
+  it("names no node: workers register as dynamic nodes, all in one partition", async () => {
+    expect(conf).not.toMatch(/^NodeName=/m);
+    expect(lines(conf)).toContain("MaxNodeCount=256");
     expect(lines(conf)).toContain("PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP");
     // Containers see the host's hardware; without this, slurmd drains nodes whose sizes differ.
     expect(lines(conf)).toContain("SlurmdParameters=config_overrides");
+  });
+
+  it("is the same file whatever the worker count, so scaling replaces no Slurm container", async () => {
+    const other = renderSlurmConf(await spec({ "slurm-cluster:workerCount": "9", "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" }));
+    expect(other).toBe(conf);
+  });
+
+  it("has each worker announce the configured size when it registers", async () => {
+    expect(renderWorkerNodeConf(await spec({ "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" }))).toBe("CPUs=4 RealMemory=2048");
   });
 
   it("gives a job that does not ask for memory a per-CPU share of its node, not the whole node", async () => {
@@ -146,16 +156,5 @@ describe("worker container settings", () => {
     const s = await settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true" });
     expect(s).toMatchObject({ privileged: true, capabilityAdds: [], securityOpts: [] });
     expect((await settings("systemd", "1")).privileged).toBe(false);
-  });
-});
-
-describe("hostlist", () => {
-  it.each([
-    [["worker1"], "worker1"],
-    [["worker1", "worker2"], "worker[1-2]"],
-    [["worker1", "worker3"], "worker1,worker3"],
-    [["a1", "b2"], "a1,b2"],
-  ])("%j -> %s", (names, expected) => {
-    expect(hostlist(names)).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 // The local runner's own rules, no Docker: if these are wrong, every e2e result means nothing.
 // Each row of the provider table is pinned against what the providers' source says.
-import { durationNs } from "../../local-runner/docker-resources";
+import Docker from "dockerode";
+import { DockerResources, durationNs } from "../../local-runner/docker-resources";
 import { unwrapSecrets } from "../../local-runner/engine";
 import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
 import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
@@ -177,5 +178,30 @@ describe("which Docker engine", () => {
     const desktopOnly = (p: string) => p === "/Users/ada/.docker/run/docker.sock";
     expect(resolveDockerHost(undefined, { HOME: "/Users/ada" }, "darwin", desktopOnly)).toBe("unix:///Users/ada/.docker/run/docker.sock");
     expect(resolveDockerHost(undefined, { HOME: "/Users/ada" }, "darwin", () => true)).toBe("unix:///var/run/docker.sock");
+  });
+});
+
+describe("deleting a container, as the provider does", () => {
+  // A stand-in engine that records the calls: the stop timeout is the point, not Docker.
+  function recordingEngine() {
+    const calls: string[] = [];
+    const container = {
+      stop: async (o: { t: number }) => void calls.push(`stop t=${o.t}`),
+      remove: async (o: { force: boolean }) => void calls.push(`remove force=${o.force}`),
+    };
+    const docker = { getContainer: () => container } as unknown as Docker;
+    return { calls, resources: new DockerResources(docker, () => undefined) };
+  }
+
+  it("stops with destroyGraceSeconds before removing", async () => {
+    const { calls, resources } = recordingEngine();
+    await resources.deleteContainer("id", { name: "c", destroyGraceSeconds: 30 });
+    expect(calls).toEqual(["stop t=30", "remove force=true"]);
+  });
+
+  it("stops with a zero timeout when destroyGraceSeconds is unset, as pulumi-docker does", async () => {
+    const { calls, resources } = recordingEngine();
+    await resources.deleteContainer("id", { name: "c" });
+    expect(calls).toEqual(["stop t=0", "remove force=true"]);
   });
 });

@@ -2,7 +2,10 @@
 import { ClusterSpec, EngineQuery, loadClusterSpec } from "../../config";
 
 /** An engine that reports the given cgroup version (unit tests ask no Docker engine). */
-export const engineReporting = (version: 1 | 2): EngineQuery => ({ hostCgroupVersion: async () => version });
+export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024): EngineQuery => ({
+  hostCgroupVersion: async () => version,
+  memoryBytes: async () => memoryMiB * 2 ** 20,
+});
 
 export function testSpec(raw: Record<string, string> = {}, stack = "ubuntu", engine = engineReporting(2)): Promise<ClusterSpec> {
   return loadClusterSpec(raw, { project: "slurm-cluster", stack }, engine);

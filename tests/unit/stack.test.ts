@@ -1,4 +1,5 @@
 import { CONTAINER, IMAGE, NETWORK, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
+import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
 
 const STACKS = ["ubuntu", "macos", "qnap"];
 
@@ -179,15 +180,16 @@ describe("worker modes in the ubuntu stack", () => {
 
 describe("ready for the real Pulumi CLI and pulumi-docker", () => {
   it("declares every Docker resource on one explicit engine, the same one the registration check asks", async () => {
-    const run = await runWithMocks("ubuntu", ["docker:host=tcp://127.0.0.1:2375"]);
+    const engine = await startFakeEngine(DEFAULT_FACTS);
+    const run = await runWithMocks("ubuntu", [`docker:host=${engine.host}`]).finally(() => engine.close());
     expect(run.error).toBeUndefined();
     const providers = run.registrations.filter((r) => r.type === "pulumi:providers:docker");
-    expect(providers.map((p) => p.inputs.host)).toEqual(["tcp://127.0.0.1:2375"]);
+    expect(providers.map((p) => p.inputs.host)).toEqual([engine.host]);
     for (const r of run.registrations.filter((r) => r.type.startsWith("docker:"))) {
       expect({ name: r.name, provider: r.provider }).toEqual({ name: r.name, provider: expect.stringContaining("pulumi:providers:docker::docker-engine") });
     }
     const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
-    expect(checks.map((c) => c.inputs.dockerHost)).toEqual(["tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375"]);
+    expect(checks.map((c) => c.inputs.dockerHost)).toEqual([engine.host, engine.host]);
   });
 
   it("gives every stateful or systemd container time to stop, and replaces containers whose healthcheck or tmpfs changes", async () => {

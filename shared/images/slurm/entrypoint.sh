@@ -110,7 +110,9 @@ case "$role" in
     install -d -o root -g root -m 0755 /var/lib/slurm/slurmd
     controller=$(sed -n 's/^SlurmctldHost=//p' /etc/slurm/slurm.conf)
     wait_for "slurmctld on ${controller}" 120 scontrol ping
-    exec slurmd -D
+    [ -s /etc/slurm/dynamic-node.conf ] || fatal "no /etc/slurm/dynamic-node.conf; the deployment must upload the node's size"
+    # A dynamic node: slurmd registers this host by name, with the size the deployment gave it.
+    exec slurmd -D -Z --conf "$(cat /etc/slurm/dynamic-node.conf)"
     ;;
   exporter)
     # The Slurm exporter: asks slurmctld with the Slurm client commands, as the slurm user.
