@@ -126,7 +126,8 @@ async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { kn
   return {
     known: true,
     slurmdStartedAt: (node.slurmd_start_time?.number ?? 0) * 1000,
-    state: (node.state ?? []).join("+"),
+    // DYNAMIC_NORM marks how the node joined (slurmd -Z), not a state: left out.
+    state: (node.state ?? []).filter((f: string) => f !== "DYNAMIC_NORM").join("+"),
     cpus: node.cpus ?? 0,
     memoryMb: node.real_memory ?? 0,
     slurmVersion: node.version ?? "",
@@ -155,6 +156,11 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   for (;;) {
     try {
       last = await queryNode(inputs);
+      if (last?.known && last.state.includes("DRAIN") && last.reason === REMOVAL_REASON) {
+        // A removal that did not finish (its jobs outlasted the wait), and the worker is wanted again.
+        await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=RESUME"]);
+        continue;
+      }
       if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
         const { known: _known, slurmdStartedAt: _started, ...report } = last;
         return report;
@@ -193,6 +199,9 @@ export async function currentReport(inputs: RegistrationInputs): Promise<NodeRep
   return report;
 }
 
+/** The drain reason of a node being removed; a node declared again is resumed only from this. */
+const REMOVAL_REASON = "removed by slurm-cluster (workerCount lowered)";
+
 /** Ids of the jobs that have the node allocated (running, or completing). */
 async function jobsOnNode(inputs: RegistrationInputs): Promise<string[]> {
   const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["squeue", "-h", "-w", inputs.nodeName, "-t", "RUNNING,COMPLETING,CONFIGURING,SUSPENDED", "-o", "%i"]);
@@ -217,7 +226,7 @@ export async function removeNode(inputs: RegistrationInputs, progress: (line: st
   const known = await queryNode(inputs);
   if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.controllerContainer} does not answer`);
   if (!known.known) return; // never registered, or already removed
-  await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", "Reason=removed by slurm-cluster (workerCount lowered)"]);
+  await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${REMOVAL_REASON}`]);
   const deadline = Date.now() + inputs.shrinkDrainSeconds * 1000;
   let jobs = await jobsOnNode(inputs);
   while (jobs.length > 0 && Date.now() < deadline) {

@@ -53,6 +53,11 @@ export const CONFIG_KEYS = {
     default: "auto",
     allowed: "auto (128 MiB, 192 MiB with systemd) or a whole number of MiB from 64 to 65536",
   },
+  schedulerProfile: {
+    schema: z.enum(["throughput", "stock"]),
+    default: "throughput" as "throughput" | "stock",
+    allowed: "throughput (tuned for many short jobs) or stock (Slurm's defaults)",
+  },
   cgroupMode: {
     schema: z.enum(CGROUP_MODES),
     default: "none" as CgroupMode,

@@ -14,6 +14,8 @@ export interface ClusterSpec {
   dockerHost: string;
   clusterName: string;
   cgroupMode: CgroupMode;
+  /** Scheduling settings: tuned for short jobs, or Slurm's defaults. */
+  schedulerProfile: "throughput" | "stock";
   /** The cgroup version of the host the workers run on (resolved from auto before this point). */
   hostCgroupVersion: HostCgroupVersion;
   /** Whether cgroup and systemd workers may run privileged instead of with named grants. */
@@ -82,6 +84,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     dockerHost: v.dockerHost,
     clusterName: v.clusterName,
     cgroupMode: v.cgroupMode,
+    schedulerProfile: v.schedulerProfile,
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,
     baseImage: v.baseImage,

@@ -92,7 +92,8 @@ test("the accounting database holds the same job, read with mysql2", async () =>
       [Number(firstJobId)],
     );
     // Slurm's job state enum: 3 is JOB_COMPLETE.
-    expect(rows).toEqual([{ id_job: Number(firstJobId), job_name: "hello-nodes", state: 3, nodelist: "worker[1-2]" }]);
+    // Dynamic nodes are listed in the order they registered: worker[1-2] or worker[2,1].
+    expect(rows).toEqual([{ id_job: Number(firstJobId), job_name: "hello-nodes", state: 3, nodelist: expect.stringMatching(/^worker\[(1-2|1,2|2,1)\]$/) }]);
   } finally {
     await conn.end();
   }
@@ -227,6 +228,59 @@ test("a worker replaced under a new address still runs jobs", async () => {
   } finally {
     docker(["rm", "-f", placeholder]);
   }
+});
+
+test("growing to 3 workers and back to 2 touches no other container, and a running job completes", async () => {
+  const ctl = outputs.controller.containerName;
+  const before = containerIds(STACK);
+  const running = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker1", "-o", "/dev/null", "--wrap", "sleep 25"]).trim();
+  await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+
+  const grown = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3"]);
+  expect(grown.stderr).toMatch(/2 created, 0 updated, 0 replaced, 0 deleted/); // the container and its registration
+  const afterGrow = containerIds(STACK);
+  expect(Object.keys(afterGrow).sort()).toEqual([...Object.keys(before), "slurm-ubuntu-worker3"].sort());
+  for (const [name, id] of Object.entries(before)) expect({ name, id: afterGrow[name] }).toEqual({ name, id });
+  expect(JSON.parse(grown.stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 MIXED", "worker2 IDLE", "worker3 IDLE"]);
+  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2", "worker3"]);
+
+  const shrunk = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
+  expect(shrunk.stderr).toMatch(/0 created, 0 updated, 0 replaced, 2 deleted/);
+  expect(containerIds(STACK)).toEqual(before);
+  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  expect(await waitForJobEnd(ctl, running, 60)).toBe("COMPLETED");
+});
+
+test("removing a worker whose job outlasts the drain wait fails, names the job, and keeps the worker", async () => {
+  const ctl = outputs.controller.containerName;
+  npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0"]);
+  const job = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker3", "-o", "/dev/null", "--wrap", "sleep 300"]).trim();
+  await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", job, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+  expect(() => npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0"])).toThrow(
+    new RegExp(`Slurm node worker3 still runs job\\(s\\) ${job} after 0s \\(slurm-cluster:shrinkDrainSeconds\\); removing it would kill them`),
+  );
+  expect(docker(["inspect", "-f", "{{.State.Running}}", "slurm-ubuntu-worker3"])).toBe("true");
+  expect(dockerExec(ctl, ["squeue", "-h", "-j", job, "-o", "%T"]).trim()).toBe("RUNNING");
+  expect(dockerExec(ctl, ["sinfo", "-h", "-n", "worker3", "-o", "%t"]).trim()).toBe("drng");
+  // Allowed to kill: the registration records the new setting first (an update), then the shrink cancels the job.
+  npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
+  npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
+  expect(stackObjects("ps", STACK)).toHaveLength(8);
+  expect(await waitForJobEnd(ctl, job, 60)).toBe("CANCELLED");
+  npmRun("local:up", [STACK, ...NO_GRAFANA]); // the stack's own settings again (updates the registrations)
+});
+
+test("16 workers come up, and a 16-node job runs on 16 distinct hosts", async () => {
+  const ctl = outputs.controller.containerName;
+  const started = Date.now();
+  const up = JSON.parse(npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=16"]));
+  process.stderr.write(`2 -> 16 workers in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
+  expect(up.nodes.map((n: { state: string }) => n.state)).toEqual(Array(16).fill("IDLE"));
+  const hosts = dockerExec(ctl, ["srun", "-N16", "hostname"]).trim().split("\n");
+  expect(new Set(hosts).size).toBe(16);
+  expect(hosts.sort()).toEqual(Array.from({ length: 16 }, (_, i) => `worker${i + 1}`).sort());
+  npmRun("local:up", [STACK, ...NO_GRAFANA]);
+  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
 });
 
 test("destroy stops slurmctld gracefully, and the next up finds the queue as it was", async () => {
