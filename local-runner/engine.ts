@@ -408,35 +408,26 @@ export interface DownResult {
 
 /**
  * `pulumi destroy`: deletes every resource in state, dependents first, as the providers delete
- * (containers stopped with their destroyGraceSeconds; retained volumes kept). With `volumes`,
- * also removes the stack's retained volumes and any labelled leftover not in state (a clean slate).
+ * (containers stopped with their destroyGraceSeconds, workers drained and removed from Slurm,
+ * retained volumes kept). With `volumes` it is a clean slate instead, which `pulumi destroy` has
+ * no word for: every Docker object labelled with the stack (retained volumes and leftovers of
+ * runs whose state is gone included) is force-removed, and the runner's state is forgotten.
  */
 export async function down(stack: string, options: { volumes?: boolean; progress?: Progress; overrides?: string[] } = {}): Promise<DownResult> {
   const progress = options.progress ?? defaultProgress(stack);
   const config = readStackConfig(stack, options.overrides ?? []);
   const host = await engineFor(config);
   const result: DownResult = { deleted: [], leftovers: [] };
-  let state: SavedState | undefined;
-  try {
-    state = loadState(stack);
-  } catch (err) {
-    if (!options.volumes) throw err;
-    progress(`${(err as Error).message.split(";")[0]}; removing the stack's Docker objects by label instead`);
-  }
-  if (state) {
-    const deployment = new Deployment(stack, state, host, progress, true);
-    await deployment.deleteUndeclared(); // nothing is declared: everything goes
-    result.deleted = deployment.changes;
-    delete state.outputs;
-    saveState(stack, state);
-  }
   if (options.volumes) {
     const docker = new Docker(dockerClientOptions(host));
     const filters = { label: [`${PROJECT_LABEL}=slurm-cluster`, `${STACK_LABEL}=${stack}`] };
-    for (const c of await docker.listContainers({ all: true, filters })) {
-      await docker.getContainer(c.Id).remove({ force: true });
-      result.leftovers.push(`container ${c.Names[0]?.replace(/^\//, "")}`);
-    }
+    const containers = await docker.listContainers({ all: true, filters });
+    await Promise.all(
+      containers.map(async (c) => {
+        await docker.getContainer(c.Id).remove({ force: true });
+        result.leftovers.push(`container ${c.Names[0]?.replace(/^\//, "")}`);
+      }),
+    );
     for (const n of await docker.listNetworks({ filters })) {
       await docker.getNetwork(n.Id).remove();
       result.leftovers.push(`network ${n.Name}`);
@@ -446,10 +437,15 @@ export async function down(stack: string, options: { volumes?: boolean; progress
       result.leftovers.push(`volume ${v.Name}`);
     }
     removeState(stack);
+    progress(`removed ${result.leftovers.length} Docker object(s) of stack ${stack}, volumes included, and its state`);
+    return result;
   }
-  progress(
-    `deleted ${result.deleted.length} resource(s)` +
-      (options.volumes ? `; removed ${result.leftovers.length} retained or leftover Docker object(s)` : "; retained volumes kept (use --volumes to remove them)"),
-  );
+  const state = loadState(stack);
+  const deployment = new Deployment(stack, state, host, progress, true);
+  await deployment.deleteUndeclared(); // nothing is declared: everything goes
+  result.deleted = deployment.changes;
+  delete state.outputs;
+  saveState(stack, state);
+  progress(`deleted ${result.deleted.length} resource(s); retained volumes kept (use --volumes to remove them)`);
   return result;
 }

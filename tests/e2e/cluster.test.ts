@@ -82,6 +82,17 @@ test("a 2-node batch job writes both hostnames to the shared volume and complete
   expect(output.trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
 });
 
+test("finished jobs leave no zombie processes on the workers", async () => {
+  const ctl = outputs.controller.containerName;
+  const jobs = ["worker1", "worker2", "worker1"].map((w) => dockerExec(ctl, ["sbatch", "--parsable", "-w", w, "-o", "/dev/null", "--wrap", "true"]).trim());
+  for (const job of jobs) expect(await waitForJobEnd(ctl, job, 60)).toBe("COMPLETED");
+  for (const node of outputs.nodes) {
+    // Each job's slurmstepd is orphaned when it ends; PID 1 (tini) must reap it.
+    const zombies = dockerExec(node.containerName, ["ps", "-eo", "stat=,comm="]).split("\n").filter((l) => l.trim().startsWith("Z"));
+    expect({ node: node.name, zombies }).toEqual({ node: node.name, zombies: [] });
+  }
+});
+
 test("the accounting database holds the same job, read with mysql2", async () => {
   const db = outputs.database;
   expect(db.password).toMatch(/^[A-Za-z0-9]{32}$/);
@@ -182,7 +193,10 @@ test("a worker stopped outside up stays stopped on a plain up, and up --refresh 
 test("controller state survives a new controller container (StateSaveLocation on a volume)", async () => {
   const ctl = outputs.controller.containerName;
   const oldId = docker(["inspect", "-f", "{{.Id}}", ctl]);
-  docker(["rm", "-f", ctl]);
+  // A graceful stop, as a replaced container gets (a SIGKILLed slurmctld can lose its last
+  // seconds of state: a job that ended then comes back as RUNNING and holds its node).
+  docker(["stop", ctl]);
+  docker(["rm", ctl]);
   // A plain up does not look: the controller is recreated only once refresh finds it gone.
   npmRun("local:up", [STACK, ...NO_GRAFANA]);
   expect(stackObjects("ps", STACK)).not.toContain(oldId.slice(0, 12));
