@@ -57,6 +57,12 @@ const CONTAINER_INPUTS = [
 export type ReadResult = { exists: false } | { exists: true; running?: boolean; outputs?: Inputs };
 
 const isNotFound = (err: { statusCode?: number }) => err?.statusCode === 404;
+/** Whether the object an inspect asks for exists (any other error is an error). */
+const exists = (inspect: Promise<unknown>): Promise<ReadResult> =>
+  inspect.then(() => ({ exists: true }), (err) => (isNotFound(err) ? { exists: false } : Promise.reject(err)));
+/** A removal that finds nothing to remove has done its work. */
+const removed = (remove: Promise<unknown>): Promise<void> =>
+  remove.then(() => undefined, (err) => (isNotFound(err) ? undefined : Promise.reject(err)));
 
 export class DockerResources {
   constructor(private readonly docker: Docker, private readonly progress: Progress) {}
@@ -80,16 +86,12 @@ export class DockerResources {
   }
 
   async deleteNetwork(id: string, name: string): Promise<void> {
-    await this.docker.getNetwork(id).remove().catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+    await removed(this.docker.getNetwork(id).remove());
     this.progress(`deleted network ${name}`);
   }
 
-  async readNetwork(id: string): Promise<ReadResult> {
-    return (await this.docker.getNetwork(id).inspect().then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err))))
-      ? { exists: true }
-      : { exists: false };
+  readNetwork(id: string): Promise<ReadResult> {
+    return exists(this.docker.getNetwork(id).inspect());
   }
 
   // ---- volumes: Docker hands back an existing volume of the same name instead of failing.
@@ -101,16 +103,12 @@ export class DockerResources {
   }
 
   async deleteVolume(name: string): Promise<void> {
-    await this.docker.getVolume(name).remove().catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+    await removed(this.docker.getVolume(name).remove());
     this.progress(`deleted volume ${name}`);
   }
 
-  async readVolume(name: string): Promise<ReadResult> {
-    return (await this.docker.getVolume(name).inspect().then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err))))
-      ? { exists: true }
-      : { exists: false };
+  readVolume(name: string): Promise<ReadResult> {
+    return exists(this.docker.getVolume(name).inspect());
   }
 
   // ---- images (pulumi-docker's own Image): create and update build; read and delete do nothing.
@@ -176,13 +174,11 @@ export class DockerResources {
 
   async deleteRemoteImage(inputs: Inputs): Promise<void> {
     if (inputs.keepLocally) return;
-    await this.docker.getImage(inputs.name).remove().catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+    await removed(this.docker.getImage(inputs.name).remove());
   }
 
-  async readRemoteImage(inputs: Inputs): Promise<ReadResult> {
-    return (await this.docker.getImage(inputs.name).inspect().then(() => true, () => false)) ? { exists: true } : { exists: false };
+  readRemoteImage(inputs: Inputs): Promise<ReadResult> {
+    return exists(this.docker.getImage(inputs.name).inspect());
   }
 
   // ---- containers
@@ -315,9 +311,7 @@ export class DockerResources {
     await container.stop({ t: grace }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // 304: already stopped
     });
-    await container.remove({ force: true }).catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 404) throw err;
-    });
+    await removed(container.remove({ force: true }));
     this.progress(`deleted container ${inputs.name} (stopped in ${((Date.now() - started) / 1000).toFixed(1)}s, grace ${grace}s)`);
   }
 

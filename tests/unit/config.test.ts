@@ -129,5 +129,5 @@ describe("workers that do not fit the engine's memory", () => {
     const run = await runWithMocks("ubuntu", ["workerCount=64", "workerMemoryMb=256", "workerCpus=1", "workerMemoryHeadroomMb=64", "monitoring=false"]);
     expect(run.error).toBeUndefined();
     expect(run.registrations.filter((r) => r.type === "docker:index/container:Container")).toHaveLength(67);
-  });
+  }, 30_000);
 });
