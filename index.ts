@@ -8,6 +8,7 @@ import { declareImages } from "./components/images";
 import { dockerLabels } from "./components/labels";
 import { MonitoringStack } from "./components/monitoring-stack";
 import { MungeKey } from "./components/munge-key";
+import { clusterNetwork } from "./components/network";
 import { SlurmDb } from "./components/slurm-db";
 import { WorkerNode } from "./components/worker-node";
 
@@ -22,7 +23,7 @@ export = async () => {
   const onEngine = { provider: engine };
   const components = { providers: [engine] };
 
-  const network = new docker.Network("network", { name: spec.network, driver: "bridge", labels: dockerLabels(spec, "network") }, onEngine);
+  const network = clusterNetwork(spec, onEngine);
   const sharedVolume = new docker.Volume(
     "shared",
     { name: spec.volumes.shared, labels: dockerLabels(spec, "shared") },

@@ -33,6 +33,7 @@ export interface ClusterSpec {
   prefix: string;
   /** Labels put on every container, network and volume so tear-down finds all of them. */
   labels: Record<string, string>;
+  /** The private network's name, before the hash of its settings that components/network.ts appends. */
   network: string;
   /** Host names on the private network (also Slurm's SlurmctldHost, AccountingStorageHost, StorageHost). */
   hosts: { controller: string; slurmdbd: string; database: string };

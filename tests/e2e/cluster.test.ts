@@ -16,6 +16,7 @@ jest.setTimeout(15 * 60 * 1000);
 
 interface Outputs {
   clusterName: string;
+  network: string;
   slurmVersion: string;
   controller: { containerName: string; address: string };
   nodes: { name: string; containerName: string; state: string; cpus: number; memoryMb: number }[];
@@ -227,7 +228,7 @@ test("a worker replaced under a new address still runs jobs", async () => {
   docker(["rm", "-f", worker]);
   // Take the freed address, so the new worker container must get another one.
   const placeholder = `${worker}-placeholder`;
-  docker(["run", "-d", "--name", placeholder, "--network", "slurm-ubuntu-net", "--entrypoint", "sleep", "debian:trixie-slim", "600"]);
+  docker(["run", "-d", "--name", placeholder, "--network", outputs.network, "--entrypoint", "sleep", "debian:trixie-slim", "600"]);
   try {
     npmRun("local:up", [STACK, ...NO_GRAFANA, "--refresh"]);
     expect(address()).not.toBe(before);

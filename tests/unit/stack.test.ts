@@ -11,7 +11,7 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(names).toEqual(
       [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-worker1`, `slurm-${stack}-worker2`].sort(),
     );
-    expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([`slurm-${stack}-net`]);
+    expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([expect.stringMatching(new RegExp(`^slurm-${stack}-net-[0-9a-f]{8}$`))]);
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
       [`slurm-${stack}-database`, `slurm-${stack}-shared`, `slurm-${stack}-statesave`].sort(),
     );
@@ -105,7 +105,7 @@ describe("the ubuntu stack's wiring", () => {
       clusterName: "ubuntu",
       slurmVersion: "24.11.5",
       cgroupMode: "none",
-      network: "slurm-ubuntu-net",
+      network: expect.stringMatching(/^slurm-ubuntu-net-[0-9a-f]{8}$/),
       controller: { containerName: "slurm-ubuntu-controller", hostname: "controller", address: "10.9.0.2", stateSaveVolume: "slurm-ubuntu-statesave" },
       nodes: [
         { name: "worker1", containerName: "slurm-ubuntu-worker1", state: "IDLE", cpus: 2, memoryMb: 1024 },
@@ -230,5 +230,17 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
     const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
     // A worker's id is unknown in a preview: the check's input is not there yet.
     expect(checks.map((c) => c.inputs.workerContainerId)).toEqual([{ __pulumiUnknown: true }, { __pulumiUnknown: true }].map(expect.objectContaining));
+  });
+});
+
+describe("the cluster network", () => {
+  it("is named after a hash of its settings, so a replacement never clashes with the old network", async () => {
+    const a = await runWithMocks("ubuntu");
+    const b = await runWithMocks("macos");
+    const name = (run: typeof a) => ofType(run, NETWORK)[0].inputs.name as string;
+    expect(name(a)).toBe((await runWithMocks("ubuntu")).registrations.find((r) => r.type === NETWORK)!.inputs.name);
+    // Other labels (another stack), another hash: what a settings change would give.
+    expect(name(b).split("-").pop()).not.toBe(name(a).split("-").pop());
+    for (const c of ofType(a, CONTAINER)) expect(c.inputs.networksAdvanced[0].name).toBe(name(a));
   });
 });
