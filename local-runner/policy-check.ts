@@ -1,0 +1,180 @@
+// npm run policy -- <stack> [-c key=value ...]
+// Runs the policy pack (policy/policies.ts, the same functions `pulumi preview --policy-pack policy`
+// runs) against the resources the program declares for a stack, without the Pulumi CLI: the
+// program runs through the mock monitor as for `up`, with made-up values for what providers
+// compute (ids, addresses, random values), and each registration's inputs, as the provider would
+// get them, go to every policy's validateResource, then all of them to validateStack. Violations
+// print as `pulumi preview` prints them; any mandatory one fails the command.
+import * as crypto from "crypto";
+import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PACK_NAME, PackConfig, policies } from "../policy/policies";
+import { unwrapSecrets } from "./engine";
+import { PROJECT_NAME, ProgramMocks, RegistrationArgs, runProgram } from "./program";
+import { readStackConfig } from "./stack-config";
+
+export interface Violation {
+  policy: string;
+  level: string;
+  urn: string;
+  message: string;
+}
+
+interface Captured {
+  type: string;
+  name: string;
+  urn: string;
+  props: Record<string, unknown>;
+  args: RegistrationArgs;
+}
+
+/** What a provider would compute, made up so that everything the program derives from it is known. */
+function madeUpOutputs(args: RegistrationArgs): Record<string, unknown> {
+  const inputs = args.inputs;
+  switch (args.type) {
+    case "docker:index/container:Container":
+      return { ...inputs, networkDatas: [{ networkName: "policy-check", ipAddress: "192.0.2.10" }] };
+    case "random:index/randomBytes:RandomBytes":
+      return { ...inputs, base64: crypto.randomBytes(inputs.length).toString("base64") };
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: crypto.randomBytes(24).toString("base64url").slice(0, inputs.length) };
+    default:
+      if (args.type.startsWith("pulumi-nodejs:dynamic")) return { ...inputs, state: "IDLE", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
+      return inputs;
+  }
+}
+
+/** A resource's URN as the engine forms it: its parents' types, then its own, then its name. */
+function urnOf(stack: string, type: string, name: string, parentUrn: string): string {
+  const parentType = parentUrn ? parentUrn.split("::")[2] : "";
+  const chain = !parentType || parentType === "pulumi:pulumi:Stack" ? type : `${parentType}$${type}`;
+  return `urn:pulumi:${stack}::${PROJECT_NAME}::${chain}::${name}`;
+}
+
+async function capture(stack: string, config: Record<string, string>): Promise<Captured[]> {
+  const captured: Captured[] = [];
+  const urns = new Map<string, string>();
+  const mocks: ProgramMocks = {
+    async newResource(args) {
+      const urn = urnOf(stack, args.type, args.name, args.details.parent);
+      urns.set(`${args.type}::${args.name}`, urn);
+      if (args.custom) {
+        const { __provider: _code, ...props } = unwrapSecrets(args.inputs);
+        captured.push({ type: args.type, name: args.name, urn, props, args });
+      }
+      return { id: args.custom ? `${args.name}-id` : undefined, state: args.custom ? madeUpOutputs(args) : args.inputs };
+    },
+    call: () => ({}),
+  };
+  const { errors } = await runProgram(stack, config, mocks);
+  if (errors.length > 0) throw new Error(`the program failed for stack ${stack}:\n${errors.map((e) => e.message).join("\n")}`);
+  return captured;
+}
+
+class NotApplicable extends Error {}
+
+function policyResource(c: Captured): PolicyResource {
+  return {
+    type: c.type,
+    name: c.name,
+    urn: c.urn,
+    props: c.props,
+    opts: {
+      protect: false,
+      ignoreChanges: c.args.details.ignoreChanges,
+      deleteBeforeReplace: c.args.details.deleteBeforeReplace,
+      aliases: [],
+      customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
+      additionalSecretOutputs: [],
+      parent: c.args.details.parent || undefined,
+    },
+    dependencies: [],
+    propertyDependencies: {},
+    isType: () => false,
+    asType: () => undefined,
+  } as unknown as PolicyResource;
+}
+
+/** Evaluates every policy of the pack for `stack`; the pack's config comes from the stack's settings. */
+export async function checkPolicies(stack: string, overrides: string[] = []): Promise<{ violations: Violation[]; resources: number }> {
+  const config = readStackConfig(stack, overrides);
+  const packConfig: PackConfig = { allowPrivileged: config["slurm-cluster:allowPrivileged"] === "true", allowPublicPorts: false };
+  const resources = await capture(stack, config);
+  const violations: Violation[] = [];
+  const common = {
+    getConfig: <T>() => packConfig as unknown as T,
+    notApplicable: (reason?: string): never => {
+      throw new NotApplicable(reason);
+    },
+    stackTags: new Map<string, string>(),
+  };
+  for (const policy of policies) {
+    const level = policy.enforcementLevel ?? "advisory";
+    if (level === "disabled") continue;
+    const report = (urn: string): ReportViolation => (message, violationUrn) => violations.push({ policy: policy.name, level, urn: violationUrn ?? urn, message });
+    const run = async (f: () => Promise<void> | void) => {
+      try {
+        await f();
+      } catch (err) {
+        if (!(err instanceof NotApplicable)) throw err;
+      }
+    };
+    const perResource = (policy as ResourceValidationPolicy).validateResource;
+    if (perResource) {
+      const checks = Array.isArray(perResource) ? perResource : [perResource];
+      for (const r of resources) {
+        const args = { ...policyResource(r), ...common } as unknown as ResourceValidationArgs;
+        for (const check of checks) await run(() => check(args, report(r.urn)));
+      }
+    }
+    const wholeStack = (policy as StackValidationPolicy).validateStack;
+    if (wholeStack) {
+      const stackUrn = `urn:pulumi:${stack}::${PROJECT_NAME}::pulumi:pulumi:Stack::${PROJECT_NAME}-${stack}`;
+      await run(() => wholeStack({ resources: resources.map(policyResource), ...common }, report(stackUrn)));
+    }
+  }
+  return { violations, resources: resources.length };
+}
+
+/** The violations as `pulumi preview` prints them under "Policies". */
+export function formatViolations(violations: Violation[], version: string): string {
+  const mandatory = violations.some((v) => v.level === "mandatory");
+  const head = `Policies:\n    ${mandatory ? "❌" : violations.length > 0 ? "⚠️ " : "✅"} ${PACK_NAME}@v${version} (local: policy)\n`;
+  return (
+    head +
+    violations
+      .map((v) => {
+        const resource = v.urn.split("::").slice(-2);
+        return `        - [${v.level}]  ${v.policy}  (${resource[0].split("$").pop()}: ${resource[1]})\n          ${v.message}\n`;
+      })
+      .join("")
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [stack, ...rest] = argv;
+  if (!stack || stack.startsWith("-")) throw new Error("usage: npm run policy -- <stack> [-c key=value ...]");
+  const overrides: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "-c" || rest[i] === "--config") overrides.push(rest[++i] ?? "");
+    else throw new Error(`unexpected argument ${rest[i]}`);
+  }
+  const { violations, resources } = await checkPolicies(stack, overrides);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const version: string = require("../policy/package.json").version;
+  process.stdout.write(formatViolations(violations, version));
+  const mandatory = violations.filter((v) => v.level === "mandatory").length;
+  process.stdout.write(
+    `${resources} resources checked for stack ${stack}: ${mandatory} mandatory, ${violations.length - mandatory} advisory violation(s)\n`,
+  );
+  return mandatory > 0 ? 1 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: Error) => {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    },
+  );
+}

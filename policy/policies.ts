@@ -1,0 +1,181 @@
+// The project's promises as CrossGuard policies. Mandatory where breaking one is a security or
+// data-loss risk; advisory where it is a recommendation. Policy config (`--policy-pack-config`, or
+// the stack's own settings in the offline runner): allowPrivileged, allowPublicPorts.
+import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+
+export const PACK_NAME = "slurm-cluster";
+
+const CONTAINER = "docker:index/container:Container";
+const IMAGE = "docker:index/image:Image";
+const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
+const ROLE_LABEL = "com.slurm-cluster.role";
+/** Ports that must never be published: slurmctld, slurmd, slurmdbd, the database. */
+const INTERNAL_PORTS = [6817, 6818, 6819, 3306];
+/** What a worker mode may add (cgroup v2 modes remount their cgroup namespace). */
+const WORKER_CAPABILITIES = ["SYS_ADMIN"];
+
+export interface PackConfig {
+  /** The stack's allowPrivileged: cgroup and systemd workers may then be privileged. */
+  allowPrivileged: boolean;
+  /** Published ports may listen on every address (0.0.0.0). */
+  allowPublicPorts: boolean;
+}
+
+const configSchema = {
+  properties: { allowPrivileged: { type: "boolean" as const, default: false }, allowPublicPorts: { type: "boolean" as const, default: false } },
+};
+
+type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function labelsOf(props: Props): Record<string, string> {
+  return Object.fromEntries(((props.labels ?? []) as { label: string; value: string }[]).map((l) => [l.label, l.value]));
+}
+
+const onContainers =
+  (check: (props: Props, args: ResourceValidationArgs, report: ReportViolation) => void) => (args: ResourceValidationArgs, report: ReportViolation) => {
+    if (args.type === CONTAINER) check(args.props, args, report);
+  };
+
+/** A value still unknown in a preview is not judged. */
+const known = (v: unknown) => v !== undefined && !(typeof v === "object" && v !== null && "__pulumiUnknown" in v);
+
+export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
+  {
+    name: "no-privileged-containers",
+    description: "No container runs privileged, unless the stack sets allowPrivileged, and then only workers.",
+    enforcementLevel: "mandatory",
+    configSchema,
+    validateResource: onContainers((props, args, report) => {
+      if (!props.privileged) return;
+      const { allowPrivileged } = args.getConfig<PackConfig>();
+      const worker = labelsOf(props)[ROLE_LABEL] === "worker";
+      if (!allowPrivileged || !worker) {
+        report(`${props.name} is privileged; only workers may be, and only when the stack sets slurm-cluster:allowPrivileged=true`);
+      }
+    }),
+  },
+  {
+    name: "privileged-by-choice",
+    description: "A privileged worker the stack allowed: named grants are enough on every host tried, so privileged is worth a second look.",
+    enforcementLevel: "advisory",
+    configSchema,
+    validateResource: onContainers((props, args, report) => {
+      if (props.privileged && args.getConfig<PackConfig>().allowPrivileged) {
+        report(`${props.name} runs privileged because the stack sets allowPrivileged; the worker mode's named grants are the least that works`);
+      }
+    }),
+  },
+  {
+    name: "least-capabilities",
+    description: `Only worker containers add capabilities, and only what a worker mode needs (${WORKER_CAPABILITIES.join(", ")}).`,
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
+      const adds: string[] = props.capabilities?.adds ?? [];
+      if (adds.length === 0) return;
+      const worker = labelsOf(props)[ROLE_LABEL] === "worker";
+      const extra = adds.filter((c) => !worker || !WORKER_CAPABILITIES.includes(c.replace(/^CAP_/, "")));
+      if (extra.length > 0) report(`${props.name} adds ${extra.join(", ")}${worker ? "" : " but is not a worker"}`);
+    }),
+  },
+  {
+    name: "no-seccomp-unconfined",
+    description: "No container turns seccomp off.",
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
+      const off = ((props.securityOpts ?? []) as string[]).filter((o) => /^seccomp[=:]unconfined$/.test(o));
+      if (off.length > 0) report(`${props.name} sets ${off.join(", ")}`);
+    }),
+  },
+  {
+    name: "no-public-ports",
+    description: "Published ports listen on a named address (127.0.0.1 by default), never on all addresses unless allowPublicPorts; Slurm's and the database's ports are never published.",
+    enforcementLevel: "mandatory",
+    configSchema,
+    validateResource: onContainers((props, args, report) => {
+      const { allowPublicPorts } = args.getConfig<PackConfig>();
+      for (const p of (props.ports ?? []) as { internal: number; external?: number; ip?: string }[]) {
+        if (INTERNAL_PORTS.includes(p.internal)) report(`${props.name} publishes port ${p.internal}, which must stay on the cluster network`);
+        const ip = p.ip ?? "0.0.0.0";
+        if (!allowPublicPorts && (ip === "0.0.0.0" || ip === "::")) {
+          report(`${props.name} publishes port ${p.internal} as host port ${p.external ?? "(any)"} on ${ip} (every address); publish it on 127.0.0.1 or set allowPublicPorts`);
+        }
+      }
+    }),
+  },
+  {
+    name: "secrets-out-of-sight",
+    description: "The munge key and the database password reach containers only as files: never in environment variables, labels or command lines.",
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
+      const secrets: string[] = [];
+      for (const u of (props.uploads ?? []) as { file: string; content?: string; contentBase64?: string }[]) {
+        if (u.file === "/etc/munge/munge.key" && known(u.contentBase64)) secrets.push(u.contentBase64!);
+        if (/password$/.test(u.file) && known(u.content)) secrets.push(u.content!);
+        const pass = known(u.content) ? /^StoragePass=(.+)$/m.exec(u.content ?? "")?.[1] : undefined;
+        if (pass) secrets.push(pass);
+      }
+      const places: [string, string[]][] = [
+        ["environment", (props.envs ?? []) as string[]],
+        ["labels", Object.values(labelsOf(props))],
+        ["command", [...((props.command ?? []) as string[]), ...((props.entrypoints ?? []) as string[])]],
+      ];
+      for (const [where, values] of places) {
+        if (values.some((v) => typeof v === "string" && secrets.some((s) => s.length >= 8 && v.includes(s)))) {
+          report(`${props.name} carries a secret (munge key or database password) in its ${where}`);
+        }
+        if (values.some((v) => typeof v === "string" && /(PASSWORD|PASSWD|SECRET|MUNGE_KEY)=[^=]+$/i.test(v) && !/__FILE=/.test(v))) {
+          report(`${props.name} sets a password or key in its ${where}; upload it as a file instead`);
+        }
+      }
+    }),
+  },
+  {
+    name: "pinned-images",
+    description: "Images are built from, or pulled as, a pinned tag or digest: never an untagged name or :latest.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      const floating = (ref: string) => !/@sha256:[0-9a-f]{64}$/.test(ref) && (!/:[^/]+$/.test(ref) || /:latest$/.test(ref));
+      if (args.type === IMAGE) {
+        for (const [arg, ref] of Object.entries((args.props.build?.args ?? {}) as Record<string, string>)) {
+          if (/_IMAGE$/.test(arg) && known(ref) && floating(ref)) report(`${args.name} is built FROM ${ref} (${arg}); pin a tag or digest`);
+        }
+        if (known(args.props.imageName) && floating(args.props.imageName)) report(`${args.name} is tagged ${args.props.imageName}; use a content tag`);
+      }
+      if (args.type === REMOTE_IMAGE && known(args.props.name) && floating(args.props.name)) report(`${args.name} pulls ${args.props.name}; pin a tag or digest`);
+    },
+  },
+  {
+    name: "memory-limits",
+    description: "Every container has a memory limit (workers do; the others are recommended to).",
+    enforcementLevel: "advisory",
+    validateResource: onContainers((props, _args, report) => {
+      if (!props.memory) report(`${props.name} has no memory limit`);
+    }),
+  },
+  {
+    name: "healthcheck-and-restart",
+    description: "Every container has a healthcheck and a restart policy, so Docker reports and recovers it.",
+    enforcementLevel: "advisory",
+    validateResource: onContainers((props, _args, report) => {
+      if (!props.healthcheck) report(`${props.name} has no healthcheck`);
+      if (!props.restart || props.restart === "no") report(`${props.name} has no restart policy`);
+    }),
+  },
+  {
+    name: "cluster-shape",
+    description: "The stack has exactly one controller, at least one worker, and its published ports are all different.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      const containers = args.resources.filter((r: PolicyResource) => r.type === CONTAINER);
+      const role = (r: PolicyResource) => labelsOf(r.props)[ROLE_LABEL];
+      const controllers = containers.filter((r) => role(r) === "controller");
+      if (controllers.length !== 1) report(`the stack has ${controllers.length} controllers; it must have exactly one`);
+      if (!containers.some((r) => role(r) === "worker")) report("the stack has no worker");
+      const published = containers.flatMap((r) => ((r.props.ports ?? []) as { external?: number }[]).map((p) => [p.external, r.props.name] as const));
+      for (const [port, name] of published) {
+        const others = published.filter(([p, n]) => p === port && n !== name);
+        if (port !== undefined && others.length > 0) report(`host port ${port} is published by ${name} and ${others.map(([, n]) => n).join(", ")}`);
+      }
+    },
+  },
+];

@@ -1,0 +1,139 @@
+// The policy pack: each policy against a compliant and a violating resource (the pack's own
+// functions), the offline runner for every stack, and settings that must produce a violation.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { PackConfig, policies } from "../../policy/policies";
+import { Violation, checkPolicies } from "../../local-runner/policy-check";
+import { PROJECT_ROOT } from "../../local-runner/program";
+import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
+
+const CONTAINER = "docker:index/container:Container";
+const label = (role: string) => [{ label: "com.slurm-cluster.role", value: role }];
+
+function resourceViolations(policyName: string, type: string, props: Record<string, unknown>, config: Partial<PackConfig> = {}): string[] {
+  const policy = policies.find((p) => p.name === policyName) as ResourceValidationPolicy;
+  const found: string[] = [];
+  const args = {
+    type, props, urn: `urn:pulumi:t::slurm-cluster::${type}::r`, name: "r", opts: {},
+    getConfig: () => ({ allowPrivileged: false, allowPublicPorts: false, ...config }),
+    notApplicable: () => { throw new Error("not applicable"); },
+  } as unknown as ResourceValidationArgs;
+  (policy.validateResource as (a: ResourceValidationArgs, r: (m: string) => void) => void)(args, (m) => found.push(m));
+  return found;
+}
+
+describe("each policy", () => {
+  const worker = { name: "w", labels: label("worker"), memory: 512, healthcheck: { tests: ["CMD", "true"] }, restart: "unless-stopped" };
+  const ROWS: [string, string, Record<string, unknown>, Record<string, unknown>, Partial<PackConfig>?][] = [
+    ["no-privileged-containers", CONTAINER, worker, { ...worker, privileged: true }],
+    ["no-privileged-containers", CONTAINER, { ...worker, privileged: true }, { ...worker, labels: label("controller"), privileged: true }, { allowPrivileged: true }],
+    ["privileged-by-choice", CONTAINER, worker, { ...worker, privileged: true }, { allowPrivileged: true }],
+    ["least-capabilities", CONTAINER, { ...worker, capabilities: { adds: ["SYS_ADMIN"] } }, { ...worker, capabilities: { adds: ["NET_ADMIN"] } }],
+    ["least-capabilities", CONTAINER, { ...worker, labels: label("controller") }, { ...worker, labels: label("controller"), capabilities: { adds: ["SYS_ADMIN"] } }],
+    ["no-seccomp-unconfined", CONTAINER, { ...worker, securityOpts: ["apparmor=unconfined"] }, { ...worker, securityOpts: ["seccomp=unconfined"] }],
+    ["no-public-ports", CONTAINER, { ...worker, ports: [{ internal: 9090, external: 9090, ip: "127.0.0.1" }] }, { ...worker, ports: [{ internal: 9090, external: 9090 }] }],
+    ["no-public-ports", CONTAINER, { ...worker, ports: [{ internal: 9090, external: 9090, ip: "127.0.0.1" }] }, { ...worker, ports: [{ internal: 6817, external: 6817, ip: "127.0.0.1" }] }],
+    [
+      "secrets-out-of-sight", CONTAINER,
+      { ...worker, uploads: [{ file: "/etc/slurm-cluster/database-password", content: "S3cretPassw0rd" }], envs: ["A=1"] },
+      { ...worker, uploads: [{ file: "/etc/slurm-cluster/database-password", content: "S3cretPassw0rd" }], envs: ["DB=S3cretPassw0rd"] },
+    ],
+    ["secrets-out-of-sight", CONTAINER, { ...worker, envs: ["GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/x"] }, { ...worker, envs: ["MYSQL_PASSWORD=hunter22"] }],
+    ["pinned-images", "docker:index/image:Image", { imageName: "slurm-cluster/slurm:abc123", build: { args: { BASE_IMAGE: "debian:trixie-slim" } } }, { imageName: "slurm-cluster/slurm:abc123", build: { args: { BASE_IMAGE: "debian:latest" } } }],
+    ["pinned-images", "docker:index/remoteImage:RemoteImage", { name: "grafana/grafana:11.6.0" }, { name: "grafana/grafana" }],
+    ["memory-limits", CONTAINER, worker, { ...worker, memory: undefined }],
+    ["healthcheck-and-restart", CONTAINER, worker, { ...worker, restart: "no" }],
+  ];
+  it.each(ROWS)("%s: passes a compliant %s and reports a violating one", (name, type, good, bad, config = {}) => {
+    expect(resourceViolations(name, type, good, config)).toEqual([]);
+    expect(resourceViolations(name, type, bad, config)).toHaveLength(1);
+  });
+
+  it("cluster-shape: one controller, a worker, and no host port published twice", () => {
+    const policy = policies.find((p) => p.name === "cluster-shape") as StackValidationPolicy;
+    const container = (role: string, ports: { external: number }[] = []) =>
+      ({ type: CONTAINER, props: { name: role, labels: label(role), ports } }) as unknown as PolicyResource;
+    const check = (resources: PolicyResource[]) => {
+      const found: string[] = [];
+      policy.validateStack({ resources, getConfig: () => ({}) } as never, (m) => found.push(m));
+      return found;
+    };
+    expect(check([container("controller"), container("worker"), container("prometheus", [{ external: 9090 }])])).toEqual([]);
+    expect(check([container("worker")])).toEqual(["the stack has 0 controllers; it must have exactly one"]);
+    expect(check([container("controller")])).toEqual(["the stack has no worker"]);
+    expect(check([container("controller"), container("worker", [{ external: 9090 }]), container("prometheus", [{ external: 9090 }])])).toHaveLength(2);
+  });
+});
+
+describe("the offline runner", () => {
+  let engine: Awaited<ReturnType<typeof startFakeEngine>>;
+  beforeAll(async () => (engine = await startFakeEngine(DEFAULT_FACTS)));
+  afterAll(() => engine.close());
+  const check = (stack: string, overrides: string[] = []) => checkPolicies(stack, [`docker:host=${engine.host}`, ...overrides]);
+  const mandatory = (v: Violation[]) => v.filter((x) => x.level === "mandatory");
+
+  it.each(["ubuntu", "macos", "qnap"])("finds no mandatory violation in stack %s as committed", async (stack) => {
+    const { violations, resources } = await check(stack);
+    expect(resources).toBeGreaterThan(20);
+    expect(mandatory(violations)).toEqual([]);
+  });
+
+  it("fails monitoring published on every address, naming the policy and the resource", async () => {
+    const { violations } = await check("ubuntu", ["monitoringBindAddress=0.0.0.0"]);
+    expect(mandatory(violations).map((v) => [v.policy, v.urn.split("::").pop()])).toEqual(
+      expect.arrayContaining([["no-public-ports", "monitoring-prometheus"], ["no-public-ports", "monitoring-slurm-exporter"]]),
+    );
+  });
+
+  it("reports privileged cgroup workers the stack allowed as advisory only", async () => {
+    const { violations } = await check("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowPrivileged=true"]);
+    expect(mandatory(violations)).toEqual([]);
+    expect(violations.filter((v) => v.policy === "privileged-by-choice").map((v) => v.urn.split("::").pop())).toEqual(["worker1-slurmd", "worker2-slurmd"]);
+  });
+
+  it("exits non-zero on a mandatory violation and zero otherwise, printing like pulumi preview", async () => {
+    // Not spawnSync: the stand-in engine answers from this process, which must keep running.
+    const run = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string }>((resolve) => {
+        const child = spawn("npm", ["run", "-s", "policy", "--", "ubuntu", "-c", `docker:host=${engine.host}`, ...args], { cwd: PROJECT_ROOT });
+        let stdout = "";
+        child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+        child.on("close", (status) => resolve({ status, stdout }));
+      });
+    const bad = await run(["-c", "monitoringBindAddress=0.0.0.0"]);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toMatch(/- \[mandatory\]  no-public-ports  \(docker:index\/container:Container: monitoring-prometheus\)/);
+    const good = await run([]);
+    expect(good.status).toBe(0);
+    expect(good.stdout).toMatch(/resources checked for stack ubuntu: 0 mandatory/);
+  }, 60_000);
+});
+
+describe("the pull-request workflow", () => {
+  const file = path.join(PROJECT_ROOT, ".github", "workflows", "pull-request.yml");
+  const wf = yaml.load(fs.readFileSync(file, "utf8")) as {
+    on: Record<string, unknown>;
+    jobs: Record<string, { "runs-on": string; steps: { run?: string; uses?: string }[]; strategy?: { matrix: { stack: string[] } } }>;
+  };
+
+  it("runs on pull requests, with jobs GitHub can run", () => {
+    expect(Object.keys(wf.on)).toContain("pull_request");
+    for (const job of Object.values(wf.jobs)) {
+      expect(job["runs-on"]).toBeTruthy();
+      for (const step of job.steps) expect(Boolean(step.run) !== Boolean(step.uses)).toBe(true);
+    }
+  });
+
+  it("runs the unit tests, the offline policy check and pulumi preview with the pack, for every stack", () => {
+    const job = wf.jobs.policy;
+    expect(job.strategy?.matrix.stack.sort()).toEqual(["macos", "qnap", "ubuntu"]);
+    const runs = job.steps.map((s) => s.run ?? "").join("\n");
+    expect(runs).toContain("npm run test:unit");
+    expect(runs).toContain("npm run policy -- ${{ matrix.stack }}");
+    expect(runs).toMatch(/pulumi preview --stack \$\{\{ matrix.stack \}\} --policy-pack policy/);
+    expect(runs).toContain("pulumi login --local");
+  });
+});
