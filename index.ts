@@ -7,8 +7,10 @@ import { Controller } from "./components/controller";
 import { declareImages } from "./components/images";
 import { dockerLabels } from "./components/labels";
 import { MonitoringStack } from "./components/monitoring-stack";
+import { JwtKey } from "./components/jwt-key";
 import { MungeKey } from "./components/munge-key";
 import { clusterNetwork } from "./components/network";
+import { RestApi } from "./components/rest-api";
 import { SlurmDb } from "./components/slurm-db";
 import { WorkerNode } from "./components/worker-node";
 
@@ -31,6 +33,7 @@ export = async () => {
   );
   const images = declareImages(spec, onEngine);
   const munge = new MungeKey("munge");
+  const jwtKey = new JwtKey("jwt-key");
   const files: SlurmNodeFiles = {
     network: network.name,
     mungeKeyBase64: munge.keyBase64,
@@ -41,11 +44,20 @@ export = async () => {
 
   const db = new SlurmDb(
     "accounting",
-    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files },
+    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
     components,
   );
 
-  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files }, { ...components, dependsOn: [db] });
+  const controller = new Controller(
+    "controller",
+    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    { ...components, dependsOn: [db] },
+  );
+  const rest = new RestApi(
+    "rest",
+    { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName },
+    { ...components, dependsOn: [controller] },
+  );
 
   const workerSettings = workerContainerSettings(spec);
   const nodeConf = renderWorkerNodeConf(spec);
@@ -101,6 +113,7 @@ export = async () => {
       password: db.password,
     },
     sharedVolume: { name: sharedVolume.name, mountPath: spec.sharedMountPath },
+    rest: { url: rest.url, openapiVersion: rest.openapiVersion, tokenCommand: rest.tokenCommand },
     monitoring: monitoring
       ? {
           prometheusUrl: monitoring.prometheusUrl,

@@ -53,6 +53,11 @@ export function slurmUploads(files: SlurmNodeFiles) {
   ];
 }
 
+/** The REST API's token key, for the two daemons that check tokens (slurmctld, slurmdbd). */
+export function jwtKeyUpload(jwtKeyBase64: pulumi.Input<string>) {
+  return { file: "/etc/slurm/jwt_hs256.key", contentBase64: jwtKeyBase64, permissions: "0600" };
+}
+
 /** The shared volume mount of the controller and workers. */
 export function sharedMount(spec: ClusterSpec, files: SlurmNodeFiles) {
   return { type: "volume", source: files.sharedVolume, target: spec.sharedMountPath };

@@ -3,7 +3,7 @@ import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { STATE_SAVE_LOCATION } from "../config/render";
 import {
-  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, readinessCheck, sharedMount, slurmUploads,
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, sharedMount, slurmUploads,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
 
@@ -14,6 +14,8 @@ export interface ControllerArgs {
   readonly slurmImage: pulumi.Input<string>;
   /** Network, munge key, Slurm config files and shared volume. */
   readonly files: SlurmNodeFiles;
+  /** The REST API's JWT key, base64, secret. */
+  readonly jwtKeyBase64: pulumi.Input<string>;
 }
 
 /** slurmctld, with its StateSaveLocation on a named volume so state survives a new container. */
@@ -42,7 +44,7 @@ export class Controller extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "controller"),
         networksAdvanced: onNetwork(files, spec.hosts.controller),
         mounts: [{ type: "volume", source: stateSave.name, target: STATE_SAVE_LOCATION }, sharedMount(spec, files)],
-        uploads: slurmUploads(files),
+        uploads: [...slurmUploads(files), jwtKeyUpload(args.jwtKeyBase64)],
         healthcheck: readinessCheck(["CMD", "scontrol", "ping"]),
         wait: true,
         waitTimeout: 240,

@@ -3,7 +3,9 @@ import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { renderSlurmdbdConf, SLURMDBD_PORT } from "../config/render";
-import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, readinessCheck, tcpReadinessCheck } from "./container-parts";
+import {
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, tcpReadinessCheck,
+} from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface SlurmDbArgs {
@@ -15,6 +17,8 @@ export interface SlurmDbArgs {
   readonly databaseImage: pulumi.Input<string>;
   /** The cluster network and munge key (slurmdbd needs no slurm.conf). */
   readonly files: Pick<SlurmNodeFiles, "network" | "mungeKeyBase64">;
+  /** The REST API's JWT key, base64, secret. */
+  readonly jwtKeyBase64: pulumi.Input<string>;
 }
 
 /** Slurm accounting: a MariaDB database on a named volume, and slurmdbd in front of it. */
@@ -80,6 +84,7 @@ export class SlurmDb extends pulumi.ComponentResource {
         networksAdvanced: onNetwork(files, spec.hosts.slurmdbd),
         uploads: [
           { file: "/etc/munge/munge.key", contentBase64: files.mungeKeyBase64, permissions: "0400" },
+          jwtKeyUpload(args.jwtKeyBase64),
           {
             file: "/etc/slurm/slurmdbd.conf",
             content: pulumi.secret(this.password.apply((p) => renderSlurmdbdConf(spec, p))),

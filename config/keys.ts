@@ -100,6 +100,17 @@ export const CONFIG_KEYS = {
     default: "127.0.0.1",
     allowed: "an IPv4 address of this host to publish monitoring ports on (127.0.0.1 keeps them local)",
   },
+  restBindAddress: {
+    // slurmrestd's published port listens here; 127.0.0.1 keeps the REST API off the network.
+    schema: z.string().regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/),
+    default: "127.0.0.1",
+    allowed: "an IPv4 address of this host to publish the REST API on (127.0.0.1 keeps it local)",
+  },
+  restPort: {
+    schema: wholeNumber(1, 65535),
+    default: 6820,
+    allowed: "a TCP port from 1 to 65535",
+  },
   prometheusPort: {
     schema: wholeNumber(1, 65535),
     default: 9090,

@@ -51,14 +51,13 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
     values[key] = result.data;
   }
 
-  if (problems.length === 0 && values.monitoring) {
-    const ports = (["prometheusPort", "slurmExporterPort", ...(values.grafana ? ["grafanaPort"] : [])] as const).map(
-      (k) => [k, values[k] as number] as const,
-    );
+  if (problems.length === 0) {
+    const published = ["restPort", ...(values.monitoring ? ["prometheusPort", "slurmExporterPort", ...(values.grafana ? ["grafanaPort"] : [])] : [])];
+    const ports = published.map((k) => [k, values[k] as number] as const);
     const clash = ports.find(([k, port]) => ports.some(([other, p]) => other !== k && p === port));
     if (clash) {
       problems.push(
-        `${prefix}${clash[0]} = ${JSON.stringify(String(clash[1]))}: expected a port no other monitoring service publishes ` +
+        `${prefix}${clash[0]} = ${JSON.stringify(String(clash[1]))}: expected a port no other service of the stack publishes ` +
           `(in use by ${ports.filter(([k, p]) => p === clash[1] && k !== clash[0]).map(([k]) => prefix + k).join(", ")})`,
       );
     }

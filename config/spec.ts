@@ -42,6 +42,8 @@ export interface ClusterSpec {
   sharedMountPath: string;
   database: { name: string; user: string; port: number };
   workers: WorkerSpec[];
+  /** Slurm's REST API (slurmrestd): its container and where it is published on the host. */
+  rest: { container: string; host: string; bindAddress: string; port: number };
   /** Undefined when the stack turns monitoring off. */
   monitoring?: MonitoringSpec;
 }
@@ -110,6 +112,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
       shared: v.sharedVolume || `${prefix}-shared`,
     },
     sharedMountPath: "/shared",
+    rest: { container: `${prefix}-rest`, host: "rest", bindAddress: v.restBindAddress, port: v.restPort },
     database: { name: "slurm_acct_db", user: "slurm", port: 3306 },
     workers,
     monitoring: v.monitoring

@@ -5,6 +5,20 @@ export const SLURMCTLD_PORT = 6817;
 export const SLURMD_PORT = 6818;
 export const SLURMDBD_PORT = 6819;
 export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
+export const SLURMRESTD_PORT = 6820;
+/** The HS256 key slurmctld and slurmdbd check REST tokens with (uploaded to those two only). */
+export const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
+/** The REST API's data parser in Slurm 24.11 (Debian trixie): its paths are /slurm/v0.0.42/... */
+export const REST_OPENAPI_VERSION = "v0.0.42";
+
+/** Lines that let slurmctld and slurmdbd accept JSON Web Tokens besides munge (slurmrestd sends them). */
+export function jwtAuthLines(): string[] {
+  return [
+    "# Tokens for the REST API (slurmrestd): HS256 JSON Web Tokens checked with this key, besides munge.",
+    "AuthAltTypes=auth/jwt",
+    `AuthAltParameters=jwt_key=${JWT_KEY_PATH}`,
+  ];
+}
 
 /** Plugins that decide how a worker tracks and contains job processes, per cgroupMode. */
 function containmentLines(spec: ClusterSpec): string[] {
@@ -86,6 +100,7 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       "SlurmUser=slurm",
       "AuthType=auth/munge",
       "CredType=cred/munge",
+      ...jwtAuthLines(),
       `SlurmctldPort=${SLURMCTLD_PORT}`,
       `SlurmdPort=${SLURMD_PORT}`,
       "MpiDefault=none",

@@ -1,6 +1,6 @@
 import { ClusterSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
-import { SLURMDBD_PORT } from "./slurm-conf";
+import { SLURMDBD_PORT, jwtAuthLines } from "./slurm-conf";
 
 /**
  * slurmdbd.conf. It holds the database password, so callers pass a secret and keep the
@@ -11,6 +11,7 @@ export function renderSlurmdbdConf(spec: ClusterSpec, databasePassword: string):
     [renderHeader("slurmdbd.conf", spec)],
     [
       "AuthType=auth/munge",
+      ...jwtAuthLines(),
       `DbdHost=${spec.hosts.slurmdbd}`,
       `DbdPort=${SLURMDBD_PORT}`,
       "SlurmUser=slurm",

@@ -22,6 +22,7 @@ interface Outputs {
   nodes: { name: string; containerName: string; state: string; cpus: number; memoryMb: number }[];
   database: { address: string; port: number; name: string; user: string; password: string };
   sharedVolume: { name: string; mountPath: string };
+  rest: { url: string; openapiVersion: string; tokenCommand: string };
 }
 
 let outputs: Outputs;
@@ -111,6 +112,63 @@ test("the accounting database holds the same job, read with mysql2", async () =>
   }
 });
 
+describe("the REST API (slurmrestd, JWT)", () => {
+  const v = () => outputs.rest.openapiVersion;
+  let token: string;
+  const call = (method: string, path: string, opts: { token?: string; user?: string; body?: unknown } = {}) =>
+    fetch(`${outputs.rest.url}${path}`, {
+      method,
+      headers: {
+        ...(opts.token ? { "X-SLURM-USER-NAME": opts.user ?? "root", "X-SLURM-USER-TOKEN": opts.token } : {}),
+        ...(opts.body ? { "Content-Type": "application/json" } : {}),
+      },
+      body: opts.body ? JSON.stringify(opts.body) : undefined,
+    });
+
+  beforeAll(() => {
+    // The output's command, as a user runs it (with a user name filled in).
+    const [cmd, ...args] = outputs.rest.tokenCommand.replace("<user>", "root").split(" ");
+    expect(cmd).toBe("docker");
+    token = docker(args).replace(/^SLURM_JWT=/, "");
+  });
+
+  test("serves its OpenAPI document, published on loopback only", async () => {
+    expect(outputs.rest.url).toBe("http://127.0.0.1:6820");
+    const doc = (await (await call("GET", "/openapi/v3")).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([`/slurm/${v()}/nodes/`, `/slurmdb/${v()}/job/{job_id}`]));
+    expect(docker(["port", "slurm-ubuntu-rest"])).toBe("6820/tcp -> 127.0.0.1:6820");
+  });
+
+  test("refuses a request without a token, or with a malformed one", async () => {
+    expect((await call("GET", `/slurm/${v()}/nodes`)).status).toBe(401);
+    expect((await call("GET", `/slurm/${v()}/nodes`, { token: "not.a.token" })).status).toBe(401);
+  });
+
+  test("lists the nodes with their states, and runs a job submitted through it to COMPLETED in accounting", async () => {
+    const nodes = (await (await call("GET", `/slurm/${v()}/nodes`, { token })).json()) as { nodes: { name: string; state: string[] }[] };
+    expect(nodes.nodes.map((n) => n.name).sort()).toEqual(["worker1", "worker2"]);
+    for (const n of nodes.nodes) expect(n.state).toContain("IDLE");
+    const job = { name: "rest-hello", current_working_directory: "/shared", environment: ["PATH=/usr/bin:/bin"], script: "#!/bin/bash\nhostname" };
+    const submitted = await call("POST", `/slurm/${v()}/job/submit`, { token, body: { job } });
+    expect(submitted.status).toBe(200);
+    const { job_id: jobId } = (await submitted.json()) as { job_id: number };
+    expect(await waitForJobEnd(outputs.controller.containerName, String(jobId), 60)).toBe("COMPLETED");
+    const record = await eventually("the job in slurmdbd through REST", 30, async () => {
+      const r = (await (await call("GET", `/slurmdb/${v()}/job/${jobId}`, { token })).json()) as { jobs: { name: string; state: { current: string[] } }[] };
+      return r.jobs?.[0]?.state.current.includes("COMPLETED") ? r.jobs[0] : undefined;
+    });
+    expect(record.name).toBe("rest-hello");
+  });
+
+  test("gives Slurm's error for a job Slurm rejects, and submits nothing", async () => {
+    const before = dockerExec(outputs.controller.containerName, ["squeue", "-h", "-o", "%i"]);
+    const res = await call("POST", `/slurm/${v()}/job/submit`, { token, body: { job: { name: "bad", partition: "nosuch", current_working_directory: "/tmp", script: "#!/bin/bash\ntrue" } } });
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(JSON.stringify(await res.json())).toMatch(/[Pp]artition/);
+    expect(dockerExec(outputs.controller.containerName, ["squeue", "-h", "-o", "%i"])).toBe(before);
+  });
+});
+
 test("a registration check that cannot succeed fails naming the node, its state and the slurmd log", async () => {
   await expect(
     waitUntilUsable({
@@ -130,7 +188,7 @@ test("a second up changes nothing, and preview then reports no changes", () => {
   const before = containerIds(STACK);
   const again = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
   expect(containerIds(STACK)).toEqual(before);
-  expect(Object.keys(before)).toHaveLength(8); // database, slurmdbd, controller, 2 workers, prometheus, 2 exporters
+  expect(Object.keys(before)).toHaveLength(9); // database, slurmdbd, controller, REST API, 2 workers, prometheus, 2 exporters
   expect(again.stderr).toMatch(/0 created, 0 updated, 0 replaced, 0 deleted, \d+ unchanged/);
   expect(JSON.parse(again.stdout).database.password).toBe("[secret]"); // secrets masked unless asked for
   const plan = npmRun("local:preview", [STACK, ...NO_GRAFANA]);
@@ -281,7 +339,7 @@ test("removing a worker whose job outlasts the drain wait fails, names the job, 
   // Allowed to kill: the registration records the new setting first (an update), then the shrink cancels the job.
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
-  expect(stackObjects("ps", STACK)).toHaveLength(8);
+  expect(stackObjects("ps", STACK)).toHaveLength(9);
   expect(await waitForJobEnd(ctl, job, 60)).toMatch(/^CANCELLED/);
   npmRun("local:up", [STACK, ...NO_GRAFANA]); // the stack's own settings again (updates the registrations)
 });

@@ -87,7 +87,7 @@ describe("MonitoringStack in the ubuntu stack", () => {
   });
 
   it.each([
-    ["prometheusPort=3000", /slurm-cluster:prometheusPort = "3000": expected a port no other monitoring service publishes \(in use by slurm-cluster:grafanaPort\)/],
+    ["prometheusPort=3000", /slurm-cluster:prometheusPort = "3000": expected a port no other service of the stack publishes \(in use by slurm-cluster:grafanaPort\)/],
     ["monitoringBindAddress=localhost", /slurm-cluster:monitoringBindAddress = "localhost": expected an IPv4 address/],
     ["scrapeIntervalSeconds=1", /slurm-cluster:scrapeIntervalSeconds = "1": expected a whole number of seconds from 5 to 300/],
     ["grafana=maybe", /slurm-cluster:grafana = "maybe": expected true or false/],

@@ -9,7 +9,7 @@ describe.each(STACKS)("stack %s", (stack) => {
     expect(run.error).toBeUndefined();
     const names = ofType(run, CONTAINER).map((c) => c.inputs.name).sort();
     expect(names).toEqual(
-      [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-worker1`, `slurm-${stack}-worker2`].sort(),
+      [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-rest`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-worker1`, `slurm-${stack}-worker2`].sort(),
     );
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([expect.stringMatching(new RegExp(`^slurm-${stack}-net-[0-9a-f]{8}$`))]);
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
@@ -71,7 +71,7 @@ describe("the ubuntu stack's wiring", () => {
   it("publishes no Slurm or database port, runs nothing privileged and adds no capability in none mode", async () => {
     const run = await runWithMocks("ubuntu");
     for (const c of ofType(run, CONTAINER)) {
-      if (!/prometheus|exporter|grafana/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
+      if (!/prometheus|exporter|grafana|rest/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
       expect(c.inputs.privileged).toBeUndefined();
       expect(c.inputs.capabilities).toBeUndefined();
     }
@@ -242,5 +242,51 @@ describe("the cluster network", () => {
     // Other labels (another stack), another hash: what a settings change would give.
     expect(name(b).split("-").pop()).not.toBe(name(a).split("-").pop());
     for (const c of ofType(a, CONTAINER)) expect(c.inputs.networksAdvanced[0].name).toBe(name(a));
+  });
+});
+
+describe("the REST API", () => {
+  it("checks tokens with one JWT key, uploaded as a secret to slurmctld and slurmdbd only", async () => {
+    const run = await runWithMocks("ubuntu");
+    const keyOf = (name: string) => {
+      const uploads = ofType(run, CONTAINER).find((c) => c.inputs.name === name)!.inputs.uploads;
+      const list: { file: string; contentBase64?: string; permissions?: string }[] = isWireSecret(uploads) ? uploads.value : uploads;
+      return list.find((u) => u.file === "/etc/slurm/jwt_hs256.key");
+    };
+    const ctl = keyOf("slurm-ubuntu-controller")!;
+    expect(ctl.permissions).toBe("0600");
+    expect(Buffer.from(ctl.contentBase64!, "base64")).toHaveLength(32);
+    expect(keyOf("slurm-ubuntu-slurmdbd")!.contentBase64).toBe(ctl.contentBase64);
+    for (const other of ["slurm-ubuntu-worker1", "slurm-ubuntu-rest", "slurm-ubuntu-slurm-exporter"]) expect(keyOf(other)).toBeUndefined();
+    // Secret on its way to the provider, and nowhere in the outputs.
+    expect(isWireSecret(ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-controller")!.inputs.uploads)).toBe(true);
+    expect(JSON.stringify(run.outputs)).not.toContain(ctl.contentBase64);
+  });
+
+  it("runs slurmrestd published on the REST bind address only, and exports how to reach it", async () => {
+    const run = await runWithMocks("ubuntu", ["restPort=16820"]);
+    const rest = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-rest")!;
+    expect(rest.inputs.command).toEqual(["rest"]);
+    expect(rest.inputs.ports).toEqual([{ internal: 6820, external: 16820, ip: "127.0.0.1" }]);
+    expect(rest.inputs.privileged).toBeUndefined();
+    expect(rest.inputs.capabilities).toBeUndefined();
+    expect(run.outputs.rest).toEqual({
+      url: "http://127.0.0.1:16820",
+      openapiVersion: "v0.0.42",
+      tokenCommand: "docker exec slurm-ubuntu-controller scontrol token username=<user> lifespan=3600",
+    });
+  });
+
+  it("has slurmctld and slurmdbd accept JWT besides munge", async () => {
+    const run = await runWithMocks("ubuntu");
+    const upload = (name: string, file: string) => {
+      const uploads = ofType(run, CONTAINER).find((c) => c.inputs.name === name)!.inputs.uploads;
+      return ((isWireSecret(uploads) ? uploads.value : uploads) as { file: string; content?: string }[]).find((u) => u.file === file)!.content!;
+    };
+    for (const conf of [upload("slurm-ubuntu-controller", "/etc/slurm/slurm.conf"), upload("slurm-ubuntu-slurmdbd", "/etc/slurm/slurmdbd.conf")]) {
+      expect(conf).toMatch(/^AuthType=auth\/munge$/m);
+      expect(conf).toMatch(/^AuthAltTypes=auth\/jwt$/m);
+      expect(conf).toMatch(/^AuthAltParameters=jwt_key=\/etc\/slurm\/jwt_hs256\.key$/m);
+    }
   });
 });

@@ -45,6 +45,13 @@ start_munge() {
   wait_for "munged" 10 munge -n
 }
 
+# The JWT key (controller and slurmdbd only) belongs to SlurmUser, readable by no one else.
+install_jwt_key() {
+  [ -s /etc/slurm/jwt_hs256.key ] || fatal "no JWT key at /etc/slurm/jwt_hs256.key; the deployment must upload one"
+  chown slurm:slurm /etc/slurm/jwt_hs256.key
+  chmod 0600 /etc/slurm/jwt_hs256.key
+}
+
 cgroup_conf() { sed -n "s/^$1=//p" /etc/slurm/cgroup.conf 2>/dev/null; }
 cgroupfs_type() { stat -fc %T /sys/fs/cgroup; }
 
@@ -84,6 +91,7 @@ tcp_open() { timeout 2 bash -c "</dev/tcp/$1/$2"; }
 case "$role" in
   slurmdbd)
     start_munge
+    install_jwt_key
     chown slurm:slurm /etc/slurm/slurmdbd.conf
     chmod 0600 /etc/slurm/slurmdbd.conf
     db_host=$(sed -n 's/^StorageHost=//p' /etc/slurm/slurmdbd.conf)
@@ -93,6 +101,7 @@ case "$role" in
     ;;
   controller)
     start_munge
+    install_jwt_key
     state_dir=$(sed -n 's/^StateSaveLocation=//p' /etc/slurm/slurm.conf)
     install -d -o slurm -g slurm -m 0755 "$state_dir"
     chown -R slurm:slurm "$state_dir"
@@ -114,6 +123,18 @@ case "$role" in
     # A dynamic node: slurmd registers this host by name, with the size the deployment gave it.
     exec slurmd -D -Z --conf "$(cat /etc/slurm/dynamic-node.conf)"
     ;;
+  rest)
+    # slurmrestd: Slurm's REST API. It refuses to run as root or SlurmUser, and with rest_auth/jwt it
+    # passes each request's token on to slurmctld and slurmdbd, which check it with the JWT key.
+    start_munge
+    wait_for "slurmctld" 120 scontrol ping
+    # slurmrestd unshares its files and System V IPC namespaces, which needs CAP_SYS_ADMIN; the
+    # container already gives it namespaces of its own, so it is told not to (no capability added).
+    export SLURMRESTD_SECURITY=disable_unshare_files,disable_unshare_sysv
+    # auth/jwt first: slurmrestd then takes each request's token (with munge first it rejects them).
+    export SLURM_JWT=daemon
+    exec runuser -u slurmrestd -- slurmrestd -a rest_auth/jwt "0.0.0.0:${SLURMRESTD_PORT:-6820}"
+    ;;
   exporter)
     # The Slurm exporter: asks slurmctld with the Slurm client commands, as the slurm user.
     start_munge
@@ -128,7 +149,7 @@ case "$role" in
     exec /sbin/init
     ;;
   *)
-    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|exporter" >&2
+    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|rest|exporter" >&2
     exit 64
     ;;
 esac

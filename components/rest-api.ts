@@ -1,0 +1,60 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { ClusterSpec } from "../config";
+import { REST_OPENAPI_VERSION, SLURMRESTD_PORT } from "../config/render";
+import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, slurmUploads, tcpReadinessCheck } from "./container-parts";
+import { dockerLabels } from "./labels";
+
+export interface RestApiArgs {
+  /** The validated cluster spec. */
+  readonly spec: ClusterSpec;
+  /** The Slurm image (it has slurmrestd). */
+  readonly slurmImage: pulumi.Input<string>;
+  /** Network, munge key and Slurm config files. */
+  readonly files: SlurmNodeFiles;
+  /** The controller's container name: the output's token command runs there. */
+  readonly controllerContainer: pulumi.Input<string>;
+}
+
+/**
+ * slurmrestd, Slurm's REST API, authenticating every request with a JSON Web Token
+ * (rest_auth/jwt; slurmctld and slurmdbd check it). Published only on spec.rest.bindAddress.
+ */
+export class RestApi extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  public readonly openapiVersion: pulumi.Output<string>;
+  /** How a user gets a token: run this (with their user name) where Docker is. */
+  public readonly tokenCommand: pulumi.Output<string>;
+
+  constructor(name: string, args: RestApiArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(`${TYPE_PREFIX}:index:RestApi`, name, {}, opts);
+    const { spec, files } = args;
+    const rest = spec.rest;
+
+    new docker.Container(
+      `${name}-slurmrestd`,
+      {
+        name: rest.container,
+        hostname: rest.host,
+        image: args.slurmImage,
+        command: ["rest"],
+        envs: [`SLURMRESTD_PORT=${SLURMRESTD_PORT}`],
+        labels: dockerLabels(spec, "rest"),
+        networksAdvanced: onNetwork(files, rest.host),
+        ports: [{ internal: SLURMRESTD_PORT, external: rest.port, ip: rest.bindAddress }],
+        uploads: slurmUploads(files),
+        healthcheck: tcpReadinessCheck(SLURMRESTD_PORT),
+        wait: true,
+        waitTimeout: 180,
+        restart: "unless-stopped",
+      },
+      { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
+    );
+
+    const host = rest.bindAddress === "0.0.0.0" ? "localhost" : rest.bindAddress;
+    this.url = pulumi.output(`http://${host}:${rest.port}`);
+    this.openapiVersion = pulumi.output(REST_OPENAPI_VERSION);
+    this.tokenCommand = pulumi.interpolate`docker exec ${args.controllerContainer} scontrol token username=<user> lifespan=3600`;
+    this.registerOutputs({ url: this.url, openapiVersion: this.openapiVersion, tokenCommand: this.tokenCommand });
+  }
+}
