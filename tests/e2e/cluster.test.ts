@@ -132,16 +132,19 @@ describe("the REST API (slurmrestd, JWT)", () => {
     token = docker(args).replace(/^SLURM_JWT=/, "");
   });
 
-  test("serves its OpenAPI document, published on loopback only", async () => {
+  test("serves its OpenAPI document to a token holder, published on loopback only", async () => {
     expect(outputs.rest.url).toBe("http://127.0.0.1:6820");
-    const doc = (await (await call("GET", "/openapi/v3")).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await call("GET", "/openapi/v3", { token })).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining([`/slurm/${v()}/nodes/`, `/slurmdb/${v()}/job/{job_id}`]));
     expect(docker(["port", "slurm-ubuntu-rest"])).toBe("6820/tcp -> 127.0.0.1:6820");
   });
 
-  test("refuses a request without a token, or with a malformed one", async () => {
+  test("refuses a request without a token (401), and one with a malformed token with Slurm's error", async () => {
     expect((await call("GET", `/slurm/${v()}/nodes`)).status).toBe(401);
-    expect((await call("GET", `/slurm/${v()}/nodes`, { token: "not.a.token" })).status).toBe(401);
+    // slurmrestd passes the token on; slurmctld rejects it, and slurmrestd answers 511 with Slurm's error.
+    const bad = await call("GET", `/slurm/${v()}/nodes`, { token: "not.a.token" });
+    expect(bad.status).toBe(511);
+    expect(((await bad.json()) as { errors: { error: string }[] }).errors.map((e) => e.error)).toContain("Protocol authentication error");
   });
 
   test("lists the nodes with their states, and runs a job submitted through it to COMPLETED in accounting", async () => {
