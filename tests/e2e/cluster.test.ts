@@ -145,6 +145,21 @@ describe("the REST API (slurmrestd, JWT)", () => {
     const bad = await call("GET", `/slurm/${v()}/nodes`, { token: "not.a.token" });
     expect(bad.status).toBe(511);
     expect(((await bad.json()) as { errors: { error: string }[] }).errors.map((e) => e.error)).toContain("Protocol authentication error");
+    const shortLived = dockerExec(outputs.controller.containerName, ["scontrol", "token", "username=root", "lifespan=1"]).trim().replace(/^SLURM_JWT=/, "");
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await call("GET", `/slurm/${v()}/nodes`, { token: shortLived })).status).toBe(511); // expired
+  });
+
+  test("refuses a body that is not JSON, and submits nothing", async () => {
+    const before = dockerExec(outputs.controller.containerName, ["squeue", "-h", "-o", "%i"]);
+    const res = await fetch(`${outputs.rest.url}/slurm/${v()}/job/submit`, {
+      method: "POST",
+      headers: { "X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": token, "Content-Type": "text/plain" },
+      body: "hello",
+    });
+    expect(res.status).toBe(400);
+    expect(await res.text()).toBe("Unable to parse query.");
+    expect(dockerExec(outputs.controller.containerName, ["squeue", "-h", "-o", "%i"])).toBe(before);
   });
 
   test("lists the nodes with their states, and runs a job submitted through it to COMPLETED in accounting", async () => {
