@@ -105,6 +105,8 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       `SlurmdPort=${SLURMD_PORT}`,
       "MpiDefault=none",
       "ReturnToService=2",
+      "# No mailer in the containers: job mail (sbatch --mail-type) is a no-op instead of an error at every start.",
+      "MailProg=/bin/true",
     ],
     [
       "# State and spool. StateSaveLocation is a named volume: queue and job ids survive a new controller container.",

@@ -3,6 +3,7 @@
 // accounting (sacct and the database itself), live through what `pulumi up`, `preview`,
 // `refresh` and `destroy` do to it (the local runner does what pulumi-docker does, no more),
 // survive a new controller, and tear down clean. One cluster serves every test, in order.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as mysql from "mysql2/promise";
@@ -47,6 +48,13 @@ test("every node registered and is IDLE in the outputs", () => {
   ]);
   const sinfo = dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort();
   expect(sinfo).toEqual(["worker1 idle", "worker2 idle"]);
+});
+
+test("slurmctld starts without errors about its configuration (MailProg)", () => {
+  const res = spawnSync("docker", ["logs", outputs.controller.containerName], { encoding: "utf8" });
+  const log = res.stdout + res.stderr; // the daemons log to stderr
+  expect(log).toMatch(/slurmctld version \d+\.\d+\.\d+ started/);
+  expect(log).not.toMatch(/Configured MailProg is invalid/);
 });
 
 test("the controller sends work to each worker container's current address", () => {

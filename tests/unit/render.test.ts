@@ -38,6 +38,10 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("DefMemPerCPU=512"); // 2048 MiB over 4 CPUs
   });
 
+  it("makes job mail a no-op: no mailer is installed", async () => {
+    expect(lines(conf)).toContain("MailProg=/bin/true");
+  });
+
   it("points at the controller, slurmdbd and the state volume", async () => {
     expect(lines(conf)).toEqual(expect.arrayContaining([
       "ClusterName=lab",
