@@ -53,6 +53,11 @@ export function slurmUploads(files: SlurmNodeFiles) {
   ];
 }
 
+/** The URL of a port published on the host (0.0.0.0, every address, is reached as localhost). */
+export function publishedUrl(bindAddress: string, port: number): string {
+  return `http://${bindAddress === "0.0.0.0" ? "localhost" : bindAddress}:${port}`;
+}
+
 /** The REST API's token key, for the two daemons that check tokens (slurmctld, slurmdbd). */
 export function jwtKeyUpload(jwtKeyBase64: pulumi.Input<string>) {
   return { file: "/etc/slurm/jwt_hs256.key", contentBase64: jwtKeyBase64, permissions: "0600" };

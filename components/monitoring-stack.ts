@@ -11,7 +11,9 @@ import {
   renderGrafanaDatasource,
   renderPrometheusYml,
 } from "../config/render";
-import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, slurmUploads, tcpReadinessCheck } from "./container-parts";
+import {
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck,
+} from "./container-parts";
 import { dockerLabels } from "./labels";
 
 /** Grafana comes from its official image (users pull it); pinned so dashboards keep working. */
@@ -30,12 +32,6 @@ export interface MonitoringStackArgs {
   slurmExporterImage: pulumi.Input<string>;
   /** Network, munge key and Slurm config: the exporter's Slurm commands authenticate with munge. */
   files: SlurmNodeFiles;
-}
-
-/** A published URL on the host for a monitoring service. */
-function hostUrl(monitoring: MonitoringSpec, port: number): string {
-  const host = monitoring.bindAddress === "0.0.0.0" ? "localhost" : monitoring.bindAddress;
-  return `http://${host}:${port}`;
 }
 
 /** Prometheus, node exporter, the project's Slurm exporter and (optionally) Grafana. */
@@ -124,8 +120,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    this.prometheusUrl = pulumi.output(hostUrl(m, m.prometheusPort));
-    this.slurmExporterUrl = pulumi.output(`${hostUrl(m, m.slurmExporterPort)}/metrics`);
+    this.prometheusUrl = pulumi.output(publishedUrl(bind, m.prometheusPort));
+    this.slurmExporterUrl = pulumi.output(`${publishedUrl(bind, m.slurmExporterPort)}/metrics`);
 
     if (m.grafana) {
       const adminPassword = new random.RandomPassword(
@@ -168,7 +164,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         },
         { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
       );
-      this.grafanaUrl = pulumi.output(hostUrl(m, m.grafanaPort));
+      this.grafanaUrl = pulumi.output(publishedUrl(bind, m.grafanaPort));
     }
 
     this.registerOutputs({

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { REST_OPENAPI_VERSION, SLURMRESTD_PORT } from "../config/render";
-import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, slurmUploads, tcpReadinessCheck } from "./container-parts";
+import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface RestApiArgs {
@@ -51,8 +51,7 @@ export class RestApi extends pulumi.ComponentResource {
       { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    const host = rest.bindAddress === "0.0.0.0" ? "localhost" : rest.bindAddress;
-    this.url = pulumi.output(`http://${host}:${rest.port}`);
+    this.url = pulumi.output(publishedUrl(rest.bindAddress, rest.port));
     this.openapiVersion = pulumi.output(REST_OPENAPI_VERSION);
     this.tokenCommand = pulumi.interpolate`docker exec ${args.controllerContainer} scontrol token username=<user> lifespan=3600`;
     this.registerOutputs({ url: this.url, openapiVersion: this.openapiVersion, tokenCommand: this.tokenCommand });

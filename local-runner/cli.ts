@@ -6,6 +6,7 @@
 // `pulumi stack output --json` where the Pulumi CLI cannot be installed: see engine.ts.
 import { down, lastOutputs, preview, up } from "./engine";
 import { printableOutputs } from "./program";
+import { parseStackArgs } from "./stack-config";
 
 const FLAGS: Record<string, string[]> = {
   up: ["--show-secrets", "--refresh"],
@@ -21,13 +22,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const known = FLAGS[command];
   if (!known) throw new Error(`unknown command ${command}; use up, preview, down or output`);
-  const overrides: string[] = [];
-  const flags = new Set<string>();
-  for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === "-c" || rest[i] === "--config") overrides.push(rest[++i] ?? "");
-    else if (rest[i].startsWith("--")) flags.add(rest[i]);
-    else throw new Error(`unexpected argument ${rest[i]}`);
-  }
+  const { overrides, flags } = parseStackArgs(rest, true);
   for (const f of flags) if (!known.includes(f)) throw new Error(`${command} does not take ${f}`);
 
   if (command === "up") {

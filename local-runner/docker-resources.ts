@@ -282,7 +282,7 @@ export class DockerResources {
   }
 
   /** The provider's update: resources and restart policy in place; a stopped container is started. */
-  async updateContainer(id: string, olds: Inputs, news: Inputs, changed: string[], start: boolean): Promise<Inputs> {
+  async updateContainer(id: string, news: Inputs, changed: string[], start: boolean): Promise<Inputs> {
     refuseUnknown("Container", news, CONTAINER_INPUTS);
     const container = this.docker.getContainer(id);
     if (start) {

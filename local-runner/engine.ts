@@ -249,7 +249,7 @@ class Deployment {
     const applied = step.changes.filter((c) => c.effect === "update").map((c) => c.input);
     switch (old.type) {
       case CONTAINER:
-        return this.docker(provider).updateContainer(old.id, old.inputs, inputs, applied, applied.includes("mustRun"));
+        return this.docker(provider).updateContainer(old.id, inputs, applied, applied.includes("mustRun"));
       case "docker:index/image:Image":
         return (await this.docker(provider).buildImage(inputs)).outputs;
       default:

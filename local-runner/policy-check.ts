@@ -10,7 +10,7 @@ import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValida
 import { PACK_NAME, PackConfig, policies } from "../policy/policies";
 import { unwrapSecrets } from "./engine";
 import { PROJECT_NAME, ProgramMocks, RegistrationArgs, runProgram } from "./program";
-import { readStackConfig } from "./stack-config";
+import { parseStackArgs, readStackConfig } from "./stack-config";
 
 export interface Violation {
   policy: string;
@@ -153,11 +153,7 @@ export function formatViolations(violations: Violation[], version: string): stri
 async function main(argv: string[]): Promise<number> {
   const [stack, ...rest] = argv;
   if (!stack || stack.startsWith("-")) throw new Error("usage: npm run policy -- <stack> [-c key=value ...]");
-  const overrides: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    if (rest[i] === "-c" || rest[i] === "--config") overrides.push(rest[++i] ?? "");
-    else throw new Error(`unexpected argument ${rest[i]}`);
-  }
+  const { overrides } = parseStackArgs(rest, false);
   const { violations, resources } = await checkPolicies(stack, overrides);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const version: string = require("../policy/package.json").version;

@@ -14,6 +14,21 @@ function fullKey(key: string): string {
   return key.includes(":") ? key : `${PROJECT_NAME}:${key}`;
 }
 
+/**
+ * A command's arguments after the stack: `-c key=value` (or `--config`) overrides, and `--flag`s
+ * when the command takes any; anything else is an error.
+ */
+export function parseStackArgs(args: string[], allowFlags: boolean): { overrides: string[]; flags: Set<string> } {
+  const overrides: string[] = [];
+  const flags = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "-c" || args[i] === "--config") overrides.push(args[++i] ?? "");
+    else if (allowFlags && args[i].startsWith("--")) flags.add(args[i]);
+    else throw new Error(`unexpected argument ${args[i]}`);
+  }
+  return { overrides, flags };
+}
+
 export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT): Record<string, string> {
   const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) {
