@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
-import { STATE_SAVE_LOCATION } from "../config/render";
+import { SLURMCTLD_PORT, STATE_SAVE_LOCATION } from "../config/render";
+import { SRUN_PORTS } from "../config/spec";
 import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, sharedMount, slurmUploads,
 } from "./container-parts";
@@ -16,6 +17,16 @@ export interface ControllerArgs {
   readonly files: SlurmNodeFiles;
   /** The REST API's JWT key, base64, secret. */
   readonly jwtKeyBase64: pulumi.Input<string>;
+}
+
+/**
+ * With advertiseAddress set, other machines' workers join: slurmctld's port and srun's ports are
+ * published there (only there). slurmdbd and the database are never published.
+ */
+function publishedForOtherMachines(spec: ClusterSpec) {
+  if (!spec.advertiseAddress) return undefined;
+  const srun = Array.from({ length: SRUN_PORTS.last - SRUN_PORTS.first + 1 }, (_, i) => SRUN_PORTS.first + i);
+  return [SLURMCTLD_PORT, ...srun].map((port) => ({ internal: port, external: port, ip: spec.advertiseAddress, protocol: "tcp" }));
 }
 
 /** slurmctld, with its StateSaveLocation on a named volume so state survives a new container. */
@@ -45,6 +56,7 @@ export class Controller extends pulumi.ComponentResource {
         networksAdvanced: onNetwork(files, spec.hosts.controller),
         mounts: [{ type: "volume", source: stateSave.name, target: STATE_SAVE_LOCATION }, sharedMount(spec, files)],
         uploads: [...slurmUploads(files), jwtKeyUpload(args.jwtKeyBase64)],
+        ports: publishedForOtherMachines(spec),
         healthcheck: readinessCheck(["CMD", "scontrol", "ping"]),
         wait: true,
         waitTimeout: 240,

@@ -42,8 +42,9 @@ function hashPath(hash: crypto.Hash, relative: string): void {
  * containers are replaced exactly when their image's sources change, and an unchanged image
  * is not rebuilt.
  */
-export function imageName(kind: ImageKind, buildArgs: Record<string, string>): string {
+export function imageName(kind: ImageKind, buildArgs: Record<string, string>, platform: string): string {
   const hash = crypto.createHash("sha256");
+  hash.update(`platform=${platform}\n`);
   for (const key of Object.keys(buildArgs).sort()) hash.update(`${key}=${buildArgs[key]}\n`);
   for (const input of imageSource(kind).inputs) hashPath(hash, input);
   return `slurm-cluster/${kind}:${hash.digest("hex").slice(0, 12)}`;
@@ -54,17 +55,20 @@ export function projectImage(
   name: string,
   kind: ImageKind,
   buildArgs: Record<string, string>,
+  platform: string,
   opts: pulumi.CustomResourceOptions,
 ): docker.Image {
   const source = imageSource(kind);
   return new docker.Image(
     name,
     {
-      imageName: imageName(kind, buildArgs),
+      imageName: imageName(kind, buildArgs, platform),
       build: {
         context: source.context === "." ? "." : `./${source.context}`,
         dockerfile: `./${source.dockerfile}`,
         args: buildArgs,
+        // linux/arm64 on an amd64 engine builds under emulation (binfmt with qemu-user-static).
+        platform,
         // The classic builder works on every engine here, including ones without buildx.
         builderVersion: "BuilderV1",
       },

@@ -16,18 +16,28 @@ export interface ClusterImages {
 }
 
 export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): ClusterImages {
+  const { slurm, worker } = declareWorkerImages(spec, opts);
   const base = { BASE_IMAGE: spec.baseImage };
-  const slurm = projectImage("slurm-image", "slurm", base, opts);
-  // Images built FROM the Slurm image name it by its content-hash tag, and build after it.
-  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base) };
+  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform) };
   const afterSlurm = { ...opts, dependsOn: [slurm] };
-  const worker =
-    workerContainerSettings(spec).image === "slurm-systemd" ? projectImage("slurm-systemd-image", "slurm-systemd", fromSlurm, afterSlurm) : slurm;
   return {
     slurm,
     worker,
-    database: projectImage("database-image", "mariadb", base, opts),
-    monitoring: spec.monitoring ? projectImage("monitoring-image", "monitoring", base, opts) : undefined,
-    slurmExporter: spec.monitoring ? projectImage("slurm-exporter-image", "slurm-exporter", fromSlurm, afterSlurm) : undefined,
+    database: projectImage("database-image", "mariadb", base, spec.platform, opts),
+    monitoring: spec.monitoring ? projectImage("monitoring-image", "monitoring", base, spec.platform, opts) : undefined,
+    slurmExporter: spec.monitoring ? projectImage("slurm-exporter-image", "slurm-exporter", fromSlurm, spec.platform, afterSlurm) : undefined,
   };
+}
+
+/** The Slurm image and the workers' image (itself, or its systemd variant), for spec.platform. */
+export function declareWorkerImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): Pick<ClusterImages, "slurm" | "worker"> {
+  const base = { BASE_IMAGE: spec.baseImage };
+  const slurm = projectImage("slurm-image", "slurm", base, spec.platform, opts);
+  // Images built FROM the Slurm image name it by its content-hash tag, and build after it.
+  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform) };
+  const worker =
+    workerContainerSettings(spec).image === "slurm-systemd"
+      ? projectImage("slurm-systemd-image", "slurm-systemd", fromSlurm, spec.platform, { ...opts, dependsOn: [slurm] })
+      : slurm;
+  return { slurm, worker };
 }

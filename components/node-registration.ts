@@ -3,8 +3,8 @@ import { TYPE_PREFIX } from "./container-parts";
 
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
-  /** Container running slurmctld (scontrol runs there). */
-  controllerContainer: pulumi.Input<string>;
+  /** Where scontrol runs: the controller's container, or (workers stacks) the worker's own. */
+  scontrolContainer: pulumi.Input<string>;
   /** Container running the node's slurmd (its log tail explains a failure). */
   workerContainer: pulumi.Input<string>;
   /** Docker id of the worker container: a new container is checked again. */
@@ -24,7 +24,7 @@ export interface NodeRegistrationArgs {
 }
 
 export interface RegistrationInputs {
-  controllerContainer: string;
+  scontrolContainer: string;
   workerContainer: string;
   workerContainerId: string;
   nodeName: string;
@@ -118,7 +118,7 @@ async function crashLoop(dockerHost: string, container: string): Promise<string 
 
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
 async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
-  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
+  const res = await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
   if (res.code !== 0) return undefined;
   const node = (JSON.parse(res.out).nodes ?? [])[0];
   // Workers are dynamic nodes: the controller knows a node once its slurmd has registered.
@@ -204,13 +204,13 @@ const REMOVAL_REASON = "removed by slurm-cluster (workerCount lowered)";
 
 /** Ids of the jobs that have the node allocated (running, or completing). */
 async function jobsOnNode(inputs: RegistrationInputs): Promise<string[]> {
-  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["squeue", "-h", "-w", inputs.nodeName, "-t", "RUNNING,COMPLETING,CONFIGURING,SUSPENDED", "-o", "%i"]);
-  if (res.code !== 0) throw new Error(`squeue on ${inputs.controllerContainer} failed: ${(res.err || res.out).trim()}`);
+  const res = await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["squeue", "-h", "-w", inputs.nodeName, "-t", "RUNNING,COMPLETING,CONFIGURING,SUSPENDED", "-o", "%i"]);
+  if (res.code !== 0) throw new Error(`squeue on ${inputs.scontrolContainer} failed: ${(res.err || res.out).trim()}`);
   return res.out.split("\n").map((l: string) => l.trim()).filter(Boolean);
 }
 
 async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<void> {
-  const res = await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scontrol", ...args]);
+  const res = await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scontrol", ...args]);
   if (res.code !== 0) throw new Error(`scontrol ${args.join(" ")} failed: ${(res.err || res.out).trim()}`);
 }
 
@@ -221,10 +221,10 @@ async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<voi
  * stays drained with its container running, so nothing is lost and a later `up` tries again.
  */
 export async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
-  const controller = await engine(inputs.dockerHost).getContainer(inputs.controllerContainer).inspect().catch(() => undefined);
+  const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
   if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
   const known = await queryNode(inputs);
-  if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.controllerContainer} does not answer`);
+  if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.scontrolContainer} does not answer`);
   if (!known.known) return; // never registered, or already removed
   await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${REMOVAL_REASON}`]);
   const deadline = Date.now() + inputs.shrinkDrainSeconds * 1000;
@@ -242,7 +242,7 @@ export async function removeNode(inputs: RegistrationInputs, progress: (line: st
           `(it takes effect on the nodes' registration at the next up, before they are removed).`,
       );
     }
-    await dockerExec(inputs.dockerHost, inputs.controllerContainer, ["scancel", ...jobs]);
+    await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scancel", ...jobs]);
     const cancelDeadline = Date.now() + 60_000;
     while ((await jobsOnNode(inputs)).length > 0 && Date.now() < cancelDeadline) await new Promise((r) => setTimeout(r, 1000));
   }
@@ -257,7 +257,7 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
   },
   async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
-    const keys: (keyof RegistrationInputs)[] = ["controllerContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost", "shrinkDrainSeconds", "shrinkKillsJobs"];
+    const keys: (keyof RegistrationInputs)[] = ["scontrolContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost", "shrinkDrainSeconds", "shrinkKillsJobs"];
     const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     // After a refresh that found the node unusable, check it again (an update waits for it).
     const stale = !isUsable((olds as RegistrationInputs & Partial<NodeReport>).state ?? "");

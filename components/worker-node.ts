@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
-import { WorkerContainerSettings } from "../config/render";
+import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWorkerNodeConf } from "../config/render";
 import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { NodeRegistration } from "./node-registration";
@@ -17,10 +17,34 @@ export interface WorkerNodeArgs {
   readonly image: pulumi.Input<string>;
   /** Network, munge key, Slurm config files and shared volume. */
   readonly files: SlurmNodeFiles;
-  /** What the worker's slurmd announces when it registers (rendered from the spec). */
-  readonly nodeConf: string;
-  /** The controller's container name: the registration check asks slurmctld there. */
-  readonly controllerContainer: pulumi.Input<string>;
+  /**
+   * The controller's container name: the registration check asks slurmctld there. Absent in a
+   * workers stack (the controller is on another machine): it asks from the worker itself.
+   */
+  readonly controllerContainer?: pulumi.Input<string>;
+}
+
+/**
+ * How a worker of a workers stack is reached across machines: its slurmd port published on this
+ * host's advertised address (and nowhere else), and the controller's name resolving to the
+ * controller's machine, where slurmctld is published.
+ */
+function acrossMachines(spec: ClusterSpec, worker: WorkerSpec) {
+  if (spec.role !== "workers" || !spec.controller?.controllerAddress) return {};
+  return {
+    ports: [{ internal: worker.slurmdPort, external: worker.slurmdPort, ip: spec.advertiseAddress, protocol: "tcp" }],
+    hosts: [{ host: spec.hosts.controller, ip: spec.controller.controllerAddress }],
+  };
+}
+
+/** The worker's GPUs: the NVIDIA runtime's devices by index, or the device files themselves. */
+function gpuAccess(spec: ClusterSpec, worker: WorkerSpec) {
+  if (worker.gpuDevices.length === 0) return {};
+  if (spec.gpus.nvidiaRuntime) {
+    const ids = worker.gpuDevices.map((d) => /(\d+)$/.exec(d)?.[1] ?? d);
+    return { gpus: `"device=${ids.join(",")}"` };
+  }
+  return { devices: worker.gpuDevices.map((d) => ({ hostPath: d, containerPath: gpuPathInContainer(d), permissions: "rwm" })) };
 }
 
 /** One slurmd container, and the check that it registered with the controller as usable. */
@@ -49,7 +73,13 @@ export class WorkerNode extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "worker"),
         networksAdvanced: onNetwork(files, worker.nodeName),
         mounts: [sharedMount(spec, files), ...settings.mounts],
-        uploads: [...slurmUploads(files), { file: "/etc/slurm/dynamic-node.conf", content: args.nodeConf }],
+        uploads: [
+          ...slurmUploads(files),
+          { file: "/etc/slurm/dynamic-node.conf", content: renderWorkerNodeConf(spec, worker) },
+          ...(worker.gpuDevices.length > 0 ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
+        ],
+        ...acrossMachines(spec, worker),
+        ...gpuAccess(spec, worker),
         capabilities: settings.capabilityAdds.length > 0 ? { adds: settings.capabilityAdds } : undefined,
         securityOpts: settings.securityOpts.length > 0 ? settings.securityOpts : undefined,
         privileged: settings.privileged || undefined,
@@ -77,7 +107,7 @@ export class WorkerNode extends pulumi.ComponentResource {
     const registration = new NodeRegistration(
       `${name}-registration`,
       {
-        controllerContainer: args.controllerContainer,
+        scontrolContainer: args.controllerContainer ?? container.name,
         workerContainer: container.name,
         workerContainerId: container.id,
         nodeName: worker.nodeName,

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
-import { HostCgroupVersion } from "./keys";
+import { HostCgroupVersion, Platform } from "./keys";
 
 /**
  * Asks the Docker engine which cgroup version its host runs (`docker info` -> CgroupVersion).
@@ -27,7 +27,16 @@ export async function engineMemoryBytes(dockerHost: string): Promise<number> {
   return info.MemTotal ?? 0;
 }
 
-async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number }> {
+/** The engine's own CPU architecture as a Docker platform, and whether it is Docker Desktop. */
+export async function enginePlatform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }> {
+  const info = await engineInfo(dockerHost).catch((err: Error) => {
+    throw new Error(`the Docker engine at ${dockerHost} did not answer (${err.message}); start Docker, or point docker:host at a running engine`);
+  });
+  const arm = ["aarch64", "arm64"].includes(info.Architecture ?? "");
+  return { platform: arm ? "linux/arm64" : "linux/amd64", dockerDesktop: /Docker Desktop/i.test(info.OperatingSystem ?? "") };
+}
+
+async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
   return new Docker(dockerClientOptions(dockerHost)).info();
 }
 

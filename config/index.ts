@@ -1,21 +1,74 @@
 import * as pulumi from "@pulumi/pulumi";
-import { detectHostCgroupVersion, engineMemoryBytes, resolveDockerHost } from "./host";
+import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
+import { detectHostCgroupVersion, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
-import { HostCgroupVersion } from "./keys";
+import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
-import { ClusterSpec, buildSpec } from "./spec";
+import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
 
 export type { ClusterSpec, WorkerSpec } from "./spec";
+export type { ControllerJoin, ControllerStackReader } from "./controller-stack";
 export { ClusterConfigError } from "./parse";
 
 /** What the spec needs to know of the Docker engine, asked only when the config says auto. */
 export interface EngineQuery {
   hostCgroupVersion(dockerHost: string): Promise<HostCgroupVersion>;
   memoryBytes(dockerHost: string): Promise<number>;
+  /** The engine's own architecture, and whether it is Docker Desktop (no GPU passthrough). */
+  platform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }>;
 }
 
 /** The real engine, through its API. */
-export const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes };
+export const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes, platform: enginePlatform };
+
+const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
+
+/**
+ * A workers stack's controller: its stack's join output, checked against this stack before
+ * anything is created: outputs present, an address to reach, the same Slurm, a partition the
+ * cluster declares, node names it does not use, and slurmctld reachable from here.
+ */
+async function readController(settings: ClusterSettings, stack: string, reader: ControllerStackReader): Promise<ControllerJoin & { stack: string }> {
+  const other = settings.controllerStack;
+  const fail = (problem: string): never => {
+    throw new ClusterConfigError([`${key("controllerStack")} = ${JSON.stringify(other)}: ${problem}`]);
+  };
+  let raw: unknown;
+  try {
+    raw = await reader.join(other);
+  } catch (err) {
+    fail(`cannot read the stack's outputs (${(err as Error).message})`);
+  }
+  if (raw === undefined || raw === null) fail(`the stack has no outputs yet (no "join" output): run up on ${other} first`);
+  const parsed = JOIN_SCHEMA.safeParse(raw);
+  if (!parsed.success) fail(`its "join" output is not one this program writes (${parsed.error.issues.map((i) => i.path.join(".") || "join").join(", ")}); run up on ${other} with this version first`);
+  const join = parsed.data!;
+  if (!join.controllerAddress) {
+    fail(`the stack publishes slurmctld for no other machine: set ${key("advertiseAddress")} on ${other} (its host's address) and run up there`);
+  }
+  if (join.baseImage !== settings.baseImage) {
+    fail(
+      `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${settings.baseImage}, ` +
+        `another Debian release and so another Slurm version; set ${key("baseImage")}=${join.baseImage}`,
+    );
+  }
+  // none is the default: a workers stack that leaves it takes the cluster's mode.
+  if (settings.cgroupMode !== "none" && settings.cgroupMode !== join.cgroupMode) {
+    fail(`the cluster's cgroupMode is ${join.cgroupMode} (slurm.conf is one for the whole cluster); this stack sets ${settings.cgroupMode}: remove ${key("cgroupMode")} here`);
+  }
+  const partition = partitionOf({ partition: settings.partition, stack });
+  if (!join.partitions.includes(partition)) {
+    fail(`its slurm.conf declares the partitions ${join.partitions.join(", ")}, not ${partition}: set ${key("partition")} to one of them, or add ${partition} to ${key("platformPartitions")} on ${other}`);
+  }
+  const names = nodeNamesOf({ ...settings, stack });
+  const taken = names.filter((n) => join.nodeNames.includes(n));
+  if (taken.length > 0) fail(`its cluster already has node(s) ${taken.join(", ")}; set ${key("nodePrefix")} to a name unique in the cluster`);
+  const unreachable = await reader.reach(join.controllerAddress!, join.slurmctldPort);
+  if (unreachable) {
+    fail(`slurmctld at ${join.controllerAddress}:${join.slurmctldPort} cannot be reached from this machine (${unreachable}); check the address, the link and firewalls`);
+  }
+  return { ...join, stack: other };
+}
 
 /** Refuses a worker count whose container memory limits add up to more than the engine has. */
 function checkFitsEngine(spec: ClusterSpec, memoryBytes: number): void {
@@ -41,6 +94,7 @@ export async function loadClusterSpec(
   raw: Record<string, string>,
   context: { project: string; stack: string },
   engine: EngineQuery = dockerEngineQuery,
+  stacks: ControllerStackReader = pulumiStackReader,
 ): Promise<ClusterSpec> {
   const settings = validateClusterConfig(raw);
   const dockerHost = resolveDockerHost(raw["docker:host"]);
@@ -51,7 +105,22 @@ export async function loadClusterSpec(
     // RunError: the Pulumi CLI prints the message alone, without a stack trace.
     throw new pulumi.RunError((err as Error).message);
   }
-  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, dockerHost });
+  let platform: Platform;
+  try {
+    const facts = await engine.platform(dockerHost);
+    platform = settings.platform === "auto" ? facts.platform : settings.platform;
+    if (settings.gpusPerWorker > 0 && (facts.dockerDesktop || partitionOf({ ...settings, ...context }) === "macos")) {
+      throw new ClusterConfigError([
+        `${key("gpusPerWorker")} = "${settings.gpusPerWorker}" on ${facts.dockerDesktop ? "Docker Desktop" : "the macos partition"}: ` +
+          `Docker Desktop passes no GPU to containers; leave it 0 there`,
+      ]);
+    }
+  } catch (err) {
+    if (err instanceof ClusterConfigError) throw err;
+    throw new pulumi.RunError((err as Error).message);
+  }
+  const controller = settings.role === "workers" ? await readController(settings, context.stack, stacks) : undefined;
+  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, controller });
   let memoryBytes: number;
   try {
     memoryBytes = await engine.memoryBytes(dockerHost);

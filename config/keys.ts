@@ -7,6 +7,16 @@ export const CONFIG_NAMESPACE = "slurm-cluster";
 export const CGROUP_MODES = ["none", "cgroup", "systemd"] as const;
 export type CgroupMode = (typeof CGROUP_MODES)[number];
 
+/** A stack either runs a whole cluster, or only workers that join another stack's controller. */
+export const ROLES = ["cluster", "workers"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The CPU architectures images are built for (Docker platform names). */
+export const PLATFORMS = ["auto", "linux/amd64", "linux/arm64"] as const;
+export type Platform = Exclude<(typeof PLATFORMS)[number], "auto">;
+
+const IPV4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
+
 /** The host's cgroup version: asked of the Docker engine (auto) or given. */
 export const HOST_CGROUP_VERSIONS = ["auto", "1", "2"] as const;
 export type HostCgroupVersion = 1 | 2;
@@ -19,6 +29,75 @@ const wholeNumber = (min: number, max: number) =>
  * Pulumi.yaml declares the same keys and defaults for the Pulumi CLI; a unit test keeps them equal.
  */
 export const CONFIG_KEYS = {
+  role: {
+    schema: z.enum(ROLES),
+    default: "cluster" as Role,
+    allowed: "cluster (controller, accounting, monitoring and workers) or workers (only workers, joining controllerStack's cluster)",
+  },
+  controllerStack: {
+    // A stack name as `pulumi.StackReference` takes it: stack, or org/project/stack.
+    schema: z.string().regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]*$/),
+    default: "",
+    allowed: "the stack that runs the controller (e.g. ubuntu, or org/slurm-cluster/ubuntu); required when role is workers",
+  },
+  advertiseAddress: {
+    // Where other machines reach this host. A cluster publishes slurmctld (and srun's ports) here;
+    // a workers stack publishes each slurmd here. Empty: nothing is published for other machines.
+    schema: z.string().regex(new RegExp(`(${IPV4.source})|^$`)),
+    default: "",
+    allowed: "an IPv4 address of this host that the other machines reach (never 0.0.0.0 implicitly), or empty for one machine",
+  },
+  partition: {
+    schema: z.string().regex(/^([a-z][a-z0-9_]{0,15})?$/),
+    default: "",
+    allowed: "a lower case name (letters, digits, _; at most 16): this host's Slurm partition and node feature; empty for the stack name",
+  },
+  platformPartitions: {
+    schema: z.string().regex(/^[a-z][a-z0-9_]{0,15}(,[a-z][a-z0-9_]{0,15})*$/),
+    default: "ubuntu,macos,qnap",
+    allowed: "comma-separated partition names, one per machine that may join (role cluster)",
+  },
+  nodePrefix: {
+    schema: z.string().regex(/^([a-z][a-z0-9]{0,15})?$/),
+    default: "",
+    allowed: "a lower case name for this stack's nodes (<prefix>1, <prefix>2, ...; unique cluster-wide); empty: worker (cluster) or the partition (workers)",
+  },
+  slurmdPort: {
+    schema: wholeNumber(1024, 65000),
+    default: 6818,
+    allowed: "a TCP port from 1024 to 65000: a workers stack publishes worker N's slurmd on this port + N - 1",
+  },
+  platform: {
+    schema: z.enum(PLATFORMS),
+    default: "auto",
+    allowed: "auto (the Docker engine's own), linux/amd64 or linux/arm64",
+  },
+  gpusPerWorker: {
+    schema: wholeNumber(0, 16),
+    default: 0,
+    allowed: "a whole number from 0 to 16",
+  },
+  gpuType: {
+    schema: z.string().regex(/^([a-z0-9][a-z0-9_]{0,31})?$/),
+    default: "",
+    allowed: "a GPU type name for Slurm (e.g. a100; lower case letters, digits, _), or empty for none",
+  },
+  gpuDevices: {
+    schema: z.string().regex(/^(\/[A-Za-z0-9_.\/-]+(,\/[A-Za-z0-9_.\/-]+)*)?$/),
+    default: "",
+    allowed: "comma-separated device files of this host, gpusPerWorker per worker in order (empty: /dev/nvidia0, /dev/nvidia1, ...)",
+  },
+  nvidiaRuntime: {
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: false,
+    allowed: "true (ask Docker for the NVIDIA runtime's GPUs, which also brings the driver's files) or false",
+  },
+  sharedNfs: {
+    // server:/export. Every stack that names the same export sees the same /shared.
+    schema: z.string().regex(/^([A-Za-z0-9.-]+:\/[A-Za-z0-9_.\/-]*)?$/),
+    default: "",
+    allowed: "an NFS export as server:/path (e.g. the QNAP's), or empty for a local Docker volume",
+  },
   clusterName: {
     // slurmdbd builds MySQL table names from the cluster name, and Slurm lower-cases it
     // silently (slurm.conf ClusterName), so only accept what survives both unchanged.
@@ -96,13 +175,13 @@ export const CONFIG_KEYS = {
   },
   monitoringBindAddress: {
     // Published monitoring ports listen here; 127.0.0.1 keeps them off the network.
-    schema: z.string().regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/),
+    schema: z.string().regex(IPV4),
     default: "127.0.0.1",
     allowed: "an IPv4 address of this host to publish monitoring ports on (127.0.0.1 keeps them local)",
   },
   restBindAddress: {
     // slurmrestd's published port listens here; 127.0.0.1 keeps the REST API off the network.
-    schema: z.string().regex(/^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/),
+    schema: z.string().regex(IPV4),
     default: "127.0.0.1",
     allowed: "an IPv4 address of this host to publish the REST API on (127.0.0.1 keeps it local)",
   },

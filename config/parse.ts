@@ -63,6 +63,34 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
     }
   }
 
+  if (problems.length === 0) problems.push(...crossKeyProblems(values as unknown as ClusterSettings));
+
   if (problems.length > 0) throw new ClusterConfigError(problems);
   return values as unknown as ClusterSettings;
+}
+
+/** Problems of keys that are each valid but do not fit together. */
+function crossKeyProblems(v: ClusterSettings): string[] {
+  const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
+  const problems: string[] = [];
+  if (v.role === "workers") {
+    if (!v.controllerStack) problems.push(`${key("controllerStack")} is empty: a workers stack must name the stack that runs its controller (e.g. ubuntu)`);
+    if (!v.advertiseAddress) {
+      problems.push(`${key("advertiseAddress")} is empty: a workers stack publishes each slurmd on this host's address that the controller's machine reaches`);
+    }
+  } else if (v.controllerStack) {
+    problems.push(`${key("controllerStack")} = ${JSON.stringify(v.controllerStack)} on a stack whose role is cluster: set ${key("role")}=workers to join that stack`);
+  }
+  if (v.slurmdPort + v.workerCount - 1 > 65535) problems.push(`${key("slurmdPort")} = "${v.slurmdPort}": with ${v.workerCount} workers the ports pass 65535`);
+  if (v.gpusPerWorker > 0) {
+    const devices = v.gpuDevices ? v.gpuDevices.split(",") : [];
+    if (devices.length > 0 && devices.length !== v.gpusPerWorker * v.workerCount) {
+      problems.push(
+        `${key("gpuDevices")} names ${devices.length} device file(s); ${v.workerCount} workers x ${v.gpusPerWorker} ${key("gpusPerWorker")} need ${v.gpusPerWorker * v.workerCount}`,
+      );
+    }
+  } else if (v.gpuDevices || v.gpuType || v.nvidiaRuntime) {
+    problems.push(`${key("gpuDevices")}, ${key("gpuType")} and ${key("nvidiaRuntime")} need ${key("gpusPerWorker")} above 0`);
+  }
+  return problems;
 }

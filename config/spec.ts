@@ -1,15 +1,41 @@
-import { CgroupMode, ClusterSettings, HostCgroupVersion } from "./keys";
+import { ControllerJoin } from "./controller-stack";
+import { CgroupMode, ClusterSettings, HostCgroupVersion, Platform, Role } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
   nodeName: string;
   containerName: string;
+  /** The port its slurmd listens on (published on advertiseAddress in a workers stack). */
+  slurmdPort: number;
+  /** Host device files of the GPUs it gets (empty without GPUs); inside at /dev/<file name>. */
+  gpuDevices: string[];
 }
+
+/** The first port of the range srun listens on (SrunPortRange), published with slurmctld for other machines. */
+export const SRUN_PORTS = { first: 60001, last: 60032 } as const;
 
 /** Everything the program builds, decided once from stack config. Components only read it. */
 export interface ClusterSpec {
   project: string;
   stack: string;
+  /** cluster: the whole cluster; workers: only workers, joining `controller`'s cluster. */
+  role: Role;
+  /** Workers stacks: the cluster they join, as its stack published it (munge key left out). */
+  controller?: Omit<ControllerJoin, "mungeKeyBase64"> & { stack: string };
+  /** This host's partition (also a node feature): its machine's name, e.g. ubuntu, macos, qnap. */
+  partition: string;
+  /** Cluster stacks: the platform partitions slurm.conf declares (a node set by feature each). */
+  partitions: string[];
+  /** The images' CPU architecture (resolved from auto before this point). */
+  platform: Platform;
+  /** Slurm features every worker of this stack announces: partition, architecture, gpu. */
+  nodeFeatures: string[];
+  /** Where other machines reach this host; empty for one machine (nothing published for them). */
+  advertiseAddress: string;
+  /** GPUs per worker, as Slurm generic resources (GRES). perWorker 0: none. */
+  gpus: { perWorker: number; type: string; nvidiaRuntime: boolean };
+  /** An NFS export (server:/path) mounted as the shared volume, or empty for a local volume. */
+  sharedNfs: string;
   /** The Docker engine everything is deployed to (the docker provider's host). */
   dockerHost: string;
   clusterName: string;
@@ -48,6 +74,9 @@ export interface ClusterSpec {
   monitoring?: MonitoringSpec;
 }
 
+/** slurmd's port inside the cluster network (slurm.conf SlurmdPort). */
+export const SLURMD_PORT = 6818;
+
 export const PROJECT_LABEL = "com.slurm-cluster.project";
 export const STACK_LABEL = "com.slurm-cluster.stack";
 export const ROLE_LABEL = "com.slurm-cluster.role";
@@ -67,26 +96,62 @@ export interface MonitoringSpec {
   prometheusVolume: string;
 }
 
-export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion"> {
+export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion" | "platform"> {
   project: string;
   stack: string;
   hostCgroupVersion: HostCgroupVersion;
+  platform: Platform;
   dockerHost: string;
+  /** Workers stacks: the controller stack's join output (checked). */
+  controller?: ControllerJoin & { stack: string };
+}
+
+/** The partition of a stack: as configured, else the stack's own name. */
+export function partitionOf(v: { partition: string; stack: string }): string {
+  return v.partition || v.stack;
+}
+
+/** Node names are <prefix><n>: as configured, else worker (cluster) or the partition (workers). */
+export function nodeNamesOf(v: { nodePrefix: string; role: Role; partition: string; stack: string; workerCount: number }): string[] {
+  const prefix = v.nodePrefix || (v.role === "cluster" ? "worker" : partitionOf(v));
+  return Array.from({ length: v.workerCount }, (_, i) => `${prefix}${i + 1}`);
+}
+
+/** The GPU device files worker i gets: its share of gpuDevices, or /dev/nvidia<k> numbered across the host. */
+export function gpuDevicesOf(v: { gpusPerWorker: number; gpuDevices: string }, worker: number): string[] {
+  const all = v.gpuDevices ? v.gpuDevices.split(",") : [];
+  return Array.from({ length: v.gpusPerWorker }, (_, k) => all[worker * v.gpusPerWorker + k] ?? `/dev/nvidia${worker * v.gpusPerWorker + k}`);
 }
 
 /** Derives names and wiring from validated values: pure, so tests and the engine agree on names. */
 export function buildSpec(v: SpecInput): ClusterSpec {
   const prefix = `slurm-${v.stack}`;
-  const workers = Array.from({ length: v.workerCount }, (_, i) => ({
-    nodeName: `worker${i + 1}`,
-    containerName: `${prefix}-worker${i + 1}`,
+  const publish = v.role === "workers";
+  const workers = nodeNamesOf(v).map((nodeName, i) => ({
+    nodeName,
+    containerName: `${prefix}-${nodeName}`,
+    slurmdPort: publish ? v.slurmdPort + i : SLURMD_PORT,
+    gpuDevices: gpuDevicesOf(v, i),
   }));
+  const partition = partitionOf(v);
+  const joined = v.controller;
+  const { mungeKeyBase64: _secret, ...controller } = joined ?? { mungeKeyBase64: "" };
   return {
     project: v.project,
     stack: v.stack,
+    role: v.role,
+    controller: joined ? (controller as ClusterSpec["controller"]) : undefined,
+    partition,
+    partitions: [...new Set([...v.platformPartitions.split(","), partition])],
+    platform: v.platform,
+    nodeFeatures: [partition, v.platform.split("/")[1], ...(v.gpusPerWorker > 0 ? ["gpu"] : [])],
+    advertiseAddress: v.advertiseAddress,
+    gpus: { perWorker: v.gpusPerWorker, type: v.gpuType, nvidiaRuntime: v.nvidiaRuntime },
+    sharedNfs: v.sharedNfs,
     dockerHost: v.dockerHost,
-    clusterName: v.clusterName,
-    cgroupMode: v.cgroupMode,
+    // A workers stack is part of its controller's cluster: its name and containment are the cluster's.
+    clusterName: joined ? joined.clusterName : v.clusterName,
+    cgroupMode: joined ? joined.cgroupMode : v.cgroupMode,
     schedulerProfile: v.schedulerProfile,
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,

@@ -50,8 +50,21 @@ export function durationNs(value: string | undefined): number | undefined {
 const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
   "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
-  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds",
+  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus",
 ];
+
+/**
+ * The device request of a `gpus` value, as the docker CLI's --gpus (which the provider uses):
+ * "all", a count, or "device=<id>[,<id>...]" (quoted when it holds commas).
+ */
+export function gpuRequest(value: string): { Driver: string; Count: number; DeviceIDs?: string[]; Capabilities: string[][] } {
+  const v = value.replace(/^"(.*)"$/, "$1");
+  if (v === "all") return { Driver: "", Count: -1, Capabilities: [["gpu"]] };
+  if (/^\d+$/.test(v)) return { Driver: "", Count: Number(v), Capabilities: [["gpu"]] };
+  const ids = /^device=(.+)$/.exec(v);
+  if (!ids) throw new Error(`local runner: gpus value ${JSON.stringify(value)} is not all, a count or device=<ids>`);
+  return { Driver: "", Count: 0, DeviceIDs: ids[1].split(","), Capabilities: [["gpu"]] };
+}
 
 /** What refresh learned of a resource: gone, or there (for a container, whether it runs). */
 export type ReadResult = { exists: false } | { exists: true; running?: boolean; outputs?: Inputs };
@@ -96,8 +109,13 @@ export class DockerResources {
 
   // ---- volumes: Docker hands back an existing volume of the same name instead of failing.
   async createVolume(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
-    refuseUnknown("Volume", inputs, ["name", "labels", "driver"]);
-    const volume = await this.docker.createVolume({ Name: inputs.name, Labels: labelMap(inputs.labels), Driver: inputs.driver ?? "local" });
+    refuseUnknown("Volume", inputs, ["name", "labels", "driver", "driverOpts"]);
+    const volume = await this.docker.createVolume({
+      Name: inputs.name,
+      Labels: labelMap(inputs.labels),
+      Driver: inputs.driver ?? "local",
+      DriverOpts: inputs.driverOpts,
+    });
     this.progress(`created volume ${inputs.name}`);
     return { id: inputs.name, outputs: { ...inputs, mountpoint: (volume as unknown as { Mountpoint?: string }).Mountpoint ?? "" } };
   }
@@ -225,6 +243,14 @@ export class DockerResources {
         Memory: inputs.memory ? inputs.memory * 1024 * 1024 : undefined,
         MemorySwap: inputs.memorySwap ? (inputs.memorySwap > 0 ? inputs.memorySwap * 1024 * 1024 : inputs.memorySwap) : undefined,
         RestartPolicy: { Name: inputs.restart ?? "no" },
+        // As the provider: hosts -> ExtraHosts "host:ip"; devices -> Devices; gpus -> one NVIDIA device request.
+        ExtraHosts: (inputs.hosts ?? []).map((h: Inputs) => `${h.host}:${h.ip}`),
+        Devices: (inputs.devices ?? []).map((d: Inputs) => ({
+          PathOnHost: d.hostPath,
+          PathInContainer: d.containerPath ?? d.hostPath,
+          CgroupPermissions: d.permissions ?? "rwm",
+        })),
+        DeviceRequests: inputs.gpus ? [gpuRequest(inputs.gpus)] : undefined,
         PortBindings: Object.fromEntries(
           (inputs.ports ?? []).map((p: Inputs) => [
             `${p.internal}/${p.protocol ?? "tcp"}`,

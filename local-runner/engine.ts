@@ -40,6 +40,7 @@ export interface PreviewResult {
 }
 
 const DYNAMIC = "pulumi-nodejs:dynamic";
+const STACK_REFERENCE = "pulumi:pulumi:StackReference";
 const CONTAINER = "docker:index/container:Container";
 
 function randomString(length: number, args: Inputs): string {
@@ -124,6 +125,7 @@ class Deployment {
 
   private async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     if (!args.custom) return { id: undefined, state: args.inputs }; // components own nothing
+    if (args.type === STACK_REFERENCE) return stackReference(String(args.inputs.name ?? args.id ?? args.name), this.stack);
     const key = resourceKey(args.type, args.name);
     this.registered.add(key);
     const inputs = unwrapSecrets(args.inputs);
@@ -448,4 +450,27 @@ export async function down(stack: string, options: { volumes?: boolean; progress
   saveState(stack, state);
   progress(`deleted ${result.deleted.length} resource(s); retained volumes kept (use --volumes to remove them)`);
   return result;
+}
+
+/** Whether a saved output value holds a secret anywhere inside. */
+function holdsSecret(value: ResolvedOutput): boolean {
+  if (Array.isArray(value)) return value.some(holdsSecret);
+  if (value !== null && typeof value === "object") {
+    return "secret" in value && Object.keys(value).length === 1 ? true : Object.values(value).some(holdsSecret);
+  }
+  return false;
+}
+
+/**
+ * A StackReference, answered as Pulumi's backend answers it: the other stack's last outputs (as
+ * `up` saved them in .local-state/<stack>.json), and the names of those that hold secrets. A
+ * stack with no saved state has no outputs. `org/project/stack` names the stack by its last part.
+ */
+export function stackReference(name: string, self: string): pulumi.runtime.MockResourceResult {
+  const stack = name.split("/").pop() ?? name;
+  if (stack === self) throw new Error(`stack reference ${name}: a stack cannot reference itself`);
+  const saved = (loadState(stack).outputs ?? {}) as Record<string, ResolvedOutput>;
+  const outputs = Object.fromEntries(Object.entries(saved).map(([k, v]) => [k, printableOutputs(v, true)]));
+  const secretOutputNames = Object.keys(saved).filter((k) => holdsSecret(saved[k]));
+  return { id: name, state: { name, outputs, secretOutputNames } };
 }

@@ -63,8 +63,8 @@ async function firstJob(overrides: string[]): Promise<{ up: number; total: numbe
 /** The floor: the same images and files, started with plain `docker run` and no waiting on healthchecks. */
 async function plainDockerFirstJob(): Promise<number> {
   const spec = await loadClusterSpec({ "slurm-cluster:clusterName": "floor" }, { project: "slurm-cluster", stack: "floor" });
-  const slurm = imageName("slurm", { BASE_IMAGE: spec.baseImage });
-  const mariadb = imageName("mariadb", { BASE_IMAGE: spec.baseImage });
+  const slurm = imageName("slurm", { BASE_IMAGE: spec.baseImage }, spec.platform);
+  const mariadb = imageName("mariadb", { BASE_IMAGE: spec.baseImage }, spec.platform);
   const dir = fs.mkdtempSync(path.join(PROJECT_ROOT, ".local-state", "floor-"));
   const file = (name: string, content: string | Buffer, mode = 0o644) => {
     fs.writeFileSync(path.join(dir, name), content, { mode });
@@ -75,7 +75,7 @@ async function plainDockerFirstJob(): Promise<number> {
   file("slurm.conf", renderSlurmConf(spec));
   file("cgroup.conf", renderCgroupConf(spec));
   file("slurmdbd.conf", renderSlurmdbdConf(spec, password), 0o600);
-  file("dynamic-node.conf", renderWorkerNodeConf(spec));
+  file("dynamic-node.conf", renderWorkerNodeConf(spec, spec.workers[0]));
   file("database-name", spec.database.name);
   file("database-user", spec.database.user);
   file("database-password", password, 0o600);

@@ -1,8 +1,8 @@
-import { ClusterSpec } from "../spec";
+import { ClusterSpec, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
 
 export const SLURMCTLD_PORT = 6817;
-export const SLURMD_PORT = 6818;
+export { SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
 export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
@@ -55,8 +55,46 @@ export const MAX_NODE_COUNT = 256;
  * What a worker's slurmd announces when it registers as a dynamic node (`slurmd -Z --conf`):
  * the configured size, not the host's, which a container would otherwise report.
  */
-export function renderWorkerNodeConf(spec: ClusterSpec): string {
-  return `CPUs=${spec.workerCpus} RealMemory=${spec.workerMemoryMb}`;
+export function renderWorkerNodeConf(spec: ClusterSpec, worker: WorkerSpec): string {
+  const gpus = spec.gpus.perWorker > 0 ? [`Gres=gpu:${spec.gpus.type ? `${spec.gpus.type}:` : ""}${spec.gpus.perWorker}`] : [];
+  // A published slurmd listens on its own port (several workers share the host's address).
+  const port = worker.slurmdPort !== SLURMD_PORT ? [`Port=${worker.slurmdPort}`] : [];
+  return [`CPUs=${spec.workerCpus}`, `RealMemory=${spec.workerMemoryMb}`, `Feature=${spec.nodeFeatures.join(",")}`, ...gpus, ...port].join(" ");
+}
+
+/**
+ * gres.conf of a worker with GPUs: one line per device file (AutoDetect off: there is no NVML in
+ * the image, and the files are the ones the stack hands the container). Empty without GPUs.
+ */
+export function renderGresConf(spec: ClusterSpec, worker: WorkerSpec): string {
+  if (worker.gpuDevices.length === 0) return "";
+  const type = spec.gpus.type ? ` Type=${spec.gpus.type}` : "";
+  return joinSections([
+    [renderHeader("gres.conf", spec)],
+    [
+      `# ${worker.nodeName}: ${worker.gpuDevices.length} GPU(s). Slurm gives a job only the devices it asked for`,
+      "# (CUDA_VISIBLE_DEVICES, and the devices cgroup when cgroupMode contains jobs).",
+      "AutoDetect=off",
+      ...worker.gpuDevices.map((d) => `Name=gpu${type} File=${gpuPathInContainer(d)}`),
+    ],
+  ]);
+}
+
+/** A GPU device file inside the worker: /dev/<its file name> (the NVIDIA runtime keeps host names). */
+export function gpuPathInContainer(hostPath: string): string {
+  return `/dev/${hostPath.split("/").pop()}`;
+}
+
+/**
+ * Partitions: the default one with every node, and one per platform (machine), each a node set of
+ * the nodes announcing that platform's feature, so a dynamic node joins its partition by itself.
+ */
+function partitionLines(spec: ClusterSpec): string[] {
+  return [
+    "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+    `# One partition per machine: sbatch -p ${spec.partitions[0]} runs there; a node joins by its Feature=.`,
+    ...spec.partitions.flatMap((p) => [`NodeSet=${p}_nodes Feature=${p}`, `PartitionName=${p} Nodes=${p}_nodes MaxTime=INFINITE State=UP`]),
+  ];
 }
 
 /**
@@ -107,6 +145,14 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       "ReturnToService=2",
       "# No mailer in the containers: job mail (sbatch --mail-type) is a no-op instead of an error at every start.",
       "MailProg=/bin/true",
+      "# srun listens on these ports (published with slurmctld when other machines join, so their",
+      "# slurmd can answer an srun run on the controller).",
+      `SrunPortRange=${SRUN_PORTS.first}-${SRUN_PORTS.last}`,
+      "# Messages go straight to every node instead of through other slurmd (a tree of 16 by",
+      "# default): nodes behind another machine's NAT reach the sender, not each other.",
+      `TreeWidth=${MAX_NODE_COUNT}`,
+      "# GPUs are generic resources; a node announces its own (Gres= on slurmd -Z --conf, gres.conf).",
+      "GresTypes=gpu",
     ],
     [
       "# State and spool. StateSaveLocation is a named volume: queue and job ids survive a new controller container.",
@@ -143,7 +189,7 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       `MaxNodeCount=${MAX_NODE_COUNT}`,
       "# A container sees the host's CPUs and memory: slurmd trusts the announced size instead.",
       "SlurmdParameters=config_overrides",
-      "PartitionName=main Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+      ...partitionLines(spec),
     ],
   ]);
 }

@@ -198,7 +198,7 @@ describe("the REST API (slurmrestd, JWT)", () => {
 test("a registration check that cannot succeed fails naming the node, its state and the slurmd log", async () => {
   await expect(
     waitUntilUsable({
-      controllerContainer: outputs.controller.containerName,
+      scontrolContainer: outputs.controller.containerName,
       workerContainer: outputs.nodes[0].containerName,
       workerContainerId: "",
       nodeName: "worker9",

@@ -6,6 +6,9 @@ import { AddressInfo } from "net";
 export interface EngineFacts {
   cgroupVersion: 1 | 2;
   memoryMiB: number;
+  /** As `docker info` reports them: x86_64 or aarch64; Docker Desktop's OS name. */
+  architecture?: string;
+  operatingSystem?: string;
 }
 
 export const DEFAULT_FACTS: EngineFacts = { cgroupVersion: 1, memoryMiB: 24 * 1024 };
@@ -15,7 +18,14 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
   const server = http.createServer((req, res) => {
     if (/\/info$/.test(req.url ?? "")) {
       res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ CgroupVersion: String(facts.cgroupVersion), MemTotal: facts.memoryMiB * 2 ** 20 }));
+      res.end(
+        JSON.stringify({
+          CgroupVersion: String(facts.cgroupVersion),
+          MemTotal: facts.memoryMiB * 2 ** 20,
+          Architecture: facts.architecture ?? "x86_64",
+          OperatingSystem: facts.operatingSystem ?? "Debian GNU/Linux 13 (trixie)",
+        }),
+      );
       return;
     }
     res.writeHead(404, { "Content-Type": "application/json" });

@@ -31,7 +31,8 @@ describe("slurm.conf", () => {
   });
 
   it("has each worker announce the configured size when it registers", async () => {
-    expect(renderWorkerNodeConf(await spec({ "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" }))).toBe("CPUs=4 RealMemory=2048");
+    const s = await spec({ "slurm-cluster:workerCpus": "4", "slurm-cluster:workerMemoryMb": "2048" });
+    expect(renderWorkerNodeConf(s, s.workers[0])).toBe("CPUs=4 RealMemory=2048 Feature=ubuntu,amd64");
   });
 
   it("gives a job that does not ask for memory a per-CPU share of its node, not the whole node", async () => {

@@ -2,9 +2,10 @@
 import { ClusterSpec, EngineQuery, loadClusterSpec } from "../../config";
 
 /** An engine that reports the given cgroup version (unit tests ask no Docker engine). */
-export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024): EngineQuery => ({
+export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024, platform: "linux/amd64" | "linux/arm64" = "linux/amd64", dockerDesktop = false): EngineQuery => ({
   hostCgroupVersion: async () => version,
   memoryBytes: async () => memoryMiB * 2 ** 20,
+  platform: async () => ({ platform, dockerDesktop }),
 });
 
 export function testSpec(raw: Record<string, string> = {}, stack = "ubuntu", engine = engineReporting(2)): Promise<ClusterSpec> {

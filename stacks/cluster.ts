@@ -1,0 +1,134 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { ClusterSpec } from "../config";
+import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
+import { SlurmNodeFiles } from "../components/container-parts";
+import { Controller } from "../components/controller";
+import { declareImages } from "../components/images";
+import { MonitoringStack } from "../components/monitoring-stack";
+import { JwtKey } from "../components/jwt-key";
+import { MungeKey } from "../components/munge-key";
+import { clusterNetwork } from "../components/network";
+import { RestApi } from "../components/rest-api";
+import { SlurmDb } from "../components/slurm-db";
+import { WorkerNode } from "../components/worker-node";
+import { sharedVolume as sharedVolumeOf } from "../components/shared-volume";
+
+/** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
+export function clusterStack(spec: ClusterSpec) {
+  // One engine for every Docker resource and for the registration check (spec.dockerHost).
+  const engine = new docker.Provider("docker-engine", { host: spec.dockerHost });
+  const onEngine = { provider: engine };
+  const components = { providers: [engine] };
+
+  const network = clusterNetwork(spec, onEngine);
+  const sharedVolume = sharedVolumeOf(spec, onEngine);
+  const images = declareImages(spec, onEngine);
+  const munge = new MungeKey("munge");
+  const jwtKey = new JwtKey("jwt-key");
+  const files: SlurmNodeFiles = {
+    network: network.name,
+    mungeKeyBase64: munge.keyBase64,
+    slurmConf: renderSlurmConf(spec),
+    cgroupConf: renderCgroupConf(spec),
+    sharedVolume: sharedVolume.name,
+  };
+
+  const db = new SlurmDb(
+    "accounting",
+    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    components,
+  );
+
+  const controller = new Controller(
+    "controller",
+    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    { ...components, dependsOn: [db] },
+  );
+  const rest = new RestApi(
+    "rest",
+    { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName },
+    { ...components, dependsOn: [controller] },
+  );
+
+  const workerSettings = workerContainerSettings(spec);
+  const workers = spec.workers.map(
+    (worker) =>
+      new WorkerNode(
+        worker.nodeName,
+        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
+        { ...components, dependsOn: [controller] },
+      ),
+  );
+
+  const monitoring = spec.monitoring
+    ? new MonitoringStack(
+        "monitoring",
+        {
+          spec,
+          monitoring: spec.monitoring,
+          monitoringImage: images.monitoring!.imageName,
+          slurmExporterImage: images.slurmExporter!.imageName,
+          files,
+        },
+        { ...components, dependsOn: [controller] },
+      )
+    : undefined;
+
+  // Stack outputs: stable names, read by dashboards and scripts (documented in the README).
+  return {
+    role: spec.role,
+    clusterName: spec.clusterName,
+    partition: spec.partition,
+    platform: spec.platform,
+    slurmVersion: workers[0].slurmVersion,
+    cgroupMode: spec.cgroupMode,
+    hostCgroupVersion: spec.hostCgroupVersion,
+    network: network.name,
+    controller: {
+      containerName: controller.containerName,
+      hostname: spec.hosts.controller,
+      address: controller.address,
+      stateSaveVolume: controller.stateSaveVolume,
+    },
+    // What a workers stack on another machine reads (StackReference) to join this cluster.
+    join: {
+      clusterName: spec.clusterName,
+      slurmVersion: workers[0].slurmVersion,
+      baseImage: spec.baseImage,
+      cgroupMode: spec.cgroupMode,
+      controllerAddress: spec.advertiseAddress || null,
+      slurmctldPort: SLURMCTLD_PORT,
+      partitions: spec.partitions,
+      nodeNames: spec.workers.map((w) => w.nodeName),
+      slurmConf: files.slurmConf,
+      mungeKeyBase64: munge.keyBase64,
+    },
+    nodes: workers.map((w) => ({
+      name: w.nodeName,
+      containerName: w.containerName,
+      state: w.state,
+      cpus: w.cpus,
+      memoryMb: w.memoryMb,
+    })),
+    database: {
+      host: spec.hosts.database,
+      address: db.databaseAddress,
+      port: spec.database.port,
+      name: spec.database.name,
+      user: spec.database.user,
+      password: db.password,
+    },
+    sharedVolume: { name: sharedVolume.name, mountPath: spec.sharedMountPath },
+    rest: { url: rest.url, openapiVersion: rest.openapiVersion, tokenCommand: rest.tokenCommand },
+    monitoring: monitoring
+      ? {
+          prometheusUrl: monitoring.prometheusUrl,
+          slurmExporterUrl: monitoring.slurmExporterUrl,
+          grafanaUrl: monitoring.grafanaUrl ?? null,
+          grafanaAdminUser: monitoring.grafanaAdminUser ?? null,
+          grafanaAdminPassword: monitoring.grafanaAdminPassword ?? null,
+        }
+      : null,
+  } satisfies Record<string, pulumi.Input<unknown>>;
+}

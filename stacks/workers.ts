@@ -1,0 +1,61 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as docker from "@pulumi/docker";
+import { ClusterSpec } from "../config";
+import { controllerMungeKey } from "../config/controller-stack";
+import { renderCgroupConf, workerContainerSettings } from "../config/render";
+import { SlurmNodeFiles } from "../components/container-parts";
+import { declareWorkerImages } from "../components/images";
+import { clusterNetwork } from "../components/network";
+import { sharedVolume } from "../components/shared-volume";
+import { WorkerNode } from "../components/worker-node";
+
+/**
+ * Workers only (role workers), on another machine, joining the cluster of spec.controller.stack:
+ * its slurm.conf and munge key come from that stack's outputs; each slurmd is published on this
+ * host's advertiseAddress, and reaches slurmctld where that stack publishes it.
+ */
+export function workersStack(spec: ClusterSpec) {
+  const controller = spec.controller!;
+  const engine = new docker.Provider("docker-engine", { host: spec.dockerHost });
+  const onEngine = { provider: engine };
+  const components = { providers: [engine] };
+
+  const network = clusterNetwork(spec, onEngine);
+  const shared = sharedVolume(spec, onEngine);
+  const images = declareWorkerImages(spec, onEngine);
+  const files: SlurmNodeFiles = {
+    network: network.name,
+    mungeKeyBase64: controllerMungeKey(controller.stack),
+    // slurm.conf must be the cluster's own, byte for byte; cgroup.conf is this host's.
+    slurmConf: controller.slurmConf,
+    cgroupConf: renderCgroupConf(spec),
+    sharedVolume: shared.name,
+  };
+  const settings = workerContainerSettings(spec);
+  const workers = spec.workers.map(
+    (worker) => new WorkerNode(worker.nodeName, { spec, worker, settings, image: images.worker.imageName, files }, components),
+  );
+
+  return {
+    role: spec.role,
+    clusterName: spec.clusterName,
+    controllerStack: controller.stack,
+    partition: spec.partition,
+    platform: spec.platform,
+    slurmVersion: workers[0].slurmVersion,
+    cgroupMode: spec.cgroupMode,
+    hostCgroupVersion: spec.hostCgroupVersion,
+    network: network.name,
+    advertiseAddress: spec.advertiseAddress,
+    nodes: workers.map((w, i) => ({
+      name: w.nodeName,
+      containerName: w.containerName,
+      state: w.state,
+      cpus: w.cpus,
+      memoryMb: w.memoryMb,
+      slurmdPort: spec.workers[i].slurmdPort,
+      gpus: spec.workers[i].gpuDevices.length,
+    })),
+    sharedVolume: { name: shared.name, mountPath: spec.sharedMountPath, nfs: spec.sharedNfs || null },
+  } satisfies Record<string, pulumi.Input<unknown>>;
+}
