@@ -9,7 +9,8 @@ import * as crypto from "crypto";
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { PACK_NAME, PackConfig, policies } from "../policy/policies";
 import { unwrapSecrets } from "./engine";
-import { PROJECT_NAME, ProgramMocks, RegistrationArgs, runProgram } from "./program";
+import * as net from "net";
+import { PROJECT_NAME, ProgramMocks, RegistrationArgs, ResolvedOutput, printableOutputs, runProgram } from "./program";
 import { parseStackArgs, readStackConfig } from "./stack-config";
 
 export interface Violation {
@@ -50,13 +51,20 @@ function urnOf(stack: string, type: string, name: string, parentUrn: string): st
   return `urn:pulumi:${stack}::${PROJECT_NAME}::${chain}::${name}`;
 }
 
-async function capture(stack: string, config: Record<string, string>): Promise<Captured[]> {
+async function capture(
+  stack: string,
+  config: Record<string, string>,
+  otherStack?: Record<string, unknown>,
+): Promise<{ captured: Captured[]; outputs: Record<string, ResolvedOutput> }> {
   const captured: Captured[] = [];
   const urns = new Map<string, string>();
   const mocks: ProgramMocks = {
     async newResource(args) {
       const urn = urnOf(stack, args.type, args.name, args.details.parent);
       urns.set(`${args.type}::${args.name}`, urn);
+      if (args.type === "pulumi:pulumi:StackReference") {
+        return { id: args.inputs.name, state: { name: args.inputs.name, outputs: otherStack ?? {}, secretOutputNames: Object.keys(otherStack ?? {}) } };
+      }
       if (args.custom) {
         const { __provider: _code, ...props } = unwrapSecrets(args.inputs);
         captured.push({ type: args.type, name: args.name, urn, props, args });
@@ -65,9 +73,32 @@ async function capture(stack: string, config: Record<string, string>): Promise<C
     },
     call: () => ({}),
   };
-  const { errors } = await runProgram(stack, config, mocks);
+  const { errors, outputs } = await runProgram(stack, config, mocks);
   if (errors.length > 0) throw new Error(`the program failed for stack ${stack}:\n${errors.map((e) => e.message).join("\n")}`);
-  return captured;
+  return { captured, outputs };
+}
+
+/**
+ * A workers stack is checked against its controller stack's program, run here under the same
+ * mocks for its outputs (as a preview would read them from the backend), with slurmctld stood in
+ * for by a listener on loopback. Addresses left unset are checked as 127.0.0.1.
+ */
+async function captureWorkers(stack: string, config: Record<string, string>, overrides: string[]): Promise<Captured[]> {
+  const other = config["slurm-cluster:controllerStack"];
+  const loopback = (c: Record<string, string>) => (c["slurm-cluster:advertiseAddress"] ? [] : ["advertiseAddress=127.0.0.1"]);
+  const otherConfig = readStackConfig(other.split("/").pop()!, []);
+  const engine = overrides.filter((o) => o.startsWith("docker:host="));
+  const { outputs } = await capture(other, readStackConfig(other.split("/").pop()!, [...loopback(otherConfig), ...engine]));
+  const server = net.createServer((socket) => socket.end());
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const join = printableOutputs(outputs.join, true) as Record<string, unknown>;
+    const standIn = { ...join, controllerAddress: "127.0.0.1", slurmctldPort: (server.address() as net.AddressInfo).port };
+    process.stderr.write(`[policy] ${stack} is a workers stack: checked against stack ${other}'s program outputs, its slurmctld stood in for on loopback\n`);
+    return (await capture(stack, { ...config, ...readStackConfig(stack, [...loopback(config), ...overrides]) }, { join: standIn })).captured;
+  } finally {
+    server.close();
+  }
 }
 
 class NotApplicable extends Error {}
@@ -98,7 +129,7 @@ function policyResource(c: Captured): PolicyResource {
 export async function checkPolicies(stack: string, overrides: string[] = []): Promise<{ violations: Violation[]; resources: number }> {
   const config = readStackConfig(stack, overrides);
   const packConfig: PackConfig = { allowPrivileged: config["slurm-cluster:allowPrivileged"] === "true", allowPublicPorts: false };
-  const resources = await capture(stack, config);
+  const resources = config["slurm-cluster:role"] === "workers" ? await captureWorkers(stack, config, overrides) : (await capture(stack, config)).captured;
   const violations: Violation[] = [];
   const common = {
     getConfig: <T>() => packConfig as unknown as T,

@@ -11,6 +11,29 @@ const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
 const ROLE_LABEL = "com.slurm-cluster.role";
 /** Ports that must never be published: slurmctld, slurmd, slurmdbd, the database. */
 const INTERNAL_PORTS = [6817, 6818, 6819, 3306];
+/** srun's ports (slurm.conf SrunPortRange), which a controller publishes with slurmctld for other machines. */
+const SRUN_PORTS = { first: 60001, last: 60032 };
+
+/**
+ * Why a container may not publish `port`, or undefined. Accounting (slurmdbd, database) is never
+ * published. For other machines' workers, a controller may publish slurmctld (6817) and srun's
+ * ports, and a worker its own slurmd port (Port= in its dynamic-node.conf, else 6818); the
+ * address rule below keeps them off the wildcard address. Any other container keeps Slurm's and
+ * the database's ports on the cluster network.
+ */
+function slurmPortProblem(props: Record<string, unknown>, port: number): string | undefined {
+  const role = labelsOf(props)[ROLE_LABEL];
+  if (role === "slurmdbd" || role === "database") return "but accounting (slurmdbd and its database) is never published";
+  if (role === "controller") {
+    return port === 6817 || (port >= SRUN_PORTS.first && port <= SRUN_PORTS.last) ? undefined : "but a controller publishes only slurmctld (6817) and srun's ports";
+  }
+  if (role === "worker") {
+    const conf = ((props.uploads ?? []) as { file: string; content?: string }[]).find((u) => u.file === "/etc/slurm/dynamic-node.conf")?.content ?? "";
+    const own = Number(/(?:^|\s)Port=(\d+)/.exec(conf)?.[1] ?? 6818);
+    return port === own ? undefined : `but a worker publishes only its own slurmd port (${own})`;
+  }
+  return INTERNAL_PORTS.includes(port) ? "which must stay on the cluster network" : undefined;
+}
 /** What a worker mode may add (cgroup v2 modes remount their cgroup namespace). */
 const WORKER_CAPABILITIES = ["SYS_ADMIN"];
 
@@ -94,7 +117,8 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     validateResource: onContainers((props, args, report) => {
       const { allowPublicPorts } = args.getConfig<PackConfig>();
       for (const p of (props.ports ?? []) as { internal: number; external?: number; ip?: string }[]) {
-        if (INTERNAL_PORTS.includes(p.internal)) report(`${props.name} publishes port ${p.internal}, which must stay on the cluster network`);
+        const why = slurmPortProblem(props, p.internal);
+        if (why) report(`${props.name} publishes port ${p.internal}, ${why}`);
         const ip = p.ip ?? "0.0.0.0";
         if (!allowPublicPorts && (ip === "0.0.0.0" || ip === "::")) {
           report(`${props.name} publishes port ${p.internal} as host port ${p.external ?? "(any)"} on ${ip} (every address); publish it on 127.0.0.1 or set allowPublicPorts`);
@@ -169,7 +193,11 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       const containers = args.resources.filter((r: PolicyResource) => r.type === CONTAINER);
       const role = (r: PolicyResource) => labelsOf(r.props)[ROLE_LABEL];
       const controllers = containers.filter((r) => role(r) === "controller");
-      if (controllers.length !== 1) report(`the stack has ${controllers.length} controllers; it must have exactly one`);
+      // A workers stack (its controller is another stack's) has workers and nothing else of Slurm's.
+      const onlyWorkers = containers.every((r) => role(r) === "worker");
+      if (controllers.length > 1 || (controllers.length === 0 && !onlyWorkers)) {
+        report(`the stack has ${controllers.length} controllers; it must have exactly one (or, as a workers stack, only workers)`);
+      }
       if (!containers.some((r) => role(r) === "worker")) report("the stack has no worker");
       const published = containers.flatMap((r) => ((r.props.ports ?? []) as { external?: number }[]).map((p) => [p.external, r.props.name] as const));
       for (const [port, name] of published) {

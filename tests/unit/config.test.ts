@@ -3,8 +3,9 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { CONFIG_KEYS, CONFIG_KEY_NAMES } from "../../config/keys";
 import { ClusterConfigError } from "../../config/parse";
-import { testSpec } from "./spec";
+import { engineReporting, testSpec } from "./spec";
 import { PROJECT_ROOT } from "../../local-runner/program";
+import { readerOf, ubuntuJoin } from "./controller-fixture";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { runWithMocks } from "./harness";
 
@@ -60,7 +61,7 @@ const BAD_CONFIG: [string, string, RegExp][] = [
   ["allowPrivileged=yes", "allowPrivileged", /slurm-cluster:allowPrivileged = "yes": expected true or false/],
   ["baseImage=Not An Image", "baseImage", /slurm-cluster:baseImage = "Not An Image": expected a Docker image reference/],
   ["registrationTimeoutSeconds=1", "registrationTimeoutSeconds", /registrationTimeoutSeconds = "1": expected a whole number of seconds from 10 to 3600/],
-  ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:clusterName/],
+  ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:role/],
 ];
 
 describe.each(BAD_CONFIG)("bad config %s", (override, _key, message) => {
@@ -110,9 +111,19 @@ describe("Pulumi.yaml", () => {
     }
   });
 
-  it.each(["ubuntu", "macos", "qnap"])("stack file Pulumi.%s.yaml is valid", async (stack) => {
-    const spec = await testSpec(readStackConfig(stack), stack);
-    expect(spec.clusterName).toBe(stack);
+  it("stack file Pulumi.ubuntu.yaml is a valid cluster", async () => {
+    const spec = await testSpec(readStackConfig("ubuntu"), "ubuntu");
+    expect([spec.role, spec.clusterName, spec.partition]).toEqual(["cluster", "ubuntu", "ubuntu"]);
+  });
+
+  it.each([
+    ["macos", "mac1", "linux/amd64"],
+    ["qnap", "qnap1", "linux/arm64"],
+  ])("stack file Pulumi.%s.yaml is a valid workers stack joining ubuntu", async (stack, firstNode, platform) => {
+    const reader = readerOf(await ubuntuJoin());
+    const spec = await testSpec(readStackConfig(stack, ["advertiseAddress=192.0.2.20"]), stack, engineReporting(1), reader);
+    expect(reader.asked).toEqual(["ubuntu"]);
+    expect([spec.role, spec.clusterName, spec.partition, spec.workers[0].nodeName, spec.platform]).toEqual(["workers", "ubuntu", stack, firstNode, platform]);
   });
 });
 

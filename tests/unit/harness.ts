@@ -4,6 +4,7 @@
 import { ProgramMocks, RegistrationDetails, ResolvedOutput, runProgram } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { DEFAULT_FACTS, EngineFacts, startFakeEngine } from "./fake-engine";
+import { fakeSlurmctld, ubuntuJoin } from "./controller-fixture";
 
 export interface Registration {
   type: string;
@@ -29,8 +30,20 @@ let clock = 0;
 const SLOW_TYPES: Record<string, number> = { "docker:index/container:Container": 15 };
 
 /** Runs the program as `pulumi up` (or, with preview, as `pulumi preview`: outputs of new resources unknown). */
-export async function runWithMocks(stack: string, overrides: string[] = [], preview = false, engine: EngineFacts = DEFAULT_FACTS): Promise<MockRun> {
+/**
+ * A workers stack's controller stack is answered with `controllerOutputs` (default: the ubuntu
+ * stack's join output, its slurmctld a loopback listener), as the backend answers a StackReference.
+ */
+export async function runWithMocks(
+  stack: string,
+  overrides: string[] = [],
+  preview = false,
+  engine: EngineFacts = DEFAULT_FACTS,
+  controllerOutputs?: Record<string, unknown>,
+): Promise<MockRun> {
   const registrations: Registration[] = [];
+  const slurmctld = await fakeSlurmctld();
+  const outputs = controllerOutputs ?? { join: await ubuntuJoin("127.0.0.1", slurmctld.port) };
   const mocks: ProgramMocks = {
     async newResource(args) {
       const reg: Registration = {
@@ -47,6 +60,8 @@ export async function runWithMocks(stack: string, overrides: string[] = [], prev
           return { id: "bytes", state: { ...inputs, base64: Buffer.alloc(inputs.length, 7).toString("base64") } };
         case "random:index/randomPassword:RandomPassword":
           return { id: "password", state: { ...inputs, result: "MockPassword123" } };
+        case "pulumi:pulumi:StackReference":
+          return { id: inputs.name, state: { name: inputs.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => k === "join") } };
         default:
           if (args.type.startsWith("pulumi-nodejs:dynamic")) {
             return { id: `${inputs.nodeName}`, state: { ...inputs, state: "IDLE", cpus: 2, memoryMb: 1024, slurmVersion: "24.11.5", reason: "" } };
@@ -59,7 +74,9 @@ export async function runWithMocks(stack: string, overrides: string[] = [], prev
   // Unit runs ask a stand-in engine (unless a test names one): cgroup v1 and 24 GiB by default.
   const fake = await startFakeEngine(engine);
   const hostGiven = overrides.some((o) => o.startsWith("docker:host="));
-  const config = readStackConfig(stack, hostGiven ? overrides : [`docker:host=${fake.host}`, ...overrides]);
+  // Workers stacks need this host's address; a documentation address unless the test gives one.
+  const address = readStackConfig(stack)["slurm-cluster:role"] === "workers" ? ["advertiseAddress=192.0.2.20"] : [];
+  const config = readStackConfig(stack, hostGiven ? [...address, ...overrides] : [`docker:host=${fake.host}`, ...address, ...overrides]);
   try {
     const result = await runProgram(stack, config, preview ? previewMocks(mocks) : mocks, preview);
     return { registrations, outputs: result.outputs, error: result.errors[0] };
@@ -67,6 +84,7 @@ export async function runWithMocks(stack: string, overrides: string[] = [], prev
     return { registrations, outputs: {}, error: error as Error };
   } finally {
     await fake.close();
+    await slurmctld.close();
   }
 }
 

@@ -1,5 +1,5 @@
 // Specs for unit tests, through the program's own loader; the engine's answer is given, not asked.
-import { ClusterSpec, EngineQuery, loadClusterSpec } from "../../config";
+import { ClusterSpec, ControllerStackReader, EngineQuery, loadClusterSpec } from "../../config";
 
 /** An engine that reports the given cgroup version (unit tests ask no Docker engine). */
 export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024, platform: "linux/amd64" | "linux/arm64" = "linux/amd64", dockerDesktop = false): EngineQuery => ({
@@ -8,6 +8,14 @@ export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024, platform:
   platform: async () => ({ platform, dockerDesktop }),
 });
 
-export function testSpec(raw: Record<string, string> = {}, stack = "ubuntu", engine = engineReporting(2)): Promise<ClusterSpec> {
-  return loadClusterSpec(raw, { project: "slurm-cluster", stack }, engine);
+/** No other stack: a test that reads one names its reader. */
+const noStacks: ControllerStackReader = {
+  join: async (stack) => {
+    throw new Error(`this test names no controller stack (asked for ${stack})`);
+  },
+  reach: async () => "this test reaches nothing",
+};
+
+export function testSpec(raw: Record<string, string> = {}, stack = "ubuntu", engine = engineReporting(2), stacks = noStacks): Promise<ClusterSpec> {
+  return loadClusterSpec(raw, { project: "slurm-cluster", stack }, engine, stacks);
 }
