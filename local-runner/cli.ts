@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<void> {
         `Resources: ${c.create} to create, ${c.update} to update, ${c.replace} to replace, ${c.delete} to delete, ${c.same} unchanged\n`,
     );
   } else if (command === "down") {
-    await down(stack, { volumes: flags.has("--volumes") });
+    await down(stack, { volumes: flags.has("--volumes"), overrides });
   } else {
     process.stdout.write(JSON.stringify(lastOutputs(stack, flags.has("--show-secrets")), null, 4) + "\n");
   }

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Build the Debian base image from a Debian mirror with debootstrap and tag it with the
 # official name (default debian:trixie-slim), for hosts that cannot pull from a registry.
-#   scripts/base-image.sh [image-tag] [suite] [mirror]
+#   [DOCKER_HOST=...] [PLATFORM=linux/arm64] scripts/base-image.sh [image-tag] [suite] [mirror]
+# PLATFORM (linux/amd64 or linux/arm64) defaults to the engine's own architecture. Another
+# architecture than this machine's is built under emulation: binfmt_misc with qemu-user-static
+# (installed here when missing); where the kernel cannot run those binaries, it says so and stops.
+# An engine of this machine's architecture other than the default one (scripts/second-host.sh)
+# gets a copy of the default engine's image when it has one, instead of a new debootstrap.
 # The mirror is, in order: the third argument, $DEBIAN_MIRROR, or the Debian mirror this host's apt
 # already uses (/etc/apt/sources.list.d/*.sources or /etc/apt/sources.list), so an air-gapped
 # site's own mirror is used without configuration. Does nothing when the tag already exists
@@ -30,9 +35,42 @@ host_mirror() {
 
 mirror="${3:-${DEBIAN_MIRROR:-$(host_mirror || true)}}"
 
-if [ "${FORCE:-0}" != 1 ] && docker image inspect "$tag" >/dev/null 2>&1; then
-  log "$tag already present; nothing to do (FORCE=1 rebuilds)"
+# Debian's name for an architecture: amd64, arm64 (docker info says x86_64, aarch64).
+deb_arch() { case "$1" in x86_64|amd64|linux/amd64) echo amd64 ;; aarch64|arm64|linux/arm64) echo arm64 ;; *) echo "$1" ;; esac; }
+engine_arch="$(deb_arch "$(docker info --format '{{.Architecture}}')")"
+arch="$(deb_arch "${PLATFORM:-$engine_arch}")"
+host_arch="$(dpkg --print-architecture 2>/dev/null || deb_arch "$(uname -m)")"
+
+if [ "${FORCE:-0}" != 1 ] && [ "$(docker image inspect --format '{{.Architecture}}' "$tag" 2>/dev/null)" = "$arch" ]; then
+  log "$tag ($arch) already present; nothing to do (FORCE=1 rebuilds)"
   exit 0
+fi
+
+# Another engine of this machine: copy the default engine's image of the same architecture.
+default_engine="unix:///var/run/docker.sock"
+if [ "${FORCE:-0}" != 1 ] && [ "${DOCKER_HOST:-$default_engine}" != "$default_engine" ] &&
+   [ "$(docker -H "$default_engine" image inspect --format '{{.Architecture}}' "$tag" 2>/dev/null)" = "$arch" ]; then
+  log "copying $tag ($arch) from the default engine"
+  docker -H "$default_engine" save "$tag" | docker load >/dev/null
+  exit 0
+fi
+
+if [ "$arch" != "$host_arch" ]; then
+  qemu="/proc/sys/fs/binfmt_misc/qemu-$( [ "$arch" = arm64 ] && echo aarch64 || echo x86_64 )"
+  if [ ! -e "$qemu" ]; then
+    log "$arch binaries need emulation here ($host_arch machine): setting up binfmt_misc with qemu-user-static"
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+    if ! dpkg -s qemu-user-static >/dev/null 2>&1; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support >/dev/null || true
+    fi
+    command -v update-binfmts >/dev/null 2>&1 && update-binfmts --enable >/dev/null 2>&1 || true
+  fi
+  if [ ! -e "$qemu" ] || ! grep -q enabled "$qemu"; then
+    log "cannot build a $arch image on this $host_arch machine: the kernel runs no $arch binaries ($qemu is missing)."
+    log "binfmt_misc needs to be mountable and qemu-user-static installed (apt-get install qemu-user-static binfmt-support);"
+    log "in an unprivileged container neither works. Build on a $arch machine instead (e.g. the QNAP itself)."
+    exit 1
+  fi
 fi
 
 if ! command -v debootstrap >/dev/null 2>&1; then
@@ -48,13 +86,23 @@ fi
 
 root="$(mktemp -d /tmp/base-image.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
-log "debootstrap --variant=minbase $suite from $mirror (about a minute)"
+log "debootstrap --arch=$arch --variant=minbase $suite from $mirror (about a minute; longer under emulation)"
 start=$(date +%s)
-debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+debootstrap --arch="$arch" --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
   log "debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; exit 1; }
 rm -f "$root.log"
 # Trim what a slim image leaves out, and keep apt lists empty like the official image.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
-log "importing as $tag"
-tar -C "$root" -c . | docker import -c 'CMD ["bash"]' - "$tag" >/dev/null
+log "importing as $tag ($arch)"
+if [ "$arch" = "$engine_arch" ]; then
+  tar -C "$root" -c . | docker import -c 'CMD ["bash"]' - "$tag" >/dev/null
+else
+  # docker import records the engine's architecture whatever --platform says (Docker 20.10), and
+  # a build for linux/$arch wants a base of that architecture: build it FROM scratch instead.
+  ctx="$(mktemp -d /tmp/base-image-ctx.XXXXXX)"
+  tar -C "$root" -cf "$ctx/rootfs.tar" .
+  printf 'FROM scratch\nADD rootfs.tar /\nCMD ["bash"]\n' >"$ctx/Dockerfile"
+  DOCKER_BUILDKIT=0 docker build -q --platform "linux/$arch" -t "$tag" "$ctx" >/dev/null
+  rm -rf "$ctx"
+fi
 log "$tag built in $(( $(date +%s) - start ))s"

@@ -1,0 +1,151 @@
+// One cluster across machines, on this one: the ubuntu stack (controller, accounting, workers)
+// on this machine's engine; the qnap stack (arm64 workers, under emulation) and the macos stack
+// (amd64 workers) each on a second Docker host that scripts/second-host.sh starts in its own
+// network namespace, reached only through a routed link. The workers stacks read the ubuntu
+// stack's outputs through a StackReference (the runner answers it from its saved outputs).
+import { execFileSync } from "child_process";
+import { PROJECT_ROOT, dockerExec, eventually, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
+
+jest.setTimeout(20 * 60 * 1000);
+
+interface Node {
+  name: string;
+  state: string;
+}
+
+/** Runs a project script; returns what it printed on stdout (its log goes to stderr). */
+function script(args: string[], env: Record<string, string> = {}): string {
+  return execFileSync("bash", args, { cwd: PROJECT_ROOT, encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] }).trim();
+}
+
+/** docker against another engine. */
+function dockerOn(host: string, args: string[]): string {
+  return execFileSync("docker", ["-H", host, ...args], { encoding: "utf8" }).trim();
+}
+
+/** A second host: its docker:host, its own address on the link, and this machine's. */
+function secondHost(name: string): { host: string; address: string; thisMachine: string } {
+  const host = script(["scripts/second-host.sh", "up", name]);
+  const [address, thisMachine] = script(["scripts/second-host.sh", "address", name]).split(" ");
+  return { host, address, thisMachine };
+}
+
+const CTL = "slurm-ubuntu-controller";
+let qnap: ReturnType<typeof secondHost>;
+let mac: ReturnType<typeof secondHost>;
+let ubuntuNodes: Node[];
+let qnapNodes: Node[];
+let macNodes: Node[];
+
+beforeAll(() => {
+  qnap = secondHost("qnap");
+  mac = secondHost("mac");
+  // Base images on each engine: arm64 by debootstrap under emulation (kept in the host's
+  // data-root for the next run), amd64 copied from this machine's engine.
+  const started = Date.now();
+  script(["scripts/base-image.sh"], { DOCKER_HOST: qnap.host, PLATFORM: "linux/arm64" });
+  script(["scripts/base-image.sh"], { DOCKER_HOST: mac.host });
+  process.stderr.write(`[several-machines] base images ready in ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
+
+  for (const [stack, host] of [["macos", mac.host], ["qnap", qnap.host]]) npmRun("local:down", [stack, "--volumes", "-c", `docker:host=${host}`]);
+  npmRun("local:down", ["ubuntu", "--volumes"]);
+  // The controller is published on this machine's address on the qnap link; the mac host reaches it
+  // through this machine too (its only route).
+  ubuntuNodes = JSON.parse(npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "monitoring=false"])).nodes;
+  const timed = (stack: string, host: { host: string; address: string }) => {
+    const t = Date.now();
+    const out = JSON.parse(npmRun("local:up", [stack, "-c", `docker:host=${host.host}`, "-c", `advertiseAddress=${host.address}`]));
+    process.stderr.write(`[several-machines] ${stack} up in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
+    return out.nodes as Node[];
+  };
+  qnapNodes = timed("qnap", qnap);
+  macNodes = timed("macos", mac);
+});
+
+afterAll(() => {
+  for (const [stack, host] of [["macos", mac?.host], ["qnap", qnap?.host]]) {
+    if (host) npmRun("local:down", [stack, "--volumes", "-c", `docker:host=${host}`]);
+  }
+  npmRun("local:down", ["ubuntu", "--volumes"]);
+  for (const name of ["qnap", "mac"]) script(["scripts/second-host.sh", "down", name]);
+});
+
+test("every node of the three stacks is IDLE, and slurmctld sees six nodes", () => {
+  expect([...ubuntuNodes, ...qnapNodes, ...macNodes].map((n) => `${n.name}:${n.state}`)).toEqual([
+    "worker1:IDLE", "worker2:IDLE", "qnap1:IDLE", "qnap2:IDLE", "mac1:IDLE", "mac2:IDLE",
+  ]);
+  const sinfo = dockerExec(CTL, ["sinfo", "-N", "-h", "-p", "main", "-o", "%N %T"]).trim().split("\n").sort();
+  expect(sinfo).toEqual(["mac1 idle", "mac2 idle", "qnap1 idle", "qnap2 idle", "worker1 idle", "worker2 idle"]);
+});
+
+test("the workers' containers run on their own engines, arm64 on the qnap host", () => {
+  expect(dockerOn(qnap.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-qnap-qnap1", "slurm-qnap-qnap2"]);
+  expect(dockerOn(qnap.host, ["exec", "slurm-qnap-qnap1", "uname", "-m"])).toBe("aarch64");
+  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2"]);
+  // slurmd is published on the second host's link address only.
+  expect(dockerOn(qnap.host, ["port", "slurm-qnap-qnap2"])).toBe(`6819/tcp -> ${qnap.address}:6819`);
+});
+
+let armJob: string;
+let spanJob: string;
+
+test("a batch job sent to qnap1 runs on the ARM node, and slurmctld knows its architecture", async () => {
+  armJob = dockerExec(CTL, ["sbatch", "--parsable", "-w", "qnap1", "-o", "/tmp/arm-%j.out", "--wrap", "uname -m > /tmp/arch-$SLURM_JOB_ID"]).trim();
+  expect(await waitForJobEnd(CTL, armJob, 120)).toBe("COMPLETED");
+  // Job files stay on the host that ran the job (no NFS export here): read it there.
+  expect(dockerOn(qnap.host, ["exec", "slurm-qnap-qnap1", "cat", `/tmp/arch-${armJob}`])).toBe("aarch64");
+  expect(dockerExec(CTL, ["scontrol", "show", "node", "qnap1"])).toMatch(/Arch=aarch64/);
+  expect(dockerExec(CTL, ["scontrol", "show", "node", "qnap1"])).toMatch(new RegExp(`NodeAddr=${qnap.address.replace(/\./g, "\\.")} `));
+});
+
+test("srun -N3 from the controller spans the three hosts", () => {
+  const out = dockerExec(CTL, ["srun", "-N3", "-w", "worker1,qnap1,mac1", "-J", "span", "bash", "-c", "echo $(hostname) $(uname -m)"]);
+  expect(out.trim().split("\n").sort()).toEqual(["mac1 x86_64", "qnap1 aarch64", "worker1 x86_64"]);
+  spanJob = dockerExec(CTL, ["sacct", "-X", "-n", "-P", "--name", "span", "-o", "JobID"]).trim().split("\n").pop()!;
+});
+
+test("both jobs are in accounting, COMPLETED, with their nodes", async () => {
+  const line = (id: string) => dockerExec(CTL, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "JobID,State,NodeList"]).trim();
+  expect(line(armJob)).toBe(`${armJob}|COMPLETED|qnap1`);
+  const span = await eventually("span job recorded", 30, () => (line(spanJob).includes("COMPLETED") ? line(spanJob) : undefined));
+  const [id, state, nodes] = span.split("|");
+  // Dynamic nodes are listed in the order they registered.
+  expect([id, state, nodes.split(",").sort()]).toEqual([spanJob, "COMPLETED", ["mac1", "qnap1", "worker1"]]);
+});
+
+test("each machine has its partition, with its features; the default one has every node", () => {
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "qnap", "-o", "%N"]).trim().split("\n").sort()).toEqual(["qnap1", "qnap2"]);
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "macos", "-o", "%N %f"]).trim().split("\n").sort()).toEqual(["mac1 macos,amd64", "mac2 macos,amd64"]);
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  const onArm = dockerExec(CTL, ["sbatch", "--parsable", "-C", "arm64", "-o", "/dev/null", "--wrap", "true"]).trim();
+  return waitForJobEnd(CTL, onArm, 120).then((state) => {
+    expect(state).toBe("COMPLETED");
+    expect(dockerExec(CTL, ["sacct", "-X", "-n", "-P", "-j", onArm, "-o", "NodeList"]).trim()).toMatch(/^qnap[12]$/);
+  });
+});
+
+test("a second workers stack with the same node names is refused before anything is created", () => {
+  const res = (() => {
+    try {
+      npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=worker"]);
+      return "";
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
+  expect(res).toMatch(/slurm-cluster:controllerStack = "ubuntu": its cluster already has node\(s\) worker1, worker2/);
+  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2"]);
+});
+
+test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's nodes and jobs alone", async () => {
+  const running = dockerExec(CTL, ["sbatch", "--parsable", "-w", "worker1", "-o", "/dev/null", "--wrap", "sleep 15"]).trim();
+  await eventually("job running", 30, () => (dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+  const { stderr } = npmRunFull("local:down", ["qnap", "-c", `docker:host=${qnap.host}`]);
+  expect(stderr).toMatch(/delete\s+pulumi-nodejs:dynamic\/slurm-cluster:NodeRegistration qnap1-registration/);
+  expect(dockerOn(qnap.host, ["ps", "-a", "--format", "{{.Names}}"])).toBe("");
+  const nodes = dockerExec(CTL, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n");
+  expect(nodes.filter((n) => n.startsWith("qnap"))).toEqual([]);
+  expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
+  expect(await waitForJobEnd(CTL, running, 60)).toBe("COMPLETED");
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %T"]).trim().split("\n").sort()).toEqual(["worker1 idle", "worker2 idle"]);
+});
