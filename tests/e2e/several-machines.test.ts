@@ -31,6 +31,10 @@ function secondHost(name: string): { host: string; address: string; thisMachine:
 }
 
 const CTL = "slurm-ubuntu-controller";
+// The Ubuntu host's GPUs: there is no GPU here, so character devices with NVIDIA's major number
+// (195) stand in for them, one per worker; Slurm's side (GRES) is what is proven.
+const FAKE_GPUS = "/tmp/slurm-cluster-fake-gpus";
+const GPU_FILES = [0, 1].map((k) => `${FAKE_GPUS}/nvidia${k}`);
 let qnap: ReturnType<typeof secondHost>;
 let mac: ReturnType<typeof secondHost>;
 let ubuntuNodes: Node[];
@@ -51,7 +55,11 @@ beforeAll(() => {
   npmRun("local:down", ["ubuntu", "--volumes"]);
   // The controller is published on this machine's address on the qnap link; the mac host reaches it
   // through this machine too (its only route).
-  ubuntuNodes = JSON.parse(npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "monitoring=false"])).nodes;
+  execFileSync("mkdir", ["-p", FAKE_GPUS]);
+  GPU_FILES.forEach((file, k) => execFileSync("bash", ["-c", `[ -c ${file} ] || mknod ${file} c 195 ${k}`]));
+  ubuntuNodes = JSON.parse(
+    npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "monitoring=false", "-c", "gpusPerWorker=1", "-c", `gpuDevices=${GPU_FILES.join(",")}`]),
+  ).nodes;
   const timed = (stack: string, host: { host: string; address: string }) => {
     const t = Date.now();
     const out = JSON.parse(npmRun("local:up", [stack, "-c", `docker:host=${host.host}`, "-c", `advertiseAddress=${host.address}`]));
@@ -148,4 +156,23 @@ test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's n
   expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
   expect(await waitForJobEnd(CTL, running, 60)).toBe("COMPLETED");
   expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %T"]).trim().split("\n").sort()).toEqual(["worker1 idle", "worker2 idle"]);
+});
+
+test("GPUs: a --gres=gpu:1 job sees CUDA_VISIBLE_DEVICES=0 and its device; asking 9 is refused at submit", () => {
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %G %f"]).trim().split("\n").sort()).toEqual([
+    "worker1 gpu:1 ubuntu,amd64,gpu",
+    "worker2 gpu:1 ubuntu,amd64,gpu",
+  ]);
+  // worker2's GPU is the host's second device file, at the same name inside; opening it reaches
+  // the device node (no driver here: ENXIO), not a missing file.
+  const out = dockerExec(CTL, ["srun", "-w", "worker2", "--gres=gpu:1", "bash", "-c", "echo $CUDA_VISIBLE_DEVICES; cat /dev/nvidia1 2>&1 || true"]);
+  expect(out.trim().split("\n")).toEqual(["0", "cat: /dev/nvidia1: No such device or address"]);
+  let refused = "";
+  try {
+    dockerExec(CTL, ["sbatch", "--gres=gpu:9", "--wrap", "true"]);
+  } catch (err) {
+    refused = String((err as { stderr?: string }).stderr ?? err);
+  }
+  expect(refused).toMatch(/Requested node configuration is not available/);
+  expect(dockerExec(CTL, ["squeue", "-h"]).trim()).toBe("");
 });
