@@ -57,7 +57,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
         hostname: m.hosts.slurmExporter,
         image: args.slurmExporterImage,
         command: ["exporter"],
-        envs: [`SLURM_EXPORTER_PORT=${m.internalPorts.slurmExporter}`],
+        envs: [
+          `SLURM_EXPORTER_PORT=${m.internalPorts.slurmExporter}`,
+          // For /sd/node-exporters: which nodes are this machine's, and where other machines publish theirs.
+          `CLUSTER_NAME=${spec.clusterName}`,
+          `CLUSTER_PARTITION=${spec.partition}`,
+          `NODE_EXPORTER_PORT=${m.nodeExporterPort}`,
+        ],
         labels: labels("slurm-exporter"),
         networksAdvanced: network(m.hosts.slurmExporter),
         ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: bind }],
@@ -71,22 +77,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    new docker.Container(
-      `${name}-node-exporter`,
-      {
-        name: m.containers.nodeExporter,
-        hostname: m.hosts.nodeExporter,
-        image: args.monitoringImage,
-        // /proc's CPU, memory and load figures are the host's even inside a container, so the
-        // exporter needs no host mounts or extra privileges for them.
-        command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
-        labels: labels("node-exporter"),
-        networksAdvanced: network(m.hosts.nodeExporter),
-        healthcheck: tcpReadinessCheck(m.internalPorts.nodeExporter),
-        restart: "unless-stopped",
-      },
-      { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
-    );
+    nodeExporter(`${name}-node-exporter`, spec, m, args.monitoringImage, args.files.network, { parent: this });
 
     const data = new docker.Volume(
       `${name}-prometheus-data`,
@@ -173,4 +164,36 @@ export class MonitoringStack extends pulumi.ComponentResource {
       grafanaUrl: this.grafanaUrl,
     });
   }
+}
+
+/**
+ * The host's node exporter. In a workers stack it is published on advertiseAddress (only there)
+ * at nodeExporterPort, where the cluster's Prometheus finds it (/sd/node-exporters).
+ */
+export function nodeExporter(
+  name: string,
+  spec: ClusterSpec,
+  m: MonitoringSpec,
+  image: pulumi.Input<string>,
+  network: pulumi.Input<string>,
+  opts: pulumi.CustomResourceOptions,
+): docker.Container {
+  const published = spec.role === "workers" && spec.advertiseAddress;
+  return new docker.Container(
+    name,
+    {
+      name: m.containers.nodeExporter,
+      hostname: m.hosts.nodeExporter,
+      image,
+      // /proc's CPU, memory and load figures are the host's even inside a container, so the
+      // exporter needs no host mounts or extra privileges for them.
+      command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
+      labels: dockerLabels(spec, "node-exporter"),
+      networksAdvanced: [{ name: network, aliases: [m.hosts.nodeExporter] }],
+      ports: published ? [{ internal: m.internalPorts.nodeExporter, external: m.nodeExporterPort, ip: spec.advertiseAddress, protocol: "tcp" }] : undefined,
+      healthcheck: tcpReadinessCheck(m.internalPorts.nodeExporter),
+      restart: "unless-stopped",
+    },
+    { ...opts, replaceOnChanges: REPLACE_ON_CHANGES },
+  );
 }

@@ -152,13 +152,25 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   // The controller remembers a node's last state: only a registration from a slurmd started
   // in this container counts (a replaced worker that crashes would otherwise look IDLE).
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
-  const containerStartedAt = Date.parse(worker.State.StartedAt);
+  let containerStartedAt = Date.parse(worker.State.StartedAt);
+  let reRegistered = false;
   for (;;) {
     try {
       last = await queryNode(inputs);
       if (last?.known && last.state.includes("DRAIN") && last.reason === REMOVAL_REASON) {
         // A removal that did not finish (its jobs outlasted the wait), and the worker is wanted again.
         await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=RESUME"]);
+        continue;
+      }
+      if (last?.known && last.state.includes("INVALID_REG") && last.slurmdStartedAt >= containerStartedAt - 2000 && !reRegistered) {
+        // slurmctld keeps a dynamic node's record, with the size and GRES it first announced, and
+        // refuses a new container that announces less (fewer GPUs). The record is of a container
+        // that is gone: delete it and restart slurmd, which registers the node afresh. Once only.
+        await scontrol(inputs, ["delete", `NodeName=${inputs.nodeName}`]);
+        await engine(inputs.dockerHost).getContainer(inputs.workerContainer).restart({ t: 10 });
+        const restarted = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
+        containerStartedAt = Date.parse(restarted.State.StartedAt);
+        reRegistered = true;
         continue;
       }
       if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {

@@ -205,6 +205,12 @@ export const CONFIG_KEYS = {
     default: 9341,
     allowed: "a TCP port from 1 to 65535",
   },
+  nodeExporterPort: {
+    // Keep it the same on every stack: the cluster's Prometheus scrapes each other machine there.
+    schema: wholeNumber(1, 65535),
+    default: 9100,
+    allowed: "a TCP port from 1 to 65535 (the same on every stack of the cluster)",
+  },
   scrapeIntervalSeconds: {
     schema: wholeNumber(5, 300),
     default: 15,

@@ -81,6 +81,9 @@ function crossKeyProblems(v: ClusterSettings): string[] {
   } else if (v.controllerStack) {
     problems.push(`${key("controllerStack")} = ${JSON.stringify(v.controllerStack)} on a stack whose role is cluster: set ${key("role")}=workers to join that stack`);
   }
+  if (v.role === "workers" && v.monitoring && v.nodeExporterPort >= v.slurmdPort && v.nodeExporterPort < v.slurmdPort + v.workerCount) {
+    problems.push(`${key("nodeExporterPort")} = "${v.nodeExporterPort}": expected a port none of the ${v.workerCount} slurmd ports from ${key("slurmdPort")} ${v.slurmdPort} uses`);
+  }
   if (v.slurmdPort + v.workerCount - 1 > 65535) problems.push(`${key("slurmdPort")} = "${v.slurmdPort}": with ${v.workerCount} workers the ports pass 65535`);
   if (v.gpusPerWorker > 0) {
     const devices = v.gpuDevices ? v.gpuDevices.split(",") : [];

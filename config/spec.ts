@@ -88,6 +88,8 @@ export interface MonitoringSpec {
   prometheusPort: number;
   grafanaPort: number;
   slurmExporterPort: number;
+  /** Where a workers stack publishes its node exporter (on advertiseAddress); the cluster's Prometheus scrapes it there. */
+  nodeExporterPort: number;
   scrapeIntervalSeconds: number;
   containers: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
   hosts: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
@@ -187,6 +189,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
           prometheusPort: v.prometheusPort,
           grafanaPort: v.grafanaPort,
           slurmExporterPort: v.slurmExporterPort,
+          nodeExporterPort: v.nodeExporterPort,
           scrapeIntervalSeconds: v.scrapeIntervalSeconds,
           containers: {
             prometheus: `${prefix}-prometheus`,

@@ -5,6 +5,8 @@ import { controllerMungeKey } from "../config/controller-stack";
 import { renderCgroupConf, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
 import { declareWorkerImages } from "../components/images";
+import { projectImage } from "../components/image";
+import { nodeExporter } from "../components/monitoring-stack";
 import { clusterNetwork } from "../components/network";
 import { sharedVolume } from "../components/shared-volume";
 import { WorkerNode } from "../components/worker-node";
@@ -31,6 +33,17 @@ export function workersStack(spec: ClusterSpec) {
     cgroupConf: renderCgroupConf(spec),
     sharedVolume: shared.name,
   };
+  // This machine's node exporter, for the cluster's Prometheus (it finds it through Slurm).
+  const exporter = spec.monitoring
+    ? nodeExporter(
+        "node-exporter",
+        spec,
+        spec.monitoring,
+        projectImage("monitoring-image", "monitoring", { BASE_IMAGE: spec.baseImage }, spec.platform, onEngine).imageName,
+        network.name,
+        onEngine,
+      )
+    : undefined;
   const settings = workerContainerSettings(spec);
   const workers = spec.workers.map(
     (worker) => new WorkerNode(worker.nodeName, { spec, worker, settings, image: images.worker.imageName, files }, components),
@@ -57,5 +70,6 @@ export function workersStack(spec: ClusterSpec) {
       gpus: spec.workers[i].gpuDevices.length,
     })),
     sharedVolume: { name: shared.name, mountPath: spec.sharedMountPath, nfs: spec.sharedNfs || null },
+    monitoring: exporter ? { nodeExporterUrl: `http://${spec.advertiseAddress}:${spec.monitoring!.nodeExporterPort}/metrics` } : null,
   } satisfies Record<string, pulumi.Input<unknown>>;
 }

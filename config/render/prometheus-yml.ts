@@ -25,6 +25,11 @@ export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpe
     ...job("prometheus", "localhost", monitoring.internalPorts.prometheus),
     ...job("node", monitoring.hosts.nodeExporter, monitoring.internalPorts.nodeExporter),
     ...job("slurm", monitoring.hosts.slurmExporter, monitoring.internalPorts.slurmExporter),
+    "  # The node exporters of the other machines (workers stacks), found from Slurm's node addresses.",
+    "  - job_name: machines",
+    "    http_sd_configs:",
+    `      - url: http://${monitoring.hosts.slurmExporter}:${monitoring.internalPorts.slurmExporter}/sd/node-exporters`,
+    `        refresh_interval: ${interval}s`,
     "",
   ].join("\n");
 }

@@ -2,6 +2,7 @@
 // parallel), turns the JSON into samples and serves them in Prometheus' text format.
 import { execFile } from "child_process";
 import * as http from "http";
+import { otherMachines } from "./discovery";
 import { SlurmJson, collectSamples } from "./metrics";
 import { createExporterRegistry } from "./registry";
 
@@ -52,6 +53,19 @@ function refreshOnce(): Promise<void> {
 const port = Number(process.env.SLURM_EXPORTER_PORT ?? 8080);
 http
   .createServer(async (req, res) => {
+    if (req.url === "/sd/node-exporters") {
+      // Prometheus' http_sd: the other machines' node exporters, from the nodes' addresses.
+      try {
+        const own = { cluster: process.env.CLUSTER_NAME ?? "", partition: process.env.CLUSTER_PARTITION ?? "", port: Number(process.env.NODE_EXPORTER_PORT ?? 9100) };
+        const groups = otherMachines((await run(COMMANDS.nodes)) as Parameters<typeof otherMachines>[0], own);
+        res.writeHead(200, { "Content-Type": "application/json" });
+        res.end(JSON.stringify(groups));
+      } catch (err) {
+        res.writeHead(500, { "Content-Type": "text/plain" });
+        res.end(`${(err as Error).message}\n`);
+      }
+      return;
+    }
     if (req.url !== "/metrics") {
       res.writeHead(req.url === "/" ? 200 : 404, { "Content-Type": "text/plain" });
       res.end("slurm-cluster Slurm exporter: see /metrics\n");

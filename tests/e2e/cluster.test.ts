@@ -46,7 +46,7 @@ test("every node registered and is IDLE in the outputs", () => {
     ["worker1", "IDLE", 2, 1024],
     ["worker2", "IDLE", 2, 1024],
   ]);
-  const sinfo = dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort();
+  const sinfo = dockerExec(outputs.controller.containerName, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort();
   expect(sinfo).toEqual(["worker1 idle", "worker2 idle"]);
 });
 
@@ -230,7 +230,7 @@ test("preview lists what a config change would do, and does none of it", () => {
   expect(plan).toMatch(/\+-replace docker:index\/container:Container controller-slurmctld: uploads/);
   expect(plan).not.toMatch(/accounting-database/);
   expect(containerIds(STACK)).toEqual(before);
-  expect(dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-N", "-o", "%N %c"]).trim().split("\n").sort()).toEqual(["worker1 2", "worker2 2"]);
+  expect(dockerExec(outputs.controller.containerName, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %c"]).trim().split("\n").sort()).toEqual(["worker1 2", "worker2 2"]);
 });
 
 test("changing the workers' memory headroom updates their containers in place and replaces nothing", async () => {
@@ -268,7 +268,7 @@ test("a worker stopped outside up stays stopped on a plain up, and up --refresh 
   expect(docker(["inspect", "-f", "{{.State.Running}} {{.Id}}", worker])).toBe(`true ${id}`);
   expect(JSON.parse(refreshed.stdout).nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
   await eventually("worker2 idle in sinfo", 60, () =>
-    dockerExec(ctl, ["sinfo", "-h", "-n", "worker2", "-o", "%t"]).trim() === "idle" ? true : undefined,
+    dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-n", "worker2", "-o", "%t"]).trim() === "idle" ? true : undefined,
   );
   const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker2", "-o", "/shared/back-%j.out", "--wrap", "hostname"]).trim();
   expect(await waitForJobEnd(ctl, jobId, 60)).toBe("COMPLETED");
@@ -305,7 +305,7 @@ test("controller state survives a new controller container (StateSaveLocation on
 test("a worker replaced under a new address still runs jobs", async () => {
   const worker = outputs.nodes[0].containerName;
   await eventually("worker1 idle", 60, () =>
-    dockerExec(outputs.controller.containerName, ["sinfo", "-h", "-n", "worker1", "-o", "%t"]).trim() === "idle" ? true : undefined,
+    dockerExec(outputs.controller.containerName, ["sinfo", "-p", "main", "-h", "-n", "worker1", "-o", "%t"]).trim() === "idle" ? true : undefined,
   );
   const address = () => docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", worker]);
   const before = address();
@@ -342,12 +342,12 @@ test("growing to 3 workers and back to 2 touches no other container, and a runni
   for (const [name, id] of Object.entries(before)) expect({ name, id: afterGrow[name] }).toEqual({ name, id });
   // Outputs of unchanged workers are what up verified then; the new worker's is fresh.
   expect(JSON.parse(grown.stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 IDLE", "worker2 IDLE", "worker3 IDLE"]);
-  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["worker1 mix", "worker2 idle", "worker3 idle"]);
+  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["worker1 mix", "worker2 idle", "worker3 idle"]);
 
   const shrunk = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
   expect(shrunk.stderr).toMatch(/0 created, 0 updated, 0 replaced, 2 deleted/);
   expect(containerIds(STACK)).toEqual(before);
-  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
   expect(await waitForJobEnd(ctl, running, 60)).toBe("COMPLETED");
 });
 
@@ -361,7 +361,7 @@ test("removing a worker whose job outlasts the drain wait fails, names the job, 
   );
   expect(docker(["inspect", "-f", "{{.State.Running}}", "slurm-ubuntu-worker3"])).toBe("true");
   expect(dockerExec(ctl, ["squeue", "-h", "-j", job, "-o", "%T"]).trim()).toBe("RUNNING");
-  expect(dockerExec(ctl, ["sinfo", "-h", "-n", "worker3", "-o", "%t"]).trim()).toBe("drng");
+  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-n", "worker3", "-o", "%t"]).trim()).toBe("drng");
   // Allowed to kill: the registration records the new setting first (an update), then the shrink cancels the job.
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
@@ -380,7 +380,7 @@ test("16 workers come up, and a 16-node job runs on 16 distinct hosts", async ()
   expect(new Set(hosts).size).toBe(16);
   expect(hosts.sort()).toEqual(Array.from({ length: 16 }, (_, i) => `worker${i + 1}`).sort());
   npmRun("local:up", [STACK, ...NO_GRAFANA]);
-  expect(dockerExec(ctl, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
 });
 
 test("destroy stops slurmctld gracefully, and the next up finds the queue as it was", async () => {

@@ -73,7 +73,7 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
     const { state } = await runJob(ctl, ["-w", "worker2", "--mem=64M", "-o", "/dev/null", "--wrap", "timeout 60 tail /dev/zero"]);
     expect(state).toBe("OUT_OF_MEMORY");
     // The worker itself survived.
-    expect(dockerExec(ctl, ["sinfo", "-h", "-n", "worker2", "-o", "%t"]).trim()).toBe("idle");
+    expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-n", "worker2", "-o", "%t"]).trim()).toBe("idle");
   });
 
   test("the worker gets only the grants the README lists for the mode", () => {

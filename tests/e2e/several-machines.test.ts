@@ -58,7 +58,7 @@ beforeAll(() => {
   execFileSync("mkdir", ["-p", FAKE_GPUS]);
   GPU_FILES.forEach((file, k) => execFileSync("bash", ["-c", `[ -c ${file} ] || mknod ${file} c 195 ${k}`]));
   ubuntuNodes = JSON.parse(
-    npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "monitoring=false", "-c", "gpusPerWorker=1", "-c", `gpuDevices=${GPU_FILES.join(",")}`]),
+    npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "grafana=false", "-c", "gpusPerWorker=1", "-c", `gpuDevices=${GPU_FILES.join(",")}`]),
   ).nodes;
   const timed = (stack: string, host: { host: string; address: string }) => {
     const t = Date.now();
@@ -87,9 +87,9 @@ test("every node of the three stacks is IDLE, and slurmctld sees six nodes", () 
 });
 
 test("the workers' containers run on their own engines, arm64 on the qnap host", () => {
-  expect(dockerOn(qnap.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-qnap-qnap1", "slurm-qnap-qnap2"]);
+  expect(dockerOn(qnap.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-qnap-node-exporter", "slurm-qnap-qnap1", "slurm-qnap-qnap2"]);
   expect(dockerOn(qnap.host, ["exec", "slurm-qnap-qnap1", "uname", "-m"])).toBe("aarch64");
-  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2"]);
+  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2", "slurm-macos-node-exporter"]);
   // slurmd is published on the second host's link address only.
   expect(dockerOn(qnap.host, ["port", "slurm-qnap-qnap2"])).toBe(`6819/tcp -> ${qnap.address}:6819`);
 });
@@ -142,7 +142,20 @@ test("a second workers stack with the same node names is refused before anything
     }
   })();
   expect(res).toMatch(/slurm-cluster:controllerStack = "ubuntu": its cluster already has node\(s\) worker1, worker2/);
-  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2"]);
+  expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2", "slurm-macos-node-exporter"]);
+});
+
+test("the controller's Prometheus finds and scrapes each other machine's node exporter through Slurm", async () => {
+  interface Target { labels: Record<string, string>; health: string; scrapeUrl: string }
+  const machines = await eventually("both machines scraped", 90, async () => {
+    const res = await fetch("http://127.0.0.1:9090/api/v1/targets?state=active");
+    const targets = ((await res.json()) as { data: { activeTargets: Target[] } }).data.activeTargets.filter((t) => t.labels.job === "machines");
+    return targets.length === 2 && targets.every((t) => t.health === "up") ? targets : undefined;
+  });
+  expect(machines.map((t) => [t.labels.machine, t.labels.slurm_nodes, t.scrapeUrl]).sort()).toEqual([
+    ["macos", "mac1,mac2", `http://${mac.address}:9100/metrics`],
+    ["qnap", "qnap1,qnap2", `http://${qnap.address}:9100/metrics`],
+  ]);
 });
 
 test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's nodes and jobs alone", async () => {
@@ -151,6 +164,9 @@ test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's n
   const { stderr } = npmRunFull("local:down", ["qnap", "-c", `docker:host=${qnap.host}`]);
   expect(stderr).toMatch(/delete\s+pulumi-nodejs:dynamic\/slurm-cluster:NodeRegistration qnap1-registration/);
   expect(dockerOn(qnap.host, ["ps", "-a", "--format", "{{.Names}}"])).toBe("");
+  // and the Slurm exporter no longer offers its node exporter to Prometheus
+  const sd = (await (await fetch("http://127.0.0.1:9341/sd/node-exporters")).json()) as { labels: { machine: string } }[];
+  expect(sd.map((g) => g.labels.machine)).toEqual(["macos"]);
   const nodes = dockerExec(CTL, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n");
   expect(nodes.filter((n) => n.startsWith("qnap"))).toEqual([]);
   expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
@@ -175,4 +191,15 @@ test("GPUs: a --gres=gpu:1 job sees CUDA_VISIBLE_DEVICES=0 and its device; askin
   }
   expect(refused).toMatch(/Requested node configuration is not available/);
   expect(dockerExec(CTL, ["squeue", "-h"]).trim()).toBe("");
+});
+
+test("taking the GPUs away replaces the ubuntu workers, and they register afresh (slurmctld remembered their GRES)", () => {
+  const nodes: Node[] = JSON.parse(npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "grafana=false"])).nodes;
+  expect(nodes.map((n) => `${n.name}:${n.state}`)).toEqual(["worker1:IDLE", "worker2:IDLE"]);
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %G %f"]).trim().split("\n").sort()).toEqual([
+    "worker1 (null) ubuntu,amd64",
+    "worker2 (null) ubuntu,amd64",
+  ]);
+  // The macos workers were not touched: slurm.conf is the same with or without GPUs.
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "macos", "-o", "%N %T"]).trim().split("\n").sort()).toEqual(["mac1 idle", "mac2 idle"]);
 });

@@ -109,7 +109,7 @@ describe("prometheus.yml", () => {
     expect(yml).toContain('      - targets: ["localhost:9090"]');
     expect(yml).toContain('      - targets: ["node-exporter:9100"]');
     expect(yml).toContain('      - targets: ["slurm-exporter:8080"]');
-    expect(yml.match(/job_name: (\w+)/g)).toEqual(["job_name: prometheus", "job_name: node", "job_name: slurm"]);
+    expect(yml.match(/job_name: (\w+)/g)).toEqual(["job_name: prometheus", "job_name: node", "job_name: slurm", "job_name: machines"]);
     expect(yml).toContain('labels: { cluster: "lab" }');
   });
 

@@ -1,7 +1,8 @@
 // Several machines: a workers stack joins another stack's controller (StackReference), and a
 // cluster stack publishes what they need. Through the program's own loader and the mock harness.
 import { ClusterConfigError } from "../../config";
-import { renderGresConf, renderSlurmConf, renderWorkerNodeConf } from "../../config/render";
+import { renderGresConf, renderPrometheusYml, renderSlurmConf, renderWorkerNodeConf } from "../../config/render";
+import { otherMachines } from "../../shared/slurm-exporter/discovery";
 import { ResolvedOutput, printableOutputs } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { FIXTURE_MUNGE_KEY, readerOf, ubuntuJoin } from "./controller-fixture";
@@ -17,7 +18,7 @@ const qnapConfig = (extra: string[] = []) => readStackConfig("qnap", ["advertise
 
 describe("the qnap workers stack", () => {
   it("declares only its workers (and their network, shared volume and image), built for arm64", async () => {
-    const run = await runWithMocks("qnap");
+    const run = await runWithMocks("qnap", ["monitoring=false"]);
     expect(run.error).toBeUndefined();
     expect(ofType(run, CONTAINER).map((c) => c.inputs.name)).toEqual(["slurm-qnap-qnap1", "slurm-qnap-qnap2"]);
     expect(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i.inputs.build.platform])).toEqual([["slurm-cluster/slurm", "linux/arm64"]]);
@@ -48,6 +49,19 @@ describe("the qnap workers stack", () => {
     expect(isWireSecret(q1.inputs.uploads)).toBe(true);
     expect(JSON.stringify(q1.inputs.uploads)).toContain(FIXTURE_MUNGE_KEY);
     expect(JSON.stringify(printableOutputs(run.outputs as ResolvedOutput, false))).not.toContain(FIXTURE_MUNGE_KEY);
+  });
+
+  it("runs this machine's node exporter, published on its address only, for the cluster's Prometheus", async () => {
+    const run = await runWithMocks("qnap");
+    const exporter = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-qnap-node-exporter")!;
+    expect(exporter.inputs.ports).toEqual([{ internal: 9100, external: 9100, ip: "192.0.2.20", protocol: "tcp" }]);
+    expect(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i.inputs.build.platform]).sort()).toEqual([
+      ["slurm-cluster/monitoring", "linux/arm64"],
+      ["slurm-cluster/slurm", "linux/arm64"],
+    ]);
+    expect(run.outputs.monitoring).toEqual({ nodeExporterUrl: "http://192.0.2.20:9100/metrics" });
+    const clash = await testSpec(qnapConfig(["nodeExporterPort=6819"]), "qnap", engineReporting(1), readerOf(await ubuntuJoin())).catch((e: Error) => e);
+    expect((clash as Error).message).toMatch(/nodeExporterPort = "6819": expected a port none of the 2 slurmd ports/);
   });
 
   it("checks registration from each worker itself (the controller's engine is on another machine)", async () => {
@@ -128,6 +142,13 @@ describe("a cluster stack that other machines join", () => {
     for (const name of ["slurm-ubuntu-slurmdbd", "slurm-ubuntu-database"]) expect(all.find((c) => c.inputs.name === name)!.inputs.ports).toBeUndefined();
   });
 
+  it("has Prometheus find the other machines' node exporters through the Slurm exporter", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    expect(renderPrometheusYml(spec, spec.monitoring!)).toContain(
+      "  - job_name: machines\n    http_sd_configs:\n      - url: http://slurm-exporter:8080/sd/node-exporters\n        refresh_interval: 15s\n",
+    );
+  });
+
   it("declares a partition per machine as a node set by feature, and one default partition with every node", async () => {
     const conf = renderSlurmConf(await testSpec({}, "ubuntu"));
     expect(conf).toMatch(/^PartitionName=main Nodes=ALL Default=YES/m);
@@ -169,5 +190,26 @@ describe("GPUs", () => {
 
   it("refuse a device list that does not give every worker its share", async () => {
     await expect(gpuSpec({ "slurm-cluster:gpuDevices": "/dev/nvidia0,/dev/nvidia1,/dev/nvidia2" })).rejects.toThrow(/names 3 device file\(s\); 2 workers x 2 slurm-cluster:gpusPerWorker need 4/);
+  });
+});
+
+describe("finding the other machines' node exporters", () => {
+  // Abridged from `scontrol --json show nodes` with the three stacks up (tests/e2e/several-machines.test.ts).
+  const nodes = {
+    nodes: [
+      { name: "worker1", address: "172.21.0.5", features: ["ubuntu", "amd64"] },
+      { name: "qnap2", address: "10.77.0.211", features: ["qnap", "arm64"] },
+      { name: "qnap1", address: "10.77.0.211", features: ["qnap", "arm64"] },
+      { name: "mac1", address: "10.77.0.72", features: ["macos", "amd64"] },
+      { name: "old", features: ["macos"] },
+    ],
+  };
+
+  it("gives one target per other machine's address, labelled with its partition and nodes, and leaves this machine out", () => {
+    expect(otherMachines(nodes, { cluster: "ubuntu", partition: "ubuntu", port: 9100 })).toEqual([
+      { targets: ["10.77.0.211:9100"], labels: { cluster: "ubuntu", machine: "qnap", slurm_nodes: "qnap1,qnap2" } },
+      { targets: ["10.77.0.72:9100"], labels: { cluster: "ubuntu", machine: "macos", slurm_nodes: "mac1" } },
+    ]);
+    expect(otherMachines({}, { cluster: "c", partition: "ubuntu", port: 9100 })).toEqual([]);
   });
 });
