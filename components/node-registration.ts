@@ -17,14 +17,26 @@ export interface NodeRegistrationArgs {
   logCommand?: pulumi.Input<string[]>;
   /** The Docker engine the containers run on, as the docker provider's `host` (unix://, tcp://). */
   dockerHost: pulumi.Input<string>;
+  /** What the worker's slurmd announces (slurmd -Z --conf): a node record that differs is stale. */
+  announced: pulumi.Input<AnnouncedNode>;
   /** When the node is removed: how long to wait for its jobs after draining it. */
   shrinkDrainSeconds: pulumi.Input<number>;
   /** When the node is removed and its jobs outlast the wait: cancel them (true) or fail (false). */
   shrinkKillsJobs: pulumi.Input<boolean>;
 }
 
+/** The size, features and generic resources a worker announces when it registers. */
+export interface AnnouncedNode {
+  cpus: number;
+  memoryMb: number;
+  features: string[];
+  /** e.g. gpu:2 or gpu:a100:2; empty without GRES. */
+  gres: string;
+}
+
 export interface RegistrationInputs {
   scontrolContainer: string;
+  announced: AnnouncedNode;
   workerContainer: string;
   workerContainerId: string;
   nodeName: string;
@@ -117,14 +129,19 @@ async function crashLoop(dockerHost: string, container: string): Promise<string 
 }
 
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
-async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined> {
+type NodeRecord = NodeReport & { known: boolean; slurmdStartedAt: number; features: string[]; gres: string };
+
+async function queryNode(inputs: RegistrationInputs): Promise<NodeRecord | undefined> {
   const res = await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
   if (res.code !== 0) return undefined;
   const node = (JSON.parse(res.out).nodes ?? [])[0];
   // Workers are dynamic nodes: the controller knows a node once its slurmd has registered.
-  if (!node) return { known: false, state: "NOT_REGISTERED", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0 };
+  if (!node) return { known: false, state: "NOT_REGISTERED", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0, features: [], gres: "" };
   return {
     known: true,
+    features: node.features ?? [],
+    // gres as "gpu:a100:2(S:0)": the socket binding is not part of what was announced.
+    gres: String(node.gres ?? "").replace(/\([^)]*\)/g, ""),
     slurmdStartedAt: (node.slurmd_start_time?.number ?? 0) * 1000,
     // DYNAMIC_NORM marks how the node joined (slurmd -Z), not a state: left out.
     state: (node.state ?? []).filter((f: string) => f !== "DYNAMIC_NORM").join("+"),
@@ -133,6 +150,17 @@ async function queryNode(inputs: RegistrationInputs): Promise<(NodeReport & { kn
     slurmVersion: node.version ?? "",
     reason: node.reason ?? "",
   };
+}
+
+/** Whether slurmctld's record of the node is not what its slurmd now announces. */
+export function staleRecord(node: { state: string; cpus: number; memoryMb: number; features: string[]; gres: string }, announced: AnnouncedNode): boolean {
+  return (
+    node.state.includes("INVALID_REG") ||
+    node.cpus !== announced.cpus ||
+    node.memoryMb !== announced.memoryMb ||
+    [...node.features].sort().join(",") !== [...announced.features].sort().join(",") ||
+    node.gres !== announced.gres
+  );
 }
 
 /** Usable: the base state is one a job can be scheduled on, and no flag takes it out of service. */
@@ -146,7 +174,7 @@ function isUsable(state: string): boolean {
 /** Polls the controller until the node is usable or the timeout passes, then fails with the evidence. */
 export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeReport> {
   const deadline = Date.now() + inputs.timeoutSeconds * 1000;
-  let last: (NodeReport & { known: boolean; slurmdStartedAt: number }) | undefined;
+  let last: NodeRecord | undefined;
   let lastError = "";
   let stopping: string | undefined;
   // The controller remembers a node's last state: only a registration from a slurmd started
@@ -162,10 +190,11 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
         await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=RESUME"]);
         continue;
       }
-      if (last?.known && last.state.includes("INVALID_REG") && last.slurmdStartedAt >= containerStartedAt - 2000 && !reRegistered) {
-        // slurmctld keeps a dynamic node's record, with the size and GRES it first announced, and
-        // refuses a new container that announces less (fewer GPUs). The record is of a container
-        // that is gone: delete it and restart slurmd, which registers the node afresh. Once only.
+      if (last?.known && last.slurmdStartedAt >= containerStartedAt - 2000 && !reRegistered && staleRecord(last, inputs.announced)) {
+        // slurmctld keeps a dynamic node's record as the node first registered (size, features,
+        // GRES) and holds a new container to it: one that announces fewer GPUs is INVALID_REG,
+        // one with more is not given them. The record is of a container that is gone: delete it
+        // and restart slurmd, which registers the node afresh. Once only.
         await scontrol(inputs, ["delete", `NodeName=${inputs.nodeName}`]);
         await engine(inputs.dockerHost).getContainer(inputs.workerContainer).restart({ t: 10 });
         const restarted = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
@@ -174,7 +203,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
         continue;
       }
       if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
-        const { known: _known, slurmdStartedAt: _started, ...report } = last;
+        const { known: _known, slurmdStartedAt: _started, features: _features, gres: _gres, ...report } = last;
         return report;
       }
       stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer);
@@ -206,7 +235,7 @@ export async function currentReport(inputs: RegistrationInputs): Promise<NodeRep
   if (!worker.State.Running) return { ...empty, state: "CONTAINER_STOPPED" };
   const node = await queryNode(inputs).catch(() => undefined);
   if (!node) return { ...empty, state: "NO_ANSWER_FROM_SLURMCTLD" };
-  const { known: _known, slurmdStartedAt, ...report } = node;
+  const { known: _known, slurmdStartedAt, features: _features, gres: _gres, ...report } = node;
   if (slurmdStartedAt < Date.parse(worker.State.StartedAt) - 2000) return { ...report, state: `${report.state}+NOT_REGISTERED_SINCE_START` };
   return report;
 }
@@ -269,7 +298,7 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     return { id: `${inputs.workerContainer}/${inputs.nodeName}`, outs: { ...inputs, ...report } };
   },
   async diff(_id: string, olds: RegistrationInputs, news: RegistrationInputs) {
-    const keys: (keyof RegistrationInputs)[] = ["scontrolContainer", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost", "shrinkDrainSeconds", "shrinkKillsJobs"];
+    const keys: (keyof RegistrationInputs)[] = ["scontrolContainer", "announced", "workerContainer", "workerContainerId", "nodeName", "timeoutSeconds", "logCommand", "dockerHost", "shrinkDrainSeconds", "shrinkKillsJobs"];
     const changed = keys.filter((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
     // After a refresh that found the node unusable, check it again (an update waits for it).
     const stale = !isUsable((olds as RegistrationInputs & Partial<NodeReport>).state ?? "");

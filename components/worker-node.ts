@@ -108,6 +108,12 @@ export class WorkerNode extends pulumi.ComponentResource {
       `${name}-registration`,
       {
         scontrolContainer: args.controllerContainer ?? container.name,
+        announced: {
+          cpus: spec.workerCpus,
+          memoryMb: spec.workerMemoryMb,
+          features: spec.nodeFeatures,
+          gres: spec.gpus.perWorker > 0 ? `gpu:${spec.gpus.type ? `${spec.gpus.type}:` : ""}${spec.gpus.perWorker}` : "",
+        },
         workerContainer: container.name,
         workerContainerId: container.id,
         nodeName: worker.nodeName,

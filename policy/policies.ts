@@ -193,8 +193,9 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       const containers = args.resources.filter((r: PolicyResource) => r.type === CONTAINER);
       const role = (r: PolicyResource) => labelsOf(r.props)[ROLE_LABEL];
       const controllers = containers.filter((r) => role(r) === "controller");
-      // A workers stack (its controller is another stack's) has workers and nothing else of Slurm's.
-      const onlyWorkers = containers.every((r) => role(r) === "worker");
+      // A workers stack (its controller is another stack's) has workers (and its machine's node
+      // exporter) and nothing else of Slurm's.
+      const onlyWorkers = containers.every((r) => ["worker", "node-exporter"].includes(role(r)));
       if (controllers.length > 1 || (controllers.length === 0 && !onlyWorkers)) {
         report(`the stack has ${controllers.length} controllers; it must have exactly one (or, as a workers stack, only workers)`);
       }

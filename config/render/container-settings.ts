@@ -112,6 +112,14 @@ function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
       };
       break;
   }
+  if (v === 1 && spec.gpus.perWorker > 0 && !settings.capabilityAdds.includes("SYS_ADMIN")) {
+    // ConstrainDevices with GPUs: slurmstepd denies each job the GPUs it was not given.
+    settings = {
+      ...settings,
+      capabilityAdds: [...settings.capabilityAdds, "SYS_ADMIN"],
+      why: [...settings.why, "GPUs on cgroup v1: SYS_ADMIN, without which the kernel refuses slurmstepd's write to devices.deny (the GPUs a job was not given)"],
+    };
+  }
   if (spec.allowPrivileged) {
     // The stack asked for it: one broad grant instead of the named ones.
     return { ...settings, privileged: true, capabilityAdds: [], securityOpts: [], why: [...settings.why, "allowPrivileged=true: privileged instead of the grants above"] };

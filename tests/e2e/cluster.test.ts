@@ -202,6 +202,7 @@ test("a registration check that cannot succeed fails naming the node, its state 
       workerContainer: outputs.nodes[0].containerName,
       workerContainerId: "",
       nodeName: "worker9",
+      announced: { cpus: 2, memoryMb: 1024, features: ["ubuntu", "amd64"], gres: "" },
       timeoutSeconds: 3,
       dockerHost: "unix:///var/run/docker.sock",
       shrinkDrainSeconds: 0,

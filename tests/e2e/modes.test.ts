@@ -2,6 +2,7 @@
 // Docker engine, as `hostCgroupVersion=auto` does). `none` is covered by cluster.test.ts.
 // Each mode must register its nodes, show its plugins, put jobs under Slurm's job cgroups and
 // stop a job that uses more memory than it asked for.
+import { execFileSync } from "child_process";
 import { docker, dockerExec, npmRun, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
@@ -15,6 +16,11 @@ interface Outputs {
 }
 
 const engineCgroupVersion = Number(docker(["info", "--format", "{{.CgroupVersion}}"]) || "1");
+// No GPU here: character devices with NVIDIA's major number (195) stand in for four, two per
+// worker. Opening one reaches the device node (ENXIO: no driver) unless the job's devices
+// cgroup denies it (EPERM), which is what containment is.
+const FAKE_GPUS = "/tmp/slurm-cluster-fake-gpus-modes";
+const GPU_FILES = [0, 1, 2, 3].map((k) => `${FAKE_GPUS}/nvidia${k}`);
 
 beforeAll(() => npmRun("local:down", [STACK, "--volumes"]));
 afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
@@ -84,6 +90,21 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
       expect(inspect.HostConfig.CgroupnsMode).toBe("host");
       expect(inspect.Mounts).toContainEqual(expect.objectContaining({ Type: "bind", Source: "/sys/fs/cgroup", Destination: "/sys/fs/cgroup", RW: true }));
     }
+  });
+
+  test("with GPUs, a job sees CUDA_VISIBLE_DEVICES=0 and can open only its own GPU; a job without GPUs none", () => {
+    execFileSync("mkdir", ["-p", FAKE_GPUS]);
+    GPU_FILES.forEach((file, k) => execFileSync("bash", ["-c", `[ -c ${file} ] || mknod ${file} c 195 ${k}`]));
+    const up = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false", "-c", "gpusPerWorker=2", "-c", `gpuDevices=${GPU_FILES.join(",")}`]));
+    expect(up.nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
+    // worker2 has the host's nvidia2 and nvidia3.
+    const open = "echo $CUDA_VISIBLE_DEVICES; for d in /dev/nvidia2 /dev/nvidia3; do cat $d 2>&1; done; true";
+    const run = (gres: string[]) => dockerExec(ctl, ["srun", "-w", "worker2", ...gres, "bash", "-c", open]).split("\n").filter(Boolean);
+    expect(run(["--gres=gpu:1"])).toEqual(["0", "cat: /dev/nvidia2: No such device or address", "cat: /dev/nvidia3: Operation not permitted"]);
+    expect(run([])).toEqual(["cat: /dev/nvidia2: Operation not permitted", "cat: /dev/nvidia3: Operation not permitted"]);
+    expect(run(["--gres=gpu:2"])).toEqual(["0,1", "cat: /dev/nvidia2: No such device or address", "cat: /dev/nvidia3: No such device or address"]);
+    // On cgroup v1 the kernel lets slurmstepd write devices.deny only with SYS_ADMIN (README).
+    expect(JSON.parse(docker(["inspect", "slurm-ubuntu-worker2"]))[0].HostConfig.CapAdd).toEqual(["SYS_ADMIN"]);
   });
 
   if (mode === "systemd") {

@@ -73,6 +73,7 @@ describe("each policy", () => {
     };
     expect(check([container("controller"), container("worker"), container("prometheus", [{ external: 9090 }])])).toEqual([]);
     expect(check([container("worker")])).toEqual([]); // a workers stack
+    expect(check([container("worker"), container("node-exporter")])).toEqual([]);
     expect(check([container("slurmdbd"), container("worker")])).toEqual(["the stack has 0 controllers; it must have exactly one (or, as a workers stack, only workers)"]);
     expect(check([container("controller"), container("controller"), container("worker")])).toHaveLength(1);
     expect(check([container("controller")])).toEqual(["the stack has no worker"]);

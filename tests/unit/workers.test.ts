@@ -4,6 +4,7 @@ import { ClusterConfigError } from "../../config";
 import { renderGresConf, renderPrometheusYml, renderSlurmConf, renderWorkerNodeConf } from "../../config/render";
 import { otherMachines } from "../../shared/slurm-exporter/discovery";
 import { ResolvedOutput, printableOutputs } from "../../local-runner/program";
+import { staleRecord } from "../../components/node-registration";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { FIXTURE_MUNGE_KEY, readerOf, ubuntuJoin } from "./controller-fixture";
 import { CONTAINER, IMAGE, isWireSecret, ofType, runWithMocks } from "./harness";
@@ -211,5 +212,20 @@ describe("finding the other machines' node exporters", () => {
       { targets: ["10.77.0.72:9100"], labels: { cluster: "ubuntu", machine: "macos", slurm_nodes: "mac1" } },
     ]);
     expect(otherMachines({}, { cluster: "c", partition: "ubuntu", port: 9100 })).toEqual([]);
+  });
+});
+
+describe("the registration check's view of a node record slurmctld kept", () => {
+  const announced = { cpus: 2, memoryMb: 1024, features: ["ubuntu", "amd64", "gpu"], gres: "gpu:2" };
+  const record = { state: "IDLE", cpus: 2, memoryMb: 1024, features: ["amd64", "gpu", "ubuntu"], gres: "gpu:2" };
+  it("is current when size, features (any order) and GRES are what the worker announces", () => {
+    expect(staleRecord(record, announced)).toBe(false);
+  });
+  it.each([
+    ["INVALID_REG (fewer GPUs than remembered)", { state: "IDLE+DRAIN+INVALID_REG" }],
+    ["GPUs added since", { gres: "", features: ["ubuntu", "amd64"] }],
+    ["another size", { cpus: 4 }],
+  ])("is stale on %s", (_why, change) => {
+    expect(staleRecord({ ...record, ...change }, announced)).toBe(true);
   });
 });
