@@ -34,6 +34,8 @@ function acrossMachines(spec: ClusterSpec, worker: WorkerSpec) {
   return {
     ports: [{ internal: worker.slurmdPort, external: worker.slurmdPort, ip: spec.advertiseAddress, protocol: "tcp" }],
     hosts: [{ host: spec.hosts.controller, ip: spec.controller.controllerAddress }],
+    // The entrypoint refuses a node name another machine's node holds (another address).
+    envs: [`SLURM_NODE_ADDRESS=${spec.advertiseAddress}`],
   };
 }
 

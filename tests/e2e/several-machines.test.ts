@@ -145,6 +145,25 @@ test("a second workers stack with the same node names is refused before anything
   expect(dockerOn(mac.host, ["ps", "--format", "{{.Names}}"]).split("\n").sort()).toEqual(["slurm-macos-mac1", "slurm-macos-mac2", "slurm-macos-node-exporter"]);
 });
 
+test("a workers stack whose node names another machine's nodes hold fails, quoting its workers' refusal", () => {
+  let failure = "";
+  try {
+    npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=qnap", "-c", "registrationTimeoutSeconds=60"]);
+  } catch (err) {
+    failure = (err as Error).message;
+  }
+  expect(failure).toMatch(/Slurm node qnap1 cannot register: the container slurm-macos-qnap1 keeps stopping/);
+  expect(failure).toMatch(new RegExp(`FATAL: node name qnap1 is already in the cluster, registered from ${qnap.address.replace(/\./g, "\\.")}`));
+  // The QNAP's nodes kept their address and state.
+  expect(dockerExec(CTL, ["scontrol", "show", "node", "qnap1"])).toMatch(new RegExp(`NodeAddr=${qnap.address.replace(/\./g, "\\.")} `));
+  expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "qnap", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["qnap1 idle", "qnap2 idle"]);
+  // Put the Mac's stack back: a clean slate (its new containers are in a restart loop), then up;
+  // mac1 and mac2 come back from the same address, so their records are theirs to take.
+  npmRun("local:down", ["macos", "--volumes", "-c", `docker:host=${mac.host}`]);
+  macNodes = JSON.parse(npmRun("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`])).nodes;
+  expect(macNodes.map((n) => `${n.name}:${n.state}`)).toEqual(["mac1:IDLE", "mac2:IDLE"]);
+});
+
 test("the controller's Prometheus finds and scrapes each other machine's node exporter through Slurm", async () => {
   interface Target { labels: Record<string, string>; health: string; scrapeUrl: string }
   const machines = await eventually("both machines scraped", 90, async () => {

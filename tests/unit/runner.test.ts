@@ -2,12 +2,12 @@
 // Each row of the provider table is pinned against what the providers' source says.
 import Docker from "dockerode";
 import { DockerResources, durationNs } from "../../local-runner/docker-resources";
-import { unwrapSecrets } from "../../local-runner/engine";
+import { stackReference, unwrapSecrets } from "../../local-runner/engine";
 import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
 import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
 import { printableOutputs } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
-import { StateResource, keyFromUrn } from "../../local-runner/state";
+import { StateResource, keyFromUrn, removeState, saveState } from "../../local-runner/state";
 import { resolveDockerHost } from "../../config/host";
 
 const CONTAINER = "docker:index/container:Container";
@@ -203,5 +203,31 @@ describe("deleting a container, as the provider does", () => {
     const { calls, resources } = recordingEngine();
     await resources.deleteContainer("id", { name: "c" });
     expect(calls).toEqual(["stop t=0", "remove force=true"]);
+  });
+});
+
+describe("a StackReference, answered from the other stack's saved outputs", () => {
+  const other = "unit-stack-reference";
+  afterEach(() => removeState(other));
+
+  it("gives the outputs as `up` saved them, secrets in plain values with their names in secretOutputNames", () => {
+    saveState(other, {
+      version: 2,
+      resources: {},
+      outputs: { clusterName: "ubuntu", join: { controllerAddress: "192.0.2.1", mungeKeyBase64: { secret: "a2V5" } }, nodes: [{ name: "worker1" }] },
+    });
+    expect(stackReference(`org/slurm-cluster/${other}`, "qnap")).toEqual({
+      id: `org/slurm-cluster/${other}`,
+      state: {
+        name: `org/slurm-cluster/${other}`,
+        outputs: { clusterName: "ubuntu", join: { controllerAddress: "192.0.2.1", mungeKeyBase64: "a2V5" }, nodes: [{ name: "worker1" }] },
+        secretOutputNames: ["join"],
+      },
+    });
+  });
+
+  it("gives no outputs for a stack that was never brought up, and refuses a stack referencing itself", () => {
+    expect(stackReference(other, "qnap").state).toEqual({ name: other, outputs: {}, secretOutputNames: [] });
+    expect(() => stackReference("qnap", "qnap")).toThrow(/a stack cannot reference itself/);
   });
 });

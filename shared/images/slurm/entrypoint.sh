@@ -88,6 +88,22 @@ prepare_cgroups() {
 
 tcp_open() { timeout 2 bash -c "</dev/tcp/$1/$2"; }
 
+# A worker of a workers stack (SLURM_NODE_ADDRESS: its machine's address) takes only a node name
+# that no other machine's node holds: slurmctld would give one name to two slurmd, flipping its
+# address between them. A record from this machine (a replaced container), or of a node that is
+# down or not responding (a machine that is gone), is this node's to take.
+refuse_taken_name() {
+  [ -n "${SLURM_NODE_ADDRESS:-}" ] || return 0
+  local name line addr state
+  name=$(hostname)
+  line=$(scontrol show node -o "$name" 2>/dev/null) || return 0
+  addr=$(printf '%s\n' "$line" | sed -n 's/.* NodeAddr=\([^ ]*\).*/\1/p')
+  state=$(printf '%s\n' "$line" | sed -n 's/.* State=\([^ ]*\).*/\1/p')
+  case "$state" in *DOWN*|*NOT_RESPONDING*|*FUTURE*) return 0 ;; esac
+  [ -z "$addr" ] || [ "$addr" = "$SLURM_NODE_ADDRESS" ] || [ "$addr" = "$name" ] && return 0
+  fatal "node name $name is already in the cluster, registered from $addr ($state) by another machine's stack; set slurm-cluster:nodePrefix to a name unique in the cluster (or, if that machine is gone: scontrol delete nodename=$name)"
+}
+
 case "$role" in
   slurmdbd)
     start_munge
@@ -120,6 +136,7 @@ case "$role" in
     controller=$(sed -n 's/^SlurmctldHost=//p' /etc/slurm/slurm.conf)
     wait_for "slurmctld on ${controller}" 120 scontrol ping
     [ -s /etc/slurm/dynamic-node.conf ] || fatal "no /etc/slurm/dynamic-node.conf; the deployment must upload the node's size"
+    refuse_taken_name
     # A dynamic node: slurmd registers this host by name, with the size the deployment gave it.
     exec slurmd -D -Z --conf "$(cat /etc/slurm/dynamic-node.conf)"
     ;;
