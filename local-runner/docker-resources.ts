@@ -274,7 +274,11 @@ export class DockerResources {
       await this.docker.getNetwork(extra.name).connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } });
     }
     if (inputs.uploads?.length) await created.putArchive(await uploadsTar(inputs.uploads), { path: "/" });
-    await created.start();
+    await created.start().catch(async (err: Error) => {
+      // As the provider: the container exists once created, so a failed start leaves it in state
+      // (with init errors) for the next `up` to deal with, not as a stray that blocks its name.
+      throw new PartialCreateError(`Unable to start container ${name}: ${err.message}`, created.id, this.containerOutputs(inputs, await created.inspect()));
+    });
     this.progress(`started container ${name}`);
     if (inputs.wait) {
       const healthy = await this.waitUntilHealthy(created, inputs);

@@ -103,9 +103,22 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     if (!errors.some((known) => e === known || e.message.includes(known.message))) errors.push(e);
   };
   process.on("unhandledRejection", onUnhandled);
+  // A resource whose input comes from a failed one is never registered: the Pulumi SDK leaves its
+  // promises pending, as under `pulumi up`, where the program then ends with the errors it logged.
+  // Here the same shows as Node's event loop running dry ("beforeExit"): end the run with them.
+  let onIdle = () => undefined as void;
+  const stalled = new Promise<RunResult>((resolve) => {
+    onIdle = () =>
+      resolve({
+        outputs: {},
+        errors: errors.length > 0 ? [...errors] : [new Error("the program stopped with resources still waiting for their inputs, and no error")],
+      });
+    process.once("beforeExit", onIdle);
+  });
   try {
-    return await runRegistered(stack, config, recordingMocks, errors, preview, pending);
+    return await Promise.race([runRegistered(stack, config, recordingMocks, errors, preview, pending), stalled]);
   } finally {
+    process.off("beforeExit", onIdle);
     await new Promise((r) => setImmediate(r));
     process.off("unhandledRejection", onUnhandled);
   }

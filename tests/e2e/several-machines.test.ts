@@ -146,6 +146,9 @@ test("a second workers stack with the same node names is refused before anything
 });
 
 test("a workers stack whose node names another machine's nodes hold fails, quoting its workers' refusal", () => {
+  // The Mac's own workers go first: new ones are created before old ones are deleted, and they
+  // would clash on the published slurmd ports.
+  npmRun("local:down", ["macos", "-c", `docker:host=${mac.host}`]);
   let failure = "";
   try {
     npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=qnap", "-c", "registrationTimeoutSeconds=60"]);
@@ -157,8 +160,7 @@ test("a workers stack whose node names another machine's nodes hold fails, quoti
   // The QNAP's nodes kept their address and state.
   expect(dockerExec(CTL, ["scontrol", "show", "node", "qnap1"])).toMatch(new RegExp(`NodeAddr=${qnap.address.replace(/\./g, "\\.")} `));
   expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "qnap", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["qnap1 idle", "qnap2 idle"]);
-  // Put the Mac's stack back: a clean slate (its new containers are in a restart loop), then up;
-  // mac1 and mac2 come back from the same address, so their records are theirs to take.
+  // Put the Mac's stack back: a clean slate (its new containers are in a restart loop), then up.
   npmRun("local:down", ["macos", "--volumes", "-c", `docker:host=${mac.host}`]);
   macNodes = JSON.parse(npmRun("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`])).nodes;
   expect(macNodes.map((n) => `${n.name}:${n.state}`)).toEqual(["mac1:IDLE", "mac2:IDLE"]);

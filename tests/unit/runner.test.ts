@@ -1,11 +1,12 @@
 // The local runner's own rules, no Docker: if these are wrong, every e2e result means nothing.
 // Each row of the provider table is pinned against what the providers' source says.
+import { spawnSync } from "child_process";
 import Docker from "dockerode";
 import { DockerResources, durationNs } from "../../local-runner/docker-resources";
 import { stackReference, unwrapSecrets } from "../../local-runner/engine";
 import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
 import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
-import { printableOutputs } from "../../local-runner/program";
+import { PROJECT_ROOT, printableOutputs } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { StateResource, keyFromUrn, removeState, saveState } from "../../local-runner/state";
 import { resolveDockerHost } from "../../config/host";
@@ -229,5 +230,15 @@ describe("a StackReference, answered from the other stack's saved outputs", () =
   it("gives no outputs for a stack that was never brought up, and refuses a stack referencing itself", () => {
     expect(stackReference(other, "qnap").state).toEqual({ name: other, outputs: {}, secretOutputNames: [] });
     expect(() => stackReference("qnap", "qnap")).toThrow(/a stack cannot reference itself/);
+  });
+});
+
+describe("a run whose resources wait on a failed one", () => {
+  it("ends with that failure once nothing else can happen, instead of leaving the process to exit silently", () => {
+    // A child process: the end is Node's event loop running dry, which jest's own loop never lets happen.
+    const res = spawnSync("npx", ["ts-node", "--transpile-only", "tests/unit/stalled-run.ts"], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 90_000 });
+    const result = JSON.parse(res.stdout.trim().split("\n").pop()!);
+    expect(result.errors).toEqual(expect.arrayContaining([expect.stringMatching(/6818 failed: port is already allocated/)]));
+    expect(result.outputs).toEqual({});
   });
 });
