@@ -42,6 +42,8 @@ export interface SlurmNodeFiles {
   readonly cgroupConf: string;
   /** The shared volume's name, mounted at spec.sharedMountPath on the controller and workers. */
   readonly sharedVolume: pulumi.Input<string>;
+  /** The cluster users' Linux accounts (name:uid:gid lines): LinuxUsers keeps them on every Slurm container. */
+  readonly usersFile: string;
 }
 
 /** The munge key and Slurm config files as uploads; the entrypoint hands the key to the munge user. */

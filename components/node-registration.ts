@@ -62,7 +62,7 @@ export interface NodeReport {
 
 /** A client for the engine the docker provider uses (`unix:///path` or `tcp://host:port`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function engine(dockerHost: string): any {
+export function engine(dockerHost: string): any {
   const Docker = require("dockerode");
   const url = new URL(dockerHost);
   if (url.protocol === "unix:") return new Docker({ socketPath: url.pathname });
@@ -70,10 +70,10 @@ function engine(dockerHost: string): any {
 }
 
 /** Runs a command in a container through the Docker API; returns exit code and output. */
-async function dockerExec(dockerHost: string, container: string, cmd: string[]): Promise<{ code: number; out: string; err: string }> {
+export async function dockerExec(dockerHost: string, container: string, cmd: string[], env: string[] = []): Promise<{ code: number; out: string; err: string }> {
   const { PassThrough } = require("stream");
   const docker = engine(dockerHost);
-  const exec = await docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const exec = await docker.getContainer(container).exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({});
   const out: Buffer[] = [];
   const err: Buffer[] = [];

@@ -20,6 +20,8 @@ export const JOIN_SCHEMA = z.object({
   nodeNames: z.array(z.string()),
   /** slurm.conf, which must be the same on every node of the cluster. */
   slurmConf: z.string(),
+  /** The cluster users' Linux accounts (name:uid:gid lines), the same on every node. */
+  usersFile: z.string(),
   /** The munge key, base64 (a secret output). */
   mungeKeyBase64: z.string(),
 });

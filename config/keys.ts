@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ACCOUNTS_SCHEMA, QOS_SCHEMA, USERS_SCHEMA } from "./accounting";
 
 /** The project's config namespace: keys are written `slurm-cluster:<key>` in stack files. */
 export const CONFIG_NAMESPACE = "slurm-cluster";
@@ -226,6 +227,21 @@ export const CONFIG_KEYS = {
     schema: z.enum(["true", "false"]).transform((v) => v === "true"),
     default: false,
     allowed: "true or false",
+  },
+  accounts: {
+    schema: ACCOUNTS_SCHEMA,
+    default: "research fairshare=1",
+    allowed: "Slurm accounts, one per line: name [parent=<account>] [fairshare=N] [maxjobs=N] [grptres=cpu=8,...] [qos=a,b]",
+  },
+  users: {
+    schema: USERS_SCHEMA,
+    default: "alice uid=1001 account=research",
+    allowed: "cluster users, one per line: name uid=<1000..60000> account=<account> [gid=N] [admin=none|operator|administrator]",
+  },
+  qos: {
+    schema: QOS_SCHEMA,
+    default: "",
+    allowed: "Slurm QOS, one per line: name [priority=N] [maxwall=[days-]hh:mm:ss]",
   },
   registrationTimeoutSeconds: {
     schema: wholeNumber(10, 3600),

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { accountingProblems } from "./accounting";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, ClusterSettings } from "./keys";
 
 /**
@@ -37,15 +38,18 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
   for (const key of CONFIG_KEY_NAMES) {
     const def = CONFIG_KEYS[key];
     const rawValue = raw[prefix + key];
+    const schema = def.schema as { safeParse(v: unknown): { success: boolean; data?: unknown; error?: { issues: { code: string; message: string; params?: { entry?: boolean } }[] } } };
     if (rawValue === undefined) {
-      values[key] = def.default;
+      // A default written as text (a list, say) goes through its schema like a configured value.
+      values[key] = typeof def.default === "string" ? schema.safeParse(def.default).data : def.default;
       continue;
     }
-    const result = (def.schema as { safeParse(v: unknown): { success: boolean; data?: unknown } }).safeParse(
-      rawValue.trim() === "" && typeof def.default === "number" ? undefined : rawValue,
-    );
+    const result = schema.safeParse(rawValue.trim() === "" && typeof def.default === "number" ? undefined : rawValue);
     if (!result.success) {
-      problems.push(`${prefix}${key} = ${JSON.stringify(rawValue)}: expected ${def.allowed}`);
+      // A list's entries each say what is wrong with them; other keys say what is allowed.
+      const own = (result.error?.issues ?? []).filter((i) => i.params?.entry);
+      if (own.length > 0) problems.push(...own.map((i) => `${prefix}${key}: ${i.message}`));
+      else problems.push(`${prefix}${key} = ${JSON.stringify(rawValue)}: expected ${def.allowed}`);
       continue;
     }
     values[key] = result.data;
@@ -72,7 +76,7 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
 /** Problems of keys that are each valid but do not fit together. */
 function crossKeyProblems(v: ClusterSettings): string[] {
   const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
-  const problems: string[] = [];
+  const problems: string[] = accountingProblems(v.accounts, v.users, v.qos, key);
   if (v.role === "workers") {
     if (!v.controllerStack) problems.push(`${key("controllerStack")} is empty: a workers stack must name the stack that runs its controller (e.g. ubuntu)`);
     if (!v.advertiseAddress) {

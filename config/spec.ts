@@ -1,3 +1,4 @@
+import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
 import { CgroupMode, ClusterSettings, HostCgroupVersion, Platform, Role } from "./keys";
 
@@ -36,6 +37,8 @@ export interface ClusterSpec {
   gpus: { perWorker: number; type: string; nvidiaRuntime: boolean };
   /** An NFS export (server:/path) mounted as the shared volume, or empty for a local volume. */
   sharedNfs: string;
+  /** Slurm accounts, users and QOS (kept in slurmdbd by the cluster stack); users also exist on every node. */
+  accounting: { accounts: SlurmAccountSpec[]; users: SlurmUserSpec[]; qos: SlurmQosSpec[] };
   /** The Docker engine everything is deployed to (the docker provider's host). */
   dockerHost: string;
   clusterName: string;
@@ -150,6 +153,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     advertiseAddress: v.advertiseAddress,
     gpus: { perWorker: v.gpusPerWorker, type: v.gpuType, nvidiaRuntime: v.nvidiaRuntime },
     sharedNfs: v.sharedNfs,
+    accounting: { accounts: v.accounts, users: v.users, qos: v.qos },
     dockerHost: v.dockerHost,
     // A workers stack is part of its controller's cluster: its name and containment are the cluster's.
     clusterName: joined ? joined.clusterName : v.clusterName,

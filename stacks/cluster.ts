@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
+import { renderUsersFile } from "../config/accounting";
 import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
 import { Controller } from "../components/controller";
@@ -13,6 +14,8 @@ import { RestApi } from "../components/rest-api";
 import { SlurmDb } from "../components/slurm-db";
 import { WorkerNode } from "../components/worker-node";
 import { sharedVolume as sharedVolumeOf } from "../components/shared-volume";
+import { ClusterAccounts } from "../components/cluster-accounts";
+import { LinuxUsers } from "../components/linux-users";
 
 /** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
 export function clusterStack(spec: ClusterSpec) {
@@ -32,6 +35,7 @@ export function clusterStack(spec: ClusterSpec) {
     slurmConf: renderSlurmConf(spec),
     cgroupConf: renderCgroupConf(spec),
     sharedVolume: sharedVolume.name,
+    usersFile: renderUsersFile(spec.accounting.users),
   };
 
   const db = new SlurmDb(
@@ -60,6 +64,17 @@ export function clusterStack(spec: ClusterSpec) {
         { ...components, dependsOn: [controller] },
       ),
   );
+
+  // The users' Linux accounts on the controller and workers (after their registration: the
+  // containers run), before their Slurm associations are of use.
+  const linuxUsers = new LinuxUsers(
+    "linux-users",
+    { usersFile: files.usersFile, containers: [controller.containerName, ...workers.map((w) => w.containerName)], dockerHost: spec.dockerHost },
+    { dependsOn: workers },
+  );
+  // Accounts, users and QOS in slurmdbd (sacctmgr on the controller). After the Linux users: slurmctld
+  // learns each association's uid from the user's name when the association arrives.
+  const accounts = new ClusterAccounts("accounting-objects", { spec, controllerContainer: controller.containerName }, { ...components, dependsOn: [controller, linuxUsers] });
 
   const monitoring = spec.monitoring
     ? new MonitoringStack(
@@ -102,6 +117,7 @@ export function clusterStack(spec: ClusterSpec) {
       partitions: spec.partitions,
       nodeNames: spec.workers.map((w) => w.nodeName),
       slurmConf: files.slurmConf,
+      usersFile: files.usersFile,
       mungeKeyBase64: munge.keyBase64,
     },
     nodes: workers.map((w) => ({
@@ -120,6 +136,7 @@ export function clusterStack(spec: ClusterSpec) {
       password: db.password,
     },
     sharedVolume: { name: sharedVolume.name, mountPath: spec.sharedMountPath },
+    accounting: { accounts: accounts.accounts, users: accounts.users, qos: accounts.qos },
     rest: { url: rest.url, openapiVersion: rest.openapiVersion, tokenCommand: rest.tokenCommand },
     monitoring: monitoring
       ? {

@@ -10,6 +10,7 @@ import { nodeExporter } from "../components/monitoring-stack";
 import { clusterNetwork } from "../components/network";
 import { sharedVolume } from "../components/shared-volume";
 import { WorkerNode } from "../components/worker-node";
+import { LinuxUsers } from "../components/linux-users";
 
 /**
  * Workers only (role workers), on another machine, joining the cluster of spec.controller.stack:
@@ -32,6 +33,8 @@ export function workersStack(spec: ClusterSpec) {
     slurmConf: controller.slurmConf,
     cgroupConf: renderCgroupConf(spec),
     sharedVolume: shared.name,
+    // The cluster's users, with the same uids as on the controller.
+    usersFile: controller.usersFile,
   };
   // This machine's node exporter, for the cluster's Prometheus (it finds it through Slurm).
   const exporter = spec.monitoring
@@ -48,6 +51,8 @@ export function workersStack(spec: ClusterSpec) {
   const workers = spec.workers.map(
     (worker) => new WorkerNode(worker.nodeName, { spec, worker, settings, image: images.worker.imageName, files }, components),
   );
+
+  new LinuxUsers("linux-users", { usersFile: files.usersFile, containers: workers.map((w) => w.containerName), dockerHost: spec.dockerHost }, { dependsOn: workers });
 
   return {
     role: spec.role,

@@ -105,6 +105,13 @@ function partitionLines(spec: ClusterSpec): string[] {
 function schedulingLines(spec: ClusterSpec): string[] {
   const common = [
     "SchedulerType=sched/backfill",
+    "# Priority from several factors; fair share dominates: an account that used less than its",
+    "# share (fairshare= in the config) runs first. Usage counts half after a week.",
+    "PriorityType=priority/multifactor",
+    "PriorityWeightFairshare=10000",
+    "PriorityWeightQOS=1000",
+    "PriorityWeightAge=1000",
+    "PriorityDecayHalfLife=7-0",
     "SelectType=select/cons_tres",
     "SelectTypeParameters=CR_Core_Memory",
     "# Memory is a scheduled resource: a job that does not ask gets a per-CPU share of its",
@@ -169,6 +176,10 @@ export function renderSlurmConf(spec: ClusterSpec): string {
     [
       "# Accounting through slurmdbd",
       "AccountingStorageType=accounting_storage/slurmdbd",
+      "# Enforced at submit: a job needs an association (user and account) in slurmdbd (associations),",
+      "# is held to its association's and QOS's limits, e.g. MaxJobs (limits), and may use only the QOS",
+      "# its association allows (qos). Accounts and users come from the stack config (README).",
+      "AccountingStorageEnforce=associations,limits,qos",
       `AccountingStorageHost=${spec.hosts.slurmdbd}`,
       `AccountingStoragePort=${SLURMDBD_PORT}`,
       "JobCompType=jobcomp/none",

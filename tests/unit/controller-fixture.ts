@@ -4,6 +4,7 @@ import * as net from "net";
 import { AddressInfo } from "net";
 import { ControllerJoin, ControllerStackReader } from "../../config";
 import { tcpReach } from "../../config/controller-stack";
+import { renderUsersFile } from "../../config/accounting";
 import { SLURMCTLD_PORT, renderSlurmConf } from "../../config/render";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { testSpec } from "./spec";
@@ -23,6 +24,7 @@ export async function ubuntuJoin(address = "192.0.2.1", port = SLURMCTLD_PORT): 
     partitions: spec.partitions,
     nodeNames: spec.workers.map((w) => w.nodeName),
     slurmConf: renderSlurmConf(spec),
+    usersFile: renderUsersFile(spec.accounting.users),
     mungeKeyBase64: FIXTURE_MUNGE_KEY,
   };
 }

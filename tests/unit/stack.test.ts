@@ -45,7 +45,7 @@ describe("the ubuntu stack's wiring", () => {
     expect(dbd.started).toBeGreaterThan(db.finished);
     expect(ctl.started).toBeGreaterThan(dbd.finished);
     for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeGreaterThan(ctl.finished);
-    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     for (const check of checks) {
       const worker = byName[check.inputs.workerContainer];
       expect(check.started).toBeGreaterThan(worker.finished);
@@ -161,7 +161,7 @@ describe("worker modes in the ubuntu stack", () => {
     // The controller keeps the plain Slurm image.
     const ctl = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-controller")!;
     expect(ctl.inputs.image).toBe(images["slurm-cluster/slurm"].inputs.imageName);
-    const check = run.registrations.find((r) => r.type.startsWith("pulumi-nodejs:dynamic") && r.inputs.nodeName === "worker1")!;
+    const check = run.registrations.find((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration" && r.inputs.nodeName === "worker1")!;
     expect(check.inputs.logCommand).toEqual(expect.arrayContaining(["journalctl"]));
     expect(run.outputs).toMatchObject({ cgroupMode: "systemd", hostCgroupVersion: 2 });
   });
@@ -193,7 +193,7 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
     for (const r of run.registrations.filter((r) => r.type.startsWith("docker:"))) {
       expect({ name: r.name, provider: r.provider }).toEqual({ name: r.name, provider: expect.stringContaining("pulumi:providers:docker::docker-engine") });
     }
-    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     expect(checks.map((c) => c.inputs.dockerHost)).toEqual([engine.host, engine.host]);
   });
 
@@ -232,7 +232,7 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
     const run = await runWithMocks("ubuntu", [], true);
     expect(run.error).toBeUndefined();
     expect(ofType(run, CONTAINER).length).toBeGreaterThan(5);
-    const checks = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic"));
+    const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     // A worker's id is unknown in a preview: the check's input is not there yet.
     expect(checks.map((c) => c.inputs.workerContainerId)).toEqual([{ __pulumiUnknown: true }, { __pulumiUnknown: true }].map(expect.objectContaining));
   });

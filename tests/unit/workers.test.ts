@@ -28,6 +28,7 @@ describe("the qnap workers stack", () => {
       [
         "docker:index/container:Container", "docker:index/image:Image", "docker:index/network:Network", "docker:index/volume:Volume",
         "pulumi:providers:docker", "pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "slurm-cluster:index:WorkerNode", REGISTRATION,
+        "pulumi-nodejs:dynamic/slurm-cluster:LinuxUsers",
       ].sort(),
     );
     expect(run.registrations.find((r) => r.type === "pulumi:pulumi:StackReference")!.inputs.name).toBe("ubuntu");

@@ -88,6 +88,29 @@ prepare_cgroups() {
 
 tcp_open() { timeout 2 bash -c "</dev/tcp/$1/$2"; }
 
+# The cluster's users (name:uid:gid lines from the stack config), the same on every Slurm
+# container: slurmctld resolves a job's uid to its name, slurmd runs the job as it. The list is on
+# the shared volume, where the deployment keeps it current (role "users" applies it to a running
+# container), so a container created later has the users from its start. No password (no login);
+# home on the shared volume.
+USERS_FILE=/shared/.slurm-cluster/users
+create_users() {
+  [ -s "$USERS_FILE" ] || return 0
+  local name uid gid
+  while IFS=: read -r name uid gid; do
+    [ -n "$name" ] || continue
+    getent group "$gid" >/dev/null || groupadd -g "$gid" "$name"
+    if ! getent passwd "$name" >/dev/null; then
+      useradd -u "$uid" -g "$gid" -d "/shared/home/$name" -M -s /bin/bash "$name"
+    fi
+    if [ ! -d "/shared/home/$name" ]; then
+      install -d -m 0755 /shared/home
+      install -d -o "$uid" -g "$gid" -m 0750 "/shared/home/$name"
+    fi
+  done < "$USERS_FILE"
+  log "users: $(cut -d: -f1 "$USERS_FILE" | paste -sd, -)"
+}
+
 # A worker of a workers stack (SLURM_NODE_ADDRESS: its machine's address) takes only a node name
 # that no other machine's node holds: slurmctld would give one name to two slurmd, flipping its
 # address between them. A record from this machine (a replaced container), or of a node that is
@@ -116,6 +139,7 @@ case "$role" in
     exec slurmdbd -D
     ;;
   controller)
+    create_users
     start_munge
     install_jwt_key
     state_dir=$(sed -n 's/^StateSaveLocation=//p' /etc/slurm/slurm.conf)
@@ -131,6 +155,7 @@ case "$role" in
     ;;
   worker)
     prepare_cgroups
+    create_users
     start_munge
     install -d -o root -g root -m 0755 /var/lib/slurm/slurmd
     controller=$(sed -n 's/^SlurmctldHost=//p' /etc/slurm/slurm.conf)
@@ -161,12 +186,22 @@ case "$role" in
   systemd)
     # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
     prepare_cgroups
+    create_users
     install_munge_key
     log "starting systemd"
     exec /sbin/init
     ;;
+  users)
+    # Run in a running container by the deployment when the users change: write the list (from
+    # $SLURM_CLUSTER_USERS) when asked to, then create the users it names.
+    if [ "${WRITE_USERS:-0}" = 1 ]; then
+      install -d -m 0755 "$(dirname "$USERS_FILE")"
+      printf '%s' "${SLURM_CLUSTER_USERS:-}" > "$USERS_FILE.tmp" && chmod 0644 "$USERS_FILE.tmp" && mv "$USERS_FILE.tmp" "$USERS_FILE"
+    fi
+    create_users
+    ;;
   *)
-    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|rest|exporter" >&2
+    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|rest|exporter|users" >&2
     exit 64
     ;;
 esac
