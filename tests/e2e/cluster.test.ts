@@ -3,7 +3,7 @@
 // accounting (sacct and the database itself), live through what `pulumi up`, `preview`,
 // `refresh` and `destroy` do to it (the local runner does what pulumi-docker does, no more),
 // survive a new controller, and tear down clean. One cluster serves every test, in order.
-import { spawnSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as mysql from "mysql2/promise";
@@ -80,15 +80,16 @@ test("none mode: no cgroup plugin, and workers run with no added capability, unp
   }
 });
 
-test("a 2-node batch job writes both hostnames to the shared volume and completes", async () => {
+test("a 2-node batch job, submitted as the default user as the templates say, writes both hostnames to the shared volume", async () => {
   const ctl = outputs.controller.containerName;
   const script = fs.readFileSync(path.join(PROJECT_ROOT, "job-templates", "hello-nodes.sbatch"), "utf8");
-  firstJobId = dockerExec(ctl, ["sbatch", "--parsable"], script).trim();
+  firstJobId = execFileSync("docker", ["exec", "-i", "-u", "alice", "-w", "/shared/home/alice", ctl, "sbatch", "--parsable"], { input: script, encoding: "utf8" }).trim();
   expect(firstJobId).toMatch(/^\d+$/);
   const state = await waitForJobEnd(ctl, firstJobId, 120);
   expect(state).toBe("COMPLETED");
+  expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", firstJobId, "-o", "User,Account"]).trim()).toBe("alice|research");
   // Written by the workers, read on another container: the volume is shared.
-  const output = dockerExec(outputs.nodes[1].containerName, ["cat", `/shared/hello-nodes-${firstJobId}.out`]);
+  const output = dockerExec(outputs.nodes[1].containerName, ["cat", `/shared/home/alice/hello-nodes-${firstJobId}.out`]);
   expect(output.trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
 });
 
