@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
-import { renderSlurmdbdConf, SLURMDBD_PORT } from "../config/render";
+import { ACCOUNTING_CLIENT_CONF, renderAccountingClientConf, renderSlurmdbdConf } from "../config/render";
 import {
-  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, tcpReadinessCheck,
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
 
@@ -90,8 +90,17 @@ export class SlurmDb extends pulumi.ComponentResource {
             content: pulumi.secret(this.password.apply((p) => renderSlurmdbdConf(spec, p))),
             permissions: "0600",
           },
+          { file: ACCOUNTING_CLIENT_CONF, content: renderAccountingClientConf(spec) },
         ],
-        healthcheck: tcpReadinessCheck(SLURMDBD_PORT),
+        // Healthy only while slurmdbd answers from its database (sacctmgr asks it): with the database
+        // gone, slurmdbd keeps its port open but can record nothing, and says so within ~15 s.
+        healthcheck: {
+          tests: ["CMD-SHELL", `SLURM_CONF=${ACCOUNTING_CLIENT_CONF} sacctmgr -n list cluster format=cluster >/dev/null`],
+          interval: "5s",
+          timeout: "5s",
+          retries: 3,
+          startPeriod: "60s",
+        },
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",

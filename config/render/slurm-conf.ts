@@ -187,7 +187,10 @@ export function renderSlurmConf(spec: ClusterSpec): string {
     [
       "# Timers",
       "SlurmctldTimeout=30",
-      "SlurmdTimeout=60",
+      "# A worker that stops answering is marked DOWN (its jobs requeued) after 20 s without a reply",
+      "# (Slurm pings every SlurmdTimeout/3), not 60: a dead container is noticed in ~20-30 s. The cost:",
+      "# a slurmd too busy to answer for 20 s (a swapping host) is taken for dead and its jobs requeued.",
+      "SlurmdTimeout=20",
       "InactiveLimit=0",
       "KillWait=10",
       "Waittime=0",

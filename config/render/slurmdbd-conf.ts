@@ -29,3 +29,24 @@ export function renderSlurmdbdConf(spec: ClusterSpec, databasePassword: string):
     ],
   ]);
 }
+
+/** Where the accounting client config sits in the slurmdbd container (its healthcheck's SLURM_CONF). */
+export const ACCOUNTING_CLIENT_CONF = "/etc/slurm/accounting-client.conf";
+
+/**
+ * The least slurm.conf with which sacctmgr in the slurmdbd container asks slurmdbd itself: the
+ * healthcheck. Only what rarely changes, so slurmdbd is not replaced when scheduling settings do.
+ */
+export function renderAccountingClientConf(spec: ClusterSpec): string {
+  return joinSections([
+    [renderHeader("accounting-client.conf (slurmdbd's healthcheck: sacctmgr asks slurmdbd, which asks the database)", spec)],
+    [
+      `ClusterName=${spec.clusterName}`,
+      `SlurmctldHost=${spec.hosts.controller}`,
+      "AuthType=auth/munge",
+      "AccountingStorageType=accounting_storage/slurmdbd",
+      `AccountingStorageHost=${spec.hosts.slurmdbd}`,
+      `AccountingStoragePort=${SLURMDBD_PORT}`,
+    ],
+  ]);
+}

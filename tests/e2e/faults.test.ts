@@ -1,0 +1,90 @@
+// Faults the cluster must survive, each bounded in time, with what Slurm says was kept: a
+// controller restart with jobs running and pending, a worker killed mid-job, the accounting
+// database gone for a while (slurmdbd reports itself unhealthy meanwhile) and a slurmdbd restart.
+import { docker, dockerExec, eventually, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
+
+const STACK = "ubuntu";
+const CTL = "slurm-ubuntu-controller";
+const DBD = "slurm-ubuntu-slurmdbd";
+const DB = "slurm-ubuntu-database";
+jest.setTimeout(10 * 60 * 1000);
+
+const submit = (args: string[]) => dockerExec(CTL, ["sbatch", "--parsable", "-o", "/dev/null", ...args]).trim();
+const health = (container: string) => docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
+const sacct = (ids: string[]) =>
+  dockerExec(CTL, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", "JobID,State"]).trim().split("\n").filter(Boolean).sort();
+
+beforeAll(() => {
+  npmRun("local:down", [STACK, "--volumes"]);
+  npmRun("local:up", [STACK, "-c", "monitoring=false"]);
+});
+afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
+
+test("a controller restart with 4 jobs running and 4 pending loses none: all complete with their ids", async () => {
+  const ids = Array.from({ length: 8 }, () => submit(["-n1", "--wrap", "sleep 8"]));
+  await eventually("4 running, 4 pending", 30, () => {
+    const states = dockerExec(CTL, ["squeue", "-h", "-o", "%T"]).trim().split("\n");
+    return states.filter((s) => s === "RUNNING").length === 4 && states.filter((s) => s === "PENDING").length === 4 ? true : undefined;
+  });
+  docker(["restart", "-t", "30", CTL]);
+  await eventually("slurmctld answers again", 60, () => (dockerExec(CTL, ["scontrol", "ping"]).includes("UP") ? true : undefined));
+  for (const id of ids) expect(await waitForJobEnd(CTL, id, 120)).toBe("COMPLETED");
+  expect(sacct(ids)).toEqual(ids.map((id) => `${id}|COMPLETED`).sort());
+});
+
+test("a worker killed mid-job is marked down within 45 s, its job requeued, and up --refresh brings only it back", async () => {
+  const started = Date.now();
+  const id = submit(["-w", "worker1", "--requeue", "--wrap", "sleep 20"]);
+  await eventually("job running on worker1", 30, () => (dockerExec(CTL, ["squeue", "-h", "-j", id, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+  const killedAt = Date.now();
+  docker(["rm", "-f", "slurm-ubuntu-worker1"]);
+  const state = await eventually("worker1 noticed as down", 45, () => {
+    const s = dockerExec(CTL, ["sinfo", "-h", "-p", "main", "-n", "worker1", "-o", "%t"]).trim();
+    return /down|fail/.test(s) ? s : undefined;
+  });
+  const noticedIn = (Date.now() - killedAt) / 1000;
+  process.stderr.write(`[faults] worker1 ${state} after ${noticedIn.toFixed(1)}s (SlurmdTimeout=20)\n`);
+  expect(noticedIn).toBeLessThan(45);
+  // The job goes back to the queue (its first run's work is lost), not to a failed state.
+  await eventually("job requeued", 30, () => (["PENDING", "REQUEUED"].includes(dockerExec(CTL, ["squeue", "-h", "-j", id, "-o", "%T"]).trim()) ? true : undefined));
+  const { stderr } = npmRunFull("local:up", [STACK, "-c", "monitoring=false", "--refresh"]);
+  expect(stderr).toMatch(/\+ create\s+docker:index\/container:Container worker1-slurmd/);
+  expect(stderr).not.toMatch(/(create|replace)\s+docker:index\/container:Container (worker2|controller|accounting)/);
+  // A node brought back by up after being down may need a resume (ReturnToService=2 does it on registration).
+  expect(await waitForJobEnd(CTL, id, 180)).toBe("COMPLETED");
+  const runs = dockerExec(CTL, ["sacct", "-n", "-P", "-j", id, "--duplicates", "-X", "-o", "State"]).trim().split("\n");
+  expect(runs[runs.length - 1]).toBe("COMPLETED");
+  expect(runs.slice(0, -1).some((s) => /NODE_FAIL|REQUEUED/.test(s))).toBe(true);
+  process.stderr.write(`[faults] worker kill to job COMPLETED: ${((Date.now() - started) / 1000).toFixed(0)}s\n`);
+});
+
+test("with the database stopped, slurmdbd reports unhealthy, jobs still run, and every record arrives once it is back", async () => {
+  docker(["stop", DB]);
+  try {
+    await eventually("slurmdbd unhealthy", 40, () => (health(DBD) === "unhealthy" ? true : undefined));
+    const ids = Array.from({ length: 3 }, () => submit(["--wrap", "true"]));
+    // Scheduling goes on without accounting: the jobs leave the queue.
+    await eventually("jobs done", 60, () => (dockerExec(CTL, ["squeue", "-h", "-j", ids.join(",")]).trim() === "" ? true : undefined));
+    const queued = Number(/DBD Agent queue size:\s*(\d+)/.exec(dockerExec(CTL, ["sdiag"]))?.[1] ?? 0);
+    expect(queued).toBeGreaterThan(0);
+    docker(["start", DB]);
+    await eventually("slurmdbd healthy again", 90, () => (health(DBD) === "healthy" ? true : undefined));
+    const recorded = await eventually("records in accounting", 60, () => {
+      const rows = sacct(ids);
+      return rows.length === 3 && rows.every((r) => r.endsWith("|COMPLETED")) ? rows : undefined;
+    });
+    expect(recorded).toEqual(ids.map((id) => `${id}|COMPLETED`).sort());
+  } finally {
+    docker(["start", DB]);
+  }
+});
+
+test("a slurmdbd restart keeps every record", async () => {
+  const before = dockerExec(CTL, ["sacct", "-a", "-X", "-n", "-P", "-S", "2020-01-01", "-o", "JobID"]).trim().split("\n").length;
+  docker(["restart", DBD]);
+  await eventually("slurmdbd healthy", 60, () => (health(DBD) === "healthy" ? true : undefined));
+  const id = submit(["--wrap", "true"]);
+  expect(await waitForJobEnd(CTL, id, 60)).toBe("COMPLETED");
+  const after = dockerExec(CTL, ["sacct", "-a", "-X", "-n", "-P", "-S", "2020-01-01", "-o", "JobID"]).trim().split("\n").length;
+  expect(after).toBe(before + 1);
+});
