@@ -10,6 +10,10 @@ import {
   renderGrafanaDashboardProvider,
   renderGrafanaDatasource,
   renderPrometheusYml,
+  renderAlertRules,
+  renderAlertmanagerYml,
+  ALERT_RULES_FILE,
+  ALERTMANAGER_CONFIG_FILE,
 } from "../config/render";
 import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck,
@@ -37,6 +41,7 @@ export interface MonitoringStackArgs {
 /** Prometheus, node exporter, the project's Slurm exporter and (optionally) Grafana. */
 export class MonitoringStack extends pulumi.ComponentResource {
   public readonly prometheusUrl: pulumi.Output<string>;
+  public readonly alertmanagerUrl: pulumi.Output<string>;
   public readonly slurmExporterUrl: pulumi.Output<string>;
   /** Undefined when Grafana is off. */
   public readonly grafanaUrl?: pulumi.Output<string>;
@@ -100,7 +105,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         networksAdvanced: network(m.hosts.prometheus),
         ports: [{ internal: m.internalPorts.prometheus, external: m.prometheusPort, ip: bind }],
         mounts: [{ type: "volume", source: data.name, target: "/prometheus" }],
-        uploads: [{ file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) }],
+        uploads: [
+          { file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) },
+          { file: ALERT_RULES_FILE, content: renderAlertRules(spec) },
+        ],
         healthcheck: tcpReadinessCheck(m.internalPorts.prometheus),
         wait: true,
         waitTimeout: 120,
@@ -111,7 +119,34 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
+    new docker.Container(
+      `${name}-alertmanager`,
+      {
+        name: m.containers.alertmanager,
+        hostname: m.hosts.alertmanager,
+        image: args.monitoringImage,
+        command: [
+          "/usr/bin/prometheus-alertmanager",
+          `--config.file=${ALERTMANAGER_CONFIG_FILE}`,
+          "--storage.path=/tmp/alertmanager",
+          `--web.listen-address=:${m.internalPorts.alertmanager}`,
+          // One Alertmanager: no gossip with peers.
+          "--cluster.listen-address=",
+        ],
+        labels: labels("alertmanager"),
+        networksAdvanced: network(m.hosts.alertmanager),
+        ports: [{ internal: m.internalPorts.alertmanager, external: m.alertmanagerPort, ip: bind }],
+        uploads: [{ file: ALERTMANAGER_CONFIG_FILE, content: renderAlertmanagerYml(spec, m.alertWebhookUrl) }],
+        healthcheck: tcpReadinessCheck(m.internalPorts.alertmanager),
+        wait: true,
+        waitTimeout: 120,
+        restart: "unless-stopped",
+      },
+      { parent: this, replaceOnChanges: REPLACE_ON_CHANGES },
+    );
+
     this.prometheusUrl = pulumi.output(publishedUrl(bind, m.prometheusPort));
+    this.alertmanagerUrl = pulumi.output(publishedUrl(bind, m.alertmanagerPort));
     this.slurmExporterUrl = pulumi.output(`${publishedUrl(bind, m.slurmExporterPort)}/metrics`);
 
     if (m.grafana) {
@@ -160,6 +195,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     this.registerOutputs({
       prometheusUrl: this.prometheusUrl,
+      alertmanagerUrl: this.alertmanagerUrl,
       slurmExporterUrl: this.slurmExporterUrl,
       grafanaUrl: this.grafanaUrl,
     });

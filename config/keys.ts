@@ -201,6 +201,17 @@ export const CONFIG_KEYS = {
     default: 3000,
     allowed: "a TCP port from 1 to 65535",
   },
+  alertmanagerPort: {
+    schema: wholeNumber(1, 65535),
+    default: 9093,
+    allowed: "a TCP port from 1 to 65535",
+  },
+  alertWebhookUrl: {
+    // Where Alertmanager sends alerts (its webhook receiver); empty: they stay in Alertmanager.
+    schema: z.string().regex(/^(https?:\/\/[^\s]+)?$/),
+    default: "",
+    allowed: "an http(s) URL Alertmanager posts alerts to (a webhook receiver), or empty to keep them in Alertmanager only",
+  },
   slurmExporterPort: {
     schema: wholeNumber(1, 65535),
     default: 9341,

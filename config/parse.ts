@@ -56,7 +56,7 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
   }
 
   if (problems.length === 0) {
-    const published = ["restPort", ...(values.monitoring ? ["prometheusPort", "slurmExporterPort", ...(values.grafana ? ["grafanaPort"] : [])] : [])];
+    const published = ["restPort", ...(values.monitoring ? ["prometheusPort", "slurmExporterPort", "alertmanagerPort", ...(values.grafana ? ["grafanaPort"] : [])] : [])];
     const ports = published.map((k) => [k, values[k] as number] as const);
     const clash = ports.find(([k, port]) => ports.some(([other, p]) => other !== k && p === port));
     if (clash) {

@@ -90,14 +90,17 @@ export interface MonitoringSpec {
   bindAddress: string;
   prometheusPort: number;
   grafanaPort: number;
+  alertmanagerPort: number;
+  /** Alertmanager's webhook receiver; empty: alerts stay in Alertmanager. */
+  alertWebhookUrl: string;
   slurmExporterPort: number;
   /** Where a workers stack publishes its node exporter (on advertiseAddress); the cluster's Prometheus scrapes it there. */
   nodeExporterPort: number;
   scrapeIntervalSeconds: number;
-  containers: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
-  hosts: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string };
+  containers: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string; alertmanager: string };
+  hosts: { prometheus: string; nodeExporter: string; slurmExporter: string; grafana: string; alertmanager: string };
   /** Ports the services listen on inside the cluster network. */
-  internalPorts: { prometheus: number; nodeExporter: number; slurmExporter: number; grafana: number };
+  internalPorts: { prometheus: number; nodeExporter: number; slurmExporter: number; grafana: number; alertmanager: number };
   prometheusVolume: string;
 }
 
@@ -192,6 +195,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
           bindAddress: v.monitoringBindAddress,
           prometheusPort: v.prometheusPort,
           grafanaPort: v.grafanaPort,
+          alertmanagerPort: v.alertmanagerPort,
+          alertWebhookUrl: v.alertWebhookUrl,
           slurmExporterPort: v.slurmExporterPort,
           nodeExporterPort: v.nodeExporterPort,
           scrapeIntervalSeconds: v.scrapeIntervalSeconds,
@@ -200,9 +205,10 @@ export function buildSpec(v: SpecInput): ClusterSpec {
             nodeExporter: `${prefix}-node-exporter`,
             slurmExporter: `${prefix}-slurm-exporter`,
             grafana: `${prefix}-grafana`,
+            alertmanager: `${prefix}-alertmanager`,
           },
-          hosts: { prometheus: "prometheus", nodeExporter: "node-exporter", slurmExporter: "slurm-exporter", grafana: "grafana" },
-          internalPorts: { prometheus: 9090, nodeExporter: 9100, slurmExporter: 8080, grafana: 3000 },
+          hosts: { prometheus: "prometheus", nodeExporter: "node-exporter", slurmExporter: "slurm-exporter", grafana: "grafana", alertmanager: "alertmanager" },
+          internalPorts: { prometheus: 9090, nodeExporter: 9100, slurmExporter: 8080, grafana: 3000, alertmanager: 9093 },
           prometheusVolume: `${prefix}-prometheus`,
         }
       : undefined,

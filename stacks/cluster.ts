@@ -141,6 +141,7 @@ export function clusterStack(spec: ClusterSpec) {
     monitoring: monitoring
       ? {
           prometheusUrl: monitoring.prometheusUrl,
+          alertmanagerUrl: monitoring.alertmanagerUrl,
           slurmExporterUrl: monitoring.slurmExporterUrl,
           grafanaUrl: monitoring.grafanaUrl ?? null,
           grafanaAdminUser: monitoring.grafanaAdminUser ?? null,

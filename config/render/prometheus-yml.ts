@@ -1,4 +1,5 @@
 import { MonitoringSpec, ClusterSpec } from "../spec";
+import { ALERT_RULES_FILE } from "./alert-rules";
 import { renderHeader } from "./header";
 
 /**
@@ -21,6 +22,12 @@ export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpe
     `  scrape_interval: ${interval}s`,
     `  scrape_timeout: ${timeout}s`,
     `  evaluation_interval: ${interval}s`,
+    "# Alerting rules that ship with the stack (README: Recovery); firing alerts show in Prometheus.",
+    "rule_files:",
+    `  - ${ALERT_RULES_FILE}`,
+    "alerting:",
+    "  alertmanagers:",
+    `    - static_configs: [{ targets: ["${monitoring.hosts.alertmanager}:${monitoring.internalPorts.alertmanager}"] }]`,
     "scrape_configs:",
     ...job("prometheus", "localhost", monitoring.internalPorts.prometheus),
     ...job("node", monitoring.hosts.nodeExporter, monitoring.internalPorts.nodeExporter),

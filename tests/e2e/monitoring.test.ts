@@ -3,7 +3,8 @@
 // node shows up in Prometheus within two scrape intervals.
 import * as fs from "fs";
 import * as path from "path";
-import { NO_GRAFANA, PROJECT_ROOT, dockerExec, eventually, npmRun } from "./helpers";
+import { ALERT_RULES, ALERT_RULES_FILE } from "../../config/render";
+import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, npmRun } from "./helpers";
 
 const STACK = "ubuntu";
 const SCRAPE_SECONDS = 5;
@@ -38,6 +39,7 @@ afterAll(() => npmRun("local:down", [STACK, "--volumes"]));
 test("the outputs carry the monitoring URLs, published on 127.0.0.1", () => {
   expect(outputs.monitoring).toEqual({
     prometheusUrl: "http://127.0.0.1:9090",
+    alertmanagerUrl: "http://127.0.0.1:9093",
     slurmExporterUrl: "http://127.0.0.1:9341/metrics",
     grafanaUrl: null,
     grafanaAdminUser: null,
@@ -89,5 +91,63 @@ test("a job holding a node raises slurm_queue_running and busy nodes within two 
     process.stderr.write(`[monitoring] job visible in Prometheus ${((Date.now() - running) / 1000).toFixed(1)}s after it started running\n`);
   } finally {
     dockerExec(ctl, ["scancel", jobId]);
+  }
+});
+
+/** A promtool unit test of the shipped rules: a series, when it is evaluated, and the alert expected then. */
+function promtoolCase(series: Record<string, string>, alert: string, evalTime: string, firing: Record<string, string> | undefined, value = "1"): string {
+  const rule = ALERT_RULES.find((r) => r.alert === alert)!;
+  const q = JSON.stringify;
+  const annotations = `{ summary: ${q(rule.summary.replace("{{ $value }}", value))}, action: ${q(rule.action)} }`;
+  return [
+    "  - interval: 15s",
+    "    input_series:",
+    ...Object.entries(series).flatMap(([s, values]) => [`      - series: ${q(s)}`, `        values: ${q(values)}`]),
+    "    alert_rule_test:",
+    `      - eval_time: ${evalTime}`,
+    `        alertname: ${alert}`,
+    firing
+      ? `        exp_alerts:\n          - exp_labels: ${JSON.stringify({ severity: rule.severity, cluster: "ubuntu", ...firing })}\n            exp_annotations: ${annotations}`
+      : "        exp_alerts: []",
+  ].join("\n");
+}
+
+test("promtool: each shipped alert fires when it should and not before", () => {
+  const tests = [
+    promtoolCase({ slurm_nodes_down: "0 0 1 1 1 1 1 1", slurm_nodes_fail: "0x8" }, "SlurmNodeDown", "45s", undefined),
+    promtoolCase({ slurm_nodes_down: "0 0 1 1 1 1 1 1", slurm_nodes_fail: "0x8" }, "SlurmNodeDown", "90s", {}),
+    promtoolCase({ slurm_nodes_drain: "1x60" }, "SlurmNodeDrained", "5m", undefined),
+    promtoolCase({ slurm_nodes_drain: "1x60" }, "SlurmNodeDrained", "11m", {}),
+    promtoolCase({ 'slurm_exporter_command_success{command="nodes"}': "0x10" }, "SlurmControllerUnreachable", "90s", { command: "nodes" }, "0"),
+    promtoolCase({ 'up{job="slurm"}': "0x10" }, "SlurmExporterDown", "90s", { job: "slurm" }, "0"),
+    promtoolCase({ slurm_scheduler_dbd_queue_size: "0+2x60" }, "SlurmdbdQueueGrowing", "10m", {}, "80"),
+    promtoolCase({ slurm_scheduler_dbd_queue_size: "20x60" }, "SlurmdbdQueueGrowing", "10m", undefined),
+    promtoolCase({ slurm_queue_failed: "6x40", slurm_queue_node_fail: "0x40", slurm_queue_out_of_memory: "0x40" }, "SlurmJobsFailing", "6m", {}, "6"),
+  ];
+  const file = `rule_files:\n  - ${ALERT_RULES_FILE}\nevaluation_interval: 15s\ntests:\n${tests.join("\n")}\n`;
+  // promtool comes with Debian's prometheus package, in the Prometheus container next to the rules.
+  const out = dockerExec("slurm-ubuntu-prometheus", ["sh", "-c", "cat > /tmp/rules.test.yml && promtool test rules /tmp/rules.test.yml"], file);
+  expect(out).toMatch(/SUCCESS/);
+});
+
+test("a stopped worker raises SlurmNodeDown in Prometheus within two minutes", async () => {
+  const worker = "slurm-ubuntu-worker2";
+  const stopped = Date.now();
+  docker(["stop", worker]);
+  try {
+    const alert = await eventually("SlurmNodeDown firing", 120, async () => {
+      const body = await getJson(`${outputs.monitoring.prometheusUrl}/api/v1/alerts`);
+      return body.data.alerts.find((a: { labels: { alertname: string }; state: string }) => a.labels.alertname === "SlurmNodeDown" && a.state === "firing");
+    });
+    expect(alert.labels).toMatchObject({ severity: "critical", cluster: "ubuntu" });
+    // Prometheus hands it to Alertmanager, which holds it for its receiver.
+    const held = await eventually("SlurmNodeDown in Alertmanager", 60, async () => {
+      const alerts = (await getJson("http://127.0.0.1:9093/api/v2/alerts")) as { labels: { alertname: string }; status: { state: string } }[];
+      return alerts.find((a) => a.labels.alertname === "SlurmNodeDown");
+    });
+    expect(held.status.state).toBe("active");
+    process.stderr.write(`[monitoring] SlurmNodeDown firing ${((Date.now() - stopped) / 1000).toFixed(0)}s after the worker stopped\n`);
+  } finally {
+    docker(["start", worker]);
   }
 });

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { testSpec } from "./spec";
-import { PROMETHEUS_DATASOURCE_UID, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
+import { ALERT_RULES, ALERT_RULES_FILE, PROMETHEUS_DATASOURCE_UID, renderAlertRules, renderAlertmanagerYml, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
 import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
 import { PROJECT_ROOT } from "../../local-runner/program";
@@ -60,6 +60,7 @@ describe("MonitoringStack in the ubuntu stack", () => {
     expect(run.registrations.filter((r) => r.name.includes("grafana"))).toEqual([]);
     expect(run.outputs.monitoring).toEqual({
       prometheusUrl: "http://127.0.0.1:9090",
+      alertmanagerUrl: "http://127.0.0.1:9093",
       slurmExporterUrl: "http://127.0.0.1:9341/metrics",
       grafanaUrl: null,
       grafanaAdminUser: null,
@@ -219,5 +220,37 @@ describe("the provisioned Grafana dashboard", () => {
     const spec = await testSpec({}, "ubuntu");
     expect(renderGrafanaDatasource(spec, spec.monitoring!)).toContain(`uid: ${PROMETHEUS_DATASOURCE_UID}`);
     for (const panel of dashboard.panels) expect(panel.datasource).toEqual({ type: "prometheus", uid: PROMETHEUS_DATASOURCE_UID });
+  });
+});
+
+describe("the alerting rules", () => {
+  const exporterNames = new Set([...FAMILIES.map((f) => f.name), ...EXPORTER_OWN_FAMILIES]);
+
+  it("watch only metrics the Slurm exporter (or Prometheus itself) exposes", () => {
+    const used = new Set(ALERT_RULES.flatMap((r) => r.expr.match(/\b[a-z_][a-z0-9_]*\b/g) ?? []).filter((w) => /^slurm_/.test(w) || w === "up"));
+    expect([...used].filter((name) => !(exporterNames.has(name) || name === "up"))).toEqual([]);
+    expect(ALERT_RULES.map((r) => r.alert)).toEqual([
+      "SlurmNodeDown", "SlurmNodeDrained", "SlurmControllerUnreachable", "SlurmExporterDown", "SlurmdbdQueueGrowing", "SlurmJobsFailing",
+    ]);
+  });
+
+  it("are loaded by Prometheus from the file the container gets", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    expect(renderPrometheusYml(spec, spec.monitoring!)).toContain(`rule_files:\n  - ${ALERT_RULES_FILE}\n`);
+    const rules = renderAlertRules(spec);
+    for (const r of ALERT_RULES) expect(rules).toContain(`      - alert: ${r.alert}\n        expr: ${JSON.stringify(r.expr)}\n        for: ${r.for}\n`);
+  });
+});
+
+describe("Alertmanager", () => {
+  it("gets Prometheus' alerts and posts them to the webhook the stack names, or keeps them", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    expect(renderPrometheusYml(spec, spec.monitoring!)).toContain('alerting:\n  alertmanagers:\n    - static_configs: [{ targets: ["alertmanager:9093"] }]\n');
+    expect(renderAlertmanagerYml(spec, "")).toMatch(/receivers:\n  - name: default\n$/);
+    expect(renderAlertmanagerYml(spec, "http://chat.example/hook")).toContain('    webhook_configs:\n      - url: "http://chat.example/hook"\n        send_resolved: true\n');
+    const run = await runWithMocks("ubuntu", ["alertWebhookUrl=http://chat.example/hook"]);
+    const am = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-alertmanager")!;
+    expect(am.inputs.ports).toEqual([{ internal: 9093, external: 9093, ip: "127.0.0.1" }]);
+    expect(am.inputs.uploads[0].content).toContain("http://chat.example/hook");
   });
 });

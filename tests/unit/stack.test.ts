@@ -76,7 +76,7 @@ describe("the ubuntu stack's wiring", () => {
   it("publishes no Slurm or database port, runs nothing privileged and adds no capability in none mode", async () => {
     const run = await runWithMocks("ubuntu");
     for (const c of ofType(run, CONTAINER)) {
-      if (!/prometheus|exporter|grafana|rest/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
+      if (!/prometheus|exporter|grafana|alertmanager|rest/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
       expect(c.inputs.privileged).toBeUndefined();
       expect(c.inputs.capabilities).toBeUndefined();
     }
