@@ -216,7 +216,7 @@ test("a second up changes nothing, and preview then reports no changes", () => {
   const before = containerIds(STACK);
   const again = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
   expect(containerIds(STACK)).toEqual(before);
-  expect(Object.keys(before)).toHaveLength(9); // database, slurmdbd, controller, REST API, 2 workers, prometheus, 2 exporters
+  expect(Object.keys(before)).toHaveLength(10); // database, slurmdbd, controller, REST API, 2 workers, prometheus, alertmanager, 2 exporters
   expect(again.stderr).toMatch(/0 created, 0 updated, 0 replaced, 0 deleted, \d+ unchanged/);
   expect(JSON.parse(again.stdout).database.password).toBe("[secret]"); // secrets masked unless asked for
   const plan = npmRun("local:preview", [STACK, ...NO_GRAFANA]);
@@ -369,7 +369,7 @@ test("removing a worker whose job outlasts the drain wait fails, names the job, 
   // Allowed to kill: the registration records the new setting first (an update), then the shrink cancels the job.
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
-  expect(stackObjects("ps", STACK)).toHaveLength(9);
+  expect(stackObjects("ps", STACK)).toHaveLength(10);
   expect(await waitForJobEnd(ctl, job, 60)).toMatch(/^CANCELLED/);
   npmRun("local:up", [STACK, ...NO_GRAFANA]); // the stack's own settings again (updates the registrations)
 });
