@@ -85,17 +85,18 @@ async function capture(
  */
 async function captureWorkers(stack: string, config: Record<string, string>, overrides: string[]): Promise<Captured[]> {
   const other = config["slurm-cluster:controllerStack"];
-  const loopback = (c: Record<string, string>) => (c["slurm-cluster:advertiseAddress"] ? [] : ["advertiseAddress=127.0.0.1"]);
-  const otherConfig = readStackConfig(other.split("/").pop()!, []);
+  const otherStack = other.split("/").pop()!;
+  const ADDRESS = "slurm-cluster:advertiseAddress";
+  const loopback = (c: Record<string, string>) => (c[ADDRESS] ? c : { ...c, [ADDRESS]: "127.0.0.1" });
   const engine = overrides.filter((o) => o.startsWith("docker:host="));
-  const { outputs } = await capture(other, readStackConfig(other.split("/").pop()!, [...loopback(otherConfig), ...engine]));
+  const { outputs } = await capture(otherStack, loopback(readStackConfig(otherStack, engine)));
   const server = net.createServer((socket) => socket.end());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
     const join = printableOutputs(outputs.join, true) as Record<string, unknown>;
     const standIn = { ...join, controllerAddress: "127.0.0.1", slurmctldPort: (server.address() as net.AddressInfo).port };
     process.stderr.write(`[policy] ${stack} is a workers stack: checked against stack ${other}'s program outputs, its slurmctld stood in for on loopback\n`);
-    return (await capture(stack, { ...config, ...readStackConfig(stack, [...loopback(config), ...overrides]) }, { join: standIn })).captured;
+    return (await capture(stack, loopback(config), { join: standIn })).captured;
   } finally {
     server.close();
   }

@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { renderUsersFile } from "../config/accounting";
 import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
@@ -9,23 +8,16 @@ import { declareImages } from "../components/images";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { JwtKey } from "../components/jwt-key";
 import { MungeKey } from "../components/munge-key";
-import { clusterNetwork } from "../components/network";
 import { RestApi } from "../components/rest-api";
 import { SlurmDb } from "../components/slurm-db";
 import { WorkerNode } from "../components/worker-node";
-import { sharedVolume as sharedVolumeOf } from "../components/shared-volume";
 import { ClusterAccounts } from "../components/cluster-accounts";
 import { LinuxUsers } from "../components/linux-users";
+import { nodeOutput, stackFoundation } from "./common";
 
 /** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
 export function clusterStack(spec: ClusterSpec) {
-  // One engine for every Docker resource and for the registration check (spec.dockerHost).
-  const engine = new docker.Provider("docker-engine", { host: spec.dockerHost });
-  const onEngine = { provider: engine };
-  const components = { providers: [engine] };
-
-  const network = clusterNetwork(spec, onEngine);
-  const sharedVolume = sharedVolumeOf(spec, onEngine);
+  const { onEngine, components, network, shared: sharedVolume } = stackFoundation(spec);
   const images = declareImages(spec, onEngine);
   const munge = new MungeKey("munge");
   const jwtKey = new JwtKey("jwt-key");
@@ -120,13 +112,7 @@ export function clusterStack(spec: ClusterSpec) {
       usersFile: files.usersFile,
       mungeKeyBase64: munge.keyBase64,
     },
-    nodes: workers.map((w) => ({
-      name: w.nodeName,
-      containerName: w.containerName,
-      state: w.state,
-      cpus: w.cpus,
-      memoryMb: w.memoryMb,
-    })),
+    nodes: workers.map(nodeOutput),
     database: {
       host: spec.hosts.database,
       address: db.databaseAddress,

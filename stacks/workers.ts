@@ -1,5 +1,4 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { controllerMungeKey } from "../config/controller-stack";
 import { renderCgroupConf, workerContainerSettings } from "../config/render";
@@ -7,10 +6,9 @@ import { SlurmNodeFiles } from "../components/container-parts";
 import { declareWorkerImages } from "../components/images";
 import { projectImage } from "../components/image";
 import { nodeExporter } from "../components/monitoring-stack";
-import { clusterNetwork } from "../components/network";
-import { sharedVolume } from "../components/shared-volume";
 import { WorkerNode } from "../components/worker-node";
 import { LinuxUsers } from "../components/linux-users";
+import { nodeOutput, stackFoundation } from "./common";
 
 /**
  * Workers only (role workers), on another machine, joining the cluster of spec.controller.stack:
@@ -19,12 +17,7 @@ import { LinuxUsers } from "../components/linux-users";
  */
 export function workersStack(spec: ClusterSpec) {
   const controller = spec.controller!;
-  const engine = new docker.Provider("docker-engine", { host: spec.dockerHost });
-  const onEngine = { provider: engine };
-  const components = { providers: [engine] };
-
-  const network = clusterNetwork(spec, onEngine);
-  const shared = sharedVolume(spec, onEngine);
+  const { onEngine, components, network, shared } = stackFoundation(spec);
   const images = declareWorkerImages(spec, onEngine);
   const files: SlurmNodeFiles = {
     network: network.name,
@@ -66,11 +59,7 @@ export function workersStack(spec: ClusterSpec) {
     network: network.name,
     advertiseAddress: spec.advertiseAddress,
     nodes: workers.map((w, i) => ({
-      name: w.nodeName,
-      containerName: w.containerName,
-      state: w.state,
-      cpus: w.cpus,
-      memoryMb: w.memoryMb,
+      ...nodeOutput(w),
       slurmdPort: spec.workers[i].slurmdPort,
       gpus: spec.workers[i].gpuDevices.length,
     })),

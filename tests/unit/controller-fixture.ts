@@ -3,7 +3,6 @@
 import * as net from "net";
 import { AddressInfo } from "net";
 import { ControllerJoin, ControllerStackReader } from "../../config";
-import { tcpReach } from "../../config/controller-stack";
 import { renderUsersFile } from "../../config/accounting";
 import { SLURMCTLD_PORT, renderSlurmConf } from "../../config/render";
 import { readStackConfig } from "../../local-runner/stack-config";
@@ -52,4 +51,3 @@ export async function fakeSlurmctld(): Promise<{ port: number; close(): Promise<
   return { port, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-export { tcpReach };
