@@ -117,6 +117,9 @@ function schedulingLines(spec: ClusterSpec): string[] {
     "# Memory is a scheduled resource: a job that does not ask gets a per-CPU share of its",
     "# node instead of the whole node, so small jobs can share a worker.",
     `DefMemPerCPU=${Math.floor(spec.workerMemoryMb / spec.workerCpus)}`,
+    "# A job waiting on another that failed (--dependency=afterok) is cancelled, not left pending",
+    "# for ever: a pipeline whose stage failed ends (the job templates chain their stages so).",
+    "DependencyParameters=kill_invalid_depend",
   ];
   if (spec.schedulerProfile === "stock") {
     return ["# Scheduling: schedulerProfile=stock, Slurm's own defaults (a pass every 60 s, batch_sched_delay 3 s, MinJobAge 300).", ...common];

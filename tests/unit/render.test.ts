@@ -39,6 +39,10 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("DefMemPerCPU=512"); // 2048 MiB over 4 CPUs
   });
 
+  it("cancels a job whose afterok dependency failed, so a template's pipeline ends", () => {
+    expect(lines(conf)).toContain("DependencyParameters=kill_invalid_depend");
+  });
+
   it("makes job mail a no-op: no mailer is installed", async () => {
     expect(lines(conf)).toContain("MailProg=/bin/true");
   });

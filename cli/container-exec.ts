@@ -1,0 +1,120 @@
+// Commands in the cluster's containers through the Docker API (the engine the stack deploys to),
+// as `docker exec [-i] [-u user] [-w dir]` would run them; and a raw byte pipe to a TCP port seen
+// from inside a container, which lets mysql2 reach the accounting database without publishing it.
+import { Duplex, PassThrough } from "stream";
+import Docker from "dockerode";
+import { dockerClientOptions } from "../config/host";
+
+export interface ExecOptions {
+  readonly user?: string;
+  readonly workdir?: string;
+  /** Written to the command's stdin, which is then closed. */
+  readonly input?: string;
+}
+
+export interface ExecResult {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+/** One Docker engine's containers, as the CLI uses them. */
+export class ContainerExec {
+  private readonly docker: Docker;
+
+  constructor(readonly dockerHost: string) {
+    this.docker = new Docker(dockerClientOptions(dockerHost));
+  }
+
+  async run(container: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+    const { stream, exec } = await this.start(container, cmd, opts, opts.input !== undefined);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
+    const stderr = new PassThrough().on("data", (b: Buffer) => err.push(b));
+    this.docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("end", () => resolve());
+      stream.on("close", () => resolve());
+      stream.on("error", reject);
+    });
+    if (opts.input !== undefined) stream.end(opts.input);
+    await ended;
+    const info = await exec.inspect();
+    return { code: info.ExitCode ?? -1, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
+  }
+
+  /**
+   * A duplex byte stream to `host:port` as seen from inside `container` (bash's /dev/tcp): what is
+   * written goes to the port, what the port sends comes out. Nothing is published on the host.
+   */
+  async pipeTo(container: string, host: string, port: number): Promise<Duplex> {
+    const script = `exec 3<>/dev/tcp/${host}/${port} || exit 1; cat <&3 & cat >&3; wait`;
+    const { stream } = await this.start(container, ["bash", "-c", script], {}, true);
+    const fromPort = new PassThrough();
+    this.docker.modem.demuxStream(stream, fromPort, new PassThrough());
+    stream.on("end", () => fromPort.end());
+    const pipe = new Duplex({
+      read() {
+        // data is pushed as it arrives
+      },
+      write(chunk: Buffer, _enc, done) {
+        stream.write(chunk, done);
+      },
+      final(done) {
+        stream.end();
+        done();
+      },
+      destroy(err, done) {
+        stream.destroy();
+        done(err);
+      },
+    });
+    fromPort.on("data", (b: Buffer) => pipe.push(b));
+    fromPort.on("end", () => pipe.push(null));
+    stream.on("error", (e: Error) => pipe.destroy(e));
+    return pipe;
+  }
+
+  /** Running state and health of every container carrying all of `labels`. */
+  async containers(labels: string[]): Promise<ContainerStatus[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: labels } });
+    return Promise.all(
+      list.map(async (c) => {
+        const info = await this.docker.getContainer(c.Id).inspect();
+        return {
+          name: info.Name.replace(/^\//, ""),
+          state: info.State.Status,
+          exitCode: info.State.ExitCode,
+          health: info.State.Health?.Status ?? null,
+        };
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.docker.ping();
+  }
+
+  private async start(container: string, cmd: string[], opts: ExecOptions, stdin: boolean) {
+    const exec = await this.docker.getContainer(container).exec({
+      Cmd: cmd,
+      User: opts.user ?? "",
+      WorkingDir: opts.workdir,
+      AttachStdin: stdin,
+      AttachStdout: true,
+      AttachStderr: true,
+    });
+    const stream = (await exec.start({ hijack: true, stdin })) as Duplex;
+    return { exec, stream };
+  }
+}
+
+export interface ContainerStatus {
+  readonly name: string;
+  /** Docker's state: running, exited, restarting, created, ... */
+  readonly state: string;
+  readonly exitCode: number;
+  /** healthy, unhealthy, starting; null when the container has no healthcheck. */
+  readonly health: string | null;
+}

@@ -1,0 +1,219 @@
+// `slurm-cluster health`: each layer of the cluster checked as a user depends on it, bottom up:
+// containers, munge, slurmctld, slurmdbd and the accounting database, the nodes, monitoring.
+// Gathering (talking to Docker, Slurm, MariaDB, Prometheus) is kept apart from judging: each
+// judge is a pure function of what was seen, so the verdicts are unit-tested on recorded output.
+import * as mysql from "mysql2/promise";
+import { Cluster, onController } from "./cluster";
+import { ContainerStatus, ExecResult } from "./container-exec";
+import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
+
+export type CheckStatus = "ok" | "fail" | "skip";
+
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to try, when the check failed. */
+  fix?: string;
+}
+
+const ok = (check: string, detail: string): CheckResult => ({ check, status: "ok", detail });
+const fail = (check: string, detail: string, fix: string): CheckResult => ({ check, status: "fail", detail, fix });
+
+/** Every container of the stack exists, runs, and (where it has a healthcheck) is healthy. */
+export function judgeContainers(stack: string, expected: string[], seen: ContainerStatus[]): CheckResult {
+  const byName = new Map(seen.map((c) => [c.name, c]));
+  const missing = expected.filter((n) => !byName.has(n));
+  const stopped = seen.filter((c) => c.state !== "running");
+  const unhealthy = seen.filter((c) => c.state === "running" && c.health !== null && c.health !== "healthy");
+  if (missing.length + stopped.length + unhealthy.length === 0) {
+    const checked = seen.filter((c) => c.health !== null).length;
+    return ok("containers", `${seen.length} running, ${checked} with healthchecks all healthy`);
+  }
+  const problems = [
+    ...missing.map((n) => `${n} is gone`),
+    ...stopped.map((c) => `${c.name} is ${c.state}${c.state === "exited" ? ` (${c.exitCode})` : ""}`),
+    ...unhealthy.map((c) => `${c.name} is ${c.health}`),
+  ];
+  const first = stopped[0]?.name ?? missing[0] ?? unhealthy[0].name;
+  const fix =
+    missing.length + stopped.length > 0
+      ? `slurm-cluster up ${stack} --refresh recreates what is gone or stopped; docker logs ${first} says why it stopped`
+      : `docker inspect --format '{{json .State.Health}}' ${first} shows the failing healthcheck`;
+  return fail("containers", problems.join("; "), fix);
+}
+
+export interface MungeTrial {
+  from: string;
+  to: string;
+  result: ExecResult;
+}
+
+/** A credential made on the controller decodes on each worker, and one made on each worker on the controller. */
+export function judgeMunge(stack: string, trials: MungeTrial[]): CheckResult {
+  const failed = trials.filter((t) => t.result.code !== 0);
+  if (trials.length === 0) return { check: "munge", status: "skip", detail: "no workers in this stack" };
+  if (failed.length === 0) return ok("munge", `credentials decode both ways between the controller and ${trials.length / 2} worker(s)`);
+  const why = (t: MungeTrial) => `${t.from} -> ${t.to}: ${(t.result.err || t.result.out).trim().split("\n").pop() || `exit ${t.result.code}`}`;
+  return fail(
+    "munge",
+    failed.map(why).join("; "),
+    `the containers' munge keys differ or munged is not running: slurm-cluster up ${stack} --refresh (one key, from the stack, goes to every container)`,
+  );
+}
+
+export function judgeController(controller: string, ping: ExecResult): CheckResult {
+  if (ping.code === 0 && /is UP/.test(ping.out)) return ok("slurmctld", ping.out.trim());
+  return fail("slurmctld", (ping.out + ping.err).trim() || `scontrol ping exit ${ping.code}`, `slurmctld does not answer: docker logs ${controller}`);
+}
+
+/** slurmdbd answers sacctmgr and knows the cluster. */
+export function judgeAccounting(clusterName: string, sacctmgr: ExecResult, slurmdbdContainer: string): CheckResult {
+  if (sacctmgr.code !== 0) {
+    return fail("slurmdbd", (sacctmgr.err || sacctmgr.out).trim() || `sacctmgr exit ${sacctmgr.code}`, `slurmdbd does not answer: docker logs ${slurmdbdContainer}`);
+  }
+  const clusters = sacctmgr.out.split("\n").map((l) => l.trim()).filter(Boolean);
+  if (!clusters.includes(clusterName)) {
+    return fail("slurmdbd", `cluster ${clusterName} is not registered (clusters: ${clusters.join(", ") || "none"})`, `slurmctld registers it at start: docker restart ${slurmdbdContainer}, then the controller`);
+  }
+  return ok("slurmdbd", `reachable; cluster ${clusterName} registered`);
+}
+
+export interface DatabaseView {
+  clusters?: string[];
+  jobs?: number;
+  error?: string;
+}
+
+export function judgeDatabase(clusterName: string, view: DatabaseView, databaseContainer: string): CheckResult {
+  if (view.error !== undefined) return fail("accounting database", view.error, `docker logs ${databaseContainer}; slurmdbd keeps jobs in its queue until it is back`);
+  if (!view.clusters?.includes(clusterName)) {
+    return fail("accounting database", `no row for cluster ${clusterName} in cluster_table`, "slurmdbd has not registered the cluster: check the slurmdbd row");
+  }
+  return ok("accounting database", `${view.jobs} job(s) recorded for ${clusterName} (mysql2 through the controller container; the database is not published)`);
+}
+
+/** Every node slurmctld knows, and every node the stack declares, takes jobs. */
+export function judgeNodes(stack: string, expected: string[], sinfo: ExecResult): CheckResult {
+  if (sinfo.code !== 0) return fail("nodes", (sinfo.err || sinfo.out).trim(), "sinfo needs slurmctld: see the slurmctld row");
+  const nodes = parseSinfoNodes(sinfo.out);
+  const known = new Set(nodes.map((n) => n.name));
+  const missing = expected.filter((n) => !known.has(n));
+  const bad = nodes.filter((n) => !nodeUsable(n.state));
+  if (missing.length + bad.length === 0) return ok("nodes", nodes.map((n) => `${n.name} ${n.state}`).join(", "));
+  const problems = [...missing.map((n) => `${n} is not registered`), ...bad.map((n) => `${n.name} is ${n.state}${n.reason ? ` (${n.reason})` : ""}`)];
+  const drained = bad.find((n) => /drain/.test(n.state));
+  const fix = drained && bad.length === 1 && missing.length === 0
+    ? `slurm-cluster resume ${drained.name} once the reason is dealt with`
+    : `check the worker's container (the containers row; docker logs), slurm-cluster up ${stack} --refresh; a node that stays down after that: slurm-cluster resume <node>`;
+  return fail("nodes", problems.join("; "), fix);
+}
+
+export interface PrometheusTarget {
+  labels: { job: string; instance: string };
+  health: string;
+  lastError: string;
+}
+
+export function judgePrometheus(url: string | null, targets: PrometheusTarget[] | { error: string }): CheckResult {
+  if (url === null) return { check: "prometheus targets", status: "skip", detail: "monitoring is off in this stack" };
+  if ("error" in targets) return fail("prometheus targets", `${url}: ${targets.error}`, "docker logs of the stack's prometheus container");
+  const down = targets.filter((t) => t.health !== "up");
+  if (targets.length > 0 && down.length === 0) return ok("prometheus targets", `${targets.length} up (${[...new Set(targets.map((t) => t.labels.job))].join(", ")})`);
+  if (targets.length === 0) return fail("prometheus targets", "no targets", "prometheus.yml lists none: the monitoring stack did not render its scrape config");
+  return fail(
+    "prometheus targets",
+    down.map((t) => `${t.labels.job} ${t.labels.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; "),
+    `the exporter named is not answering: see its container (the containers row); targets at ${url}/targets`,
+  );
+}
+
+// ---- gathering ------------------------------------------------------------------------------
+
+/** A command's result, or Docker's refusal to run it (a stopped container) as a failed result. */
+async function attempt(container: string, run: () => Promise<ExecResult>): Promise<ExecResult> {
+  try {
+    return await run();
+  } catch (err) {
+    const message = (err as Error).message;
+    return { code: -1, out: "", err: /is not running/.test(message) ? `container ${container} is not running` : message };
+  }
+}
+
+async function mungeTrials(cluster: Cluster): Promise<MungeTrial[]> {
+  const controller = cluster.outputs.controller.containerName;
+  const encode = (c: string) => attempt(c, () => cluster.engine.run(c, ["munge", "-n"]));
+  const decode = (c: string, cred: ExecResult) =>
+    cred.code === 0 ? attempt(c, () => cluster.engine.run(c, ["unmunge"], { input: cred.out })) : Promise.resolve(cred);
+  const trials: MungeTrial[] = [];
+  const fromController = await encode(controller);
+  for (const node of cluster.outputs.nodes) {
+    trials.push({ from: "controller", to: node.name, result: await decode(node.containerName, fromController) });
+    trials.push({ from: node.name, to: "controller", result: await decode(controller, await encode(node.containerName)) });
+  }
+  return trials;
+}
+
+async function databaseView(cluster: Cluster): Promise<DatabaseView> {
+  const db = cluster.outputs.database;
+  let pipe: Awaited<ReturnType<typeof cluster.engine.pipeTo>>;
+  try {
+    pipe = await cluster.engine.pipeTo(cluster.outputs.controller.containerName, db.host, db.port);
+  } catch (err) {
+    return { error: `no way in through the controller container: ${(err as Error).message}` };
+  }
+  try {
+    const conn = await mysql.createConnection({ stream: pipe, user: db.user, password: db.password, database: db.name, connectTimeout: 10000 } as mysql.ConnectionOptions);
+    try {
+      const [clusters] = await conn.query<mysql.RowDataPacket[]>("SELECT name FROM cluster_table WHERE deleted = 0");
+      const names = clusters.map((r) => String(r.name));
+      let jobs = 0;
+      if (names.includes(cluster.outputs.clusterName)) {
+        const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS jobs FROM \`${cluster.outputs.clusterName}_job_table\``);
+        jobs = Number(rows[0].jobs);
+      }
+      return { clusters: names, jobs };
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    pipe.destroy();
+  }
+}
+
+async function prometheusTargets(url: string): Promise<PrometheusTarget[] | { error: string }> {
+  try {
+    const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(5000) });
+    const body = (await res.json()) as { data: { activeTargets: PrometheusTarget[] } };
+    return body.data.activeTargets;
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+}
+
+/** Runs every check against the cluster; `progress` hears each check's name as it starts. */
+export async function runHealth(cluster: Cluster, progress: (check: string) => void = () => undefined): Promise<CheckResult[]> {
+  const o = cluster.outputs;
+  const stack = cluster.stack;
+  const slurmdbd = `slurm-${stack}-slurmdbd`;
+  const database = `slurm-${stack}-database`;
+  const results: CheckResult[] = [];
+  progress("containers");
+  results.push(judgeContainers(stack, [o.controller.containerName, ...o.nodes.map((n) => n.containerName)], await cluster.engine.containers(cluster.labels)));
+  progress("munge");
+  results.push(judgeMunge(stack, await mungeTrials(cluster)));
+  progress("slurmctld");
+  results.push(judgeController(o.controller.containerName, await attempt(o.controller.containerName, () => onController(cluster, ["scontrol", "ping"]))));
+  progress("slurmdbd");
+  results.push(judgeAccounting(o.clusterName, await attempt(o.controller.containerName, () => onController(cluster, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"])), slurmdbd));
+  progress("accounting database");
+  results.push(judgeDatabase(o.clusterName, await databaseView(cluster), database));
+  progress("nodes");
+  results.push(judgeNodes(stack, o.nodes.map((n) => n.name), await attempt(o.controller.containerName, () => onController(cluster, ["sinfo", "-N", "-h", "-o", SINFO_NODE_FORMAT]))));
+  progress("prometheus targets");
+  const url = o.monitoring?.prometheusUrl ?? null;
+  results.push(judgePrometheus(url, url ? await prometheusTargets(url) : []));
+  return results;
+}

@@ -1,0 +1,199 @@
+// The job commands: submit a template (its stages chained with afterok) and follow it, list the
+// queue and accounting, cancel, read a job's output from the shared volume, and the node
+// commands. Everything goes through Slurm's own tools on the controller.
+import { Cluster, asUser, onController, slurm } from "./cluster";
+import { CliError } from "./errors";
+import {
+  JobRecord, SACCT_FORMAT, SINFO_NODE_FORMAT, SQUEUE_FORMAT, SlurmNode, expandOutputPattern, jobEnded, jobExitCode, mergeJobs, parseSacct, parseSinfoNodes,
+  parseSqueue, validArraySpec, validMemory, validTimeLimit,
+} from "./slurm-text";
+import { Template } from "./templates";
+
+export interface SubmitOptions {
+  nodes?: string;
+  cpus?: string;
+  mem?: string;
+  time?: string;
+  array?: string;
+}
+
+export interface SubmittedStage {
+  stage: string;
+  jobId: string;
+}
+
+export interface Submission {
+  template: string;
+  /** Where the jobs run and write (their working directory, on the shared volume). */
+  runDir: string;
+  jobs: SubmittedStage[];
+}
+
+/** sbatch options from the command line, checked before anything is submitted. */
+export function sbatchOverrides(t: Template, opts: SubmitOptions, clusterNodes: number): Map<string, string[]> {
+  const positive = (flag: string, v: string | undefined) => {
+    if (v !== undefined && !/^[1-9]\d*$/.test(v)) throw new CliError(`--${flag} ${v}: expected a whole number above 0`, 2);
+  };
+  positive("nodes", opts.nodes);
+  positive("cpus", opts.cpus);
+  if (opts.nodes !== undefined && Number(opts.nodes) > clusterNodes) {
+    throw new CliError(`--nodes ${opts.nodes}: the cluster has ${clusterNodes} node(s); nothing submitted`, 2);
+  }
+  if (opts.mem !== undefined && !validMemory(opts.mem)) throw new CliError(`--mem ${opts.mem}: expected a size such as 500M or 2G`, 2);
+  if (opts.time !== undefined && !validTimeLimit(opts.time)) throw new CliError(`--time ${opts.time}: expected minutes, HH:MM:SS or D-HH:MM:SS`, 2);
+  if (opts.array !== undefined && !validArraySpec(opts.array)) throw new CliError(`--array ${opts.array}: expected indexes such as 0-7, 1,3,5 or 0-15%4`, 2);
+  const arrayStages = t.stages.filter((s) => s.options.array !== undefined);
+  if (opts.array !== undefined && arrayStages.length !== 1) {
+    throw new CliError(`--array: template ${t.name} has ${arrayStages.length === 0 ? "no job array" : "several job arrays"} to resize`, 2);
+  }
+  const common = [
+    ...(opts.nodes ? [`--nodes=${opts.nodes}`] : []),
+    ...(opts.cpus ? [`--cpus-per-task=${opts.cpus}`] : []),
+    ...(opts.mem ? [`--mem=${opts.mem}`] : []),
+    ...(opts.time ? [`--time=${opts.time}`] : []),
+  ];
+  return new Map(t.stages.map((s) => [s.name, [...common, ...(opts.array && s.options.array !== undefined ? [`--array=${opts.array}`] : [])]]));
+}
+
+/** A run directory name that sorts by time: <template>-YYYYMMDD-HHMMSS. */
+export function runDirName(template: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${template}-${stamp}`;
+}
+
+export async function clusterNodes(cluster: Cluster): Promise<SlurmNode[]> {
+  return parseSinfoNodes(await slurm(cluster, ["sinfo", "-N", "-h", "-o", SINFO_NODE_FORMAT]));
+}
+
+/**
+ * Submits each stage of the template from a new run directory under the user's home, each after
+ * the one before succeeded. When a stage is refused, the stages already queued are cancelled:
+ * a template runs whole or not at all.
+ */
+export async function submit(cluster: Cluster, t: Template, opts: SubmitOptions, now = new Date()): Promise<Submission> {
+  const overrides = sbatchOverrides(t, opts, (await clusterNodes(cluster)).length);
+  const runDir = `${cluster.home}/runs/${runDirName(t.name, now)}`;
+  const mk = await asUser(cluster, ["mkdir", "-p", runDir]);
+  if (mk.code !== 0) throw new CliError(`cannot create ${runDir}: ${mk.err.trim()}`, 1);
+  const jobs: SubmittedStage[] = [];
+  for (const stage of t.stages) {
+    const previous = jobs[jobs.length - 1];
+    const args = ["sbatch", "--parsable", `--chdir=${runDir}`, ...(previous ? [`--dependency=afterok:${previous.jobId}`] : []), ...overrides.get(stage.name)!];
+    const res = await asUser(cluster, args, { input: stage.script, workdir: runDir });
+    if (res.code !== 0) {
+      if (jobs.length > 0) await onController(cluster, ["scancel", ...jobs.map((j) => j.jobId)]);
+      const undone = jobs.length > 0 ? ` (cancelled the stages already queued: ${jobs.map((j) => j.jobId).join(", ")})` : "";
+      throw new CliError(`${stage.name}: ${res.err.trim().replace(/^sbatch: error: /gm, "") || `sbatch exit ${res.code}`}${undone}`, 1);
+    }
+    jobs.push({ stage: stage.name, jobId: res.out.trim().split(";")[0] });
+  }
+  return { template: t.name, runDir, jobs };
+}
+
+/** Accounting's and the queue's view of the given jobs (array tasks one line each). */
+export async function jobRecords(cluster: Cluster, ids: string[]): Promise<JobRecord[]> {
+  const [acct, queue] = await Promise.all([
+    onController(cluster, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", SACCT_FORMAT]),
+    onController(cluster, ["squeue", "-h", "-r", "-j", ids.join(","), "-o", SQUEUE_FORMAT]),
+  ]);
+  return mergeJobs(queue.code === 0 ? parseSqueue(queue.out) : [], acct.code === 0 ? parseSacct(acct.out) : []);
+}
+
+/**
+ * Follows the jobs until every one (and every array task) has ended, telling `progress` each
+ * change of state; resolves to their final records.
+ */
+export async function waitForJobs(cluster: Cluster, ids: string[], progress: (line: string) => void, pollMs = 2000): Promise<JobRecord[]> {
+  const seen = new Map<string, string>();
+  for (;;) {
+    const records = await jobRecords(cluster, ids);
+    for (const r of records) {
+      const line = `${r.state}${r.state === "PENDING" ? ` (${r.nodes})` : r.nodes && r.nodes !== "None assigned" ? ` on ${r.nodes}` : ""}`;
+      if (seen.get(r.id) !== line) {
+        seen.set(r.id, line);
+        progress(`job ${r.id} ${r.name}: ${line}`);
+      }
+    }
+    // Done when each submitted job has accounting records and none of them is still live.
+    const covered = ids.every((id) => records.some((r) => r.id === id || r.id.startsWith(`${id}_`)));
+    if (covered && records.every((r) => jobEnded(r.state))) return records;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** The exit code of a finished submission: the first failing job's, 0 when all completed. */
+export function submissionExitCode(records: JobRecord[]): number {
+  const failed = records.find((r) => r.state !== "COMPLETED");
+  return failed ? jobExitCode(failed) : 0;
+}
+
+/** The queue plus accounting: jobs ended in the last day, or all of them. */
+export async function listJobs(cluster: Cluster, all: boolean): Promise<JobRecord[]> {
+  const since = all ? "1970-01-01" : "now-1days";
+  const [acct, queue] = await Promise.all([
+    onController(cluster, ["sacct", "-X", "-a", "-n", "-P", "-S", since, "-o", SACCT_FORMAT]),
+    onController(cluster, ["squeue", "-h", "-r", "-o", SQUEUE_FORMAT]),
+  ]);
+  if (queue.code !== 0) throw new CliError(`squeue: ${queue.err.trim()}`, 1);
+  if (acct.code !== 0) process.stderr.write(`warning: accounting unavailable (${acct.err.trim()}); showing the queue only\n`);
+  return mergeJobs(parseSqueue(queue.out), acct.code === 0 ? parseSacct(acct.out) : []);
+}
+
+/** What Slurm knows of a job id; a clear error when it knows nothing. */
+export async function findJob(cluster: Cluster, id: string): Promise<JobRecord[]> {
+  if (!/^\d+(_\d+)?$/.test(id)) throw new CliError(`${id}: expected a job id such as 42 or 42_3`, 2);
+  const records = await jobRecords(cluster, [id]);
+  if (records.length === 0) throw new CliError(`no job ${id} in the queue or in accounting`, 1);
+  return records;
+}
+
+export async function cancelJob(cluster: Cluster, id: string): Promise<JobRecord[]> {
+  const records = await findJob(cluster, id);
+  const live = records.filter((r) => !jobEnded(r.state));
+  if (live.length === 0) throw new CliError(`job ${id} has already ended (${records.map((r) => `${r.id} ${r.state}`).join(", ")})`, 1);
+  await slurm(cluster, ["scancel", id]);
+  return live;
+}
+
+export interface JobOutputFile {
+  jobId: string;
+  path: string;
+}
+
+/** The output file of a job (each task's, for an array), from accounting's StdOut and WorkDir. */
+export async function outputFiles(cluster: Cluster, id: string): Promise<JobOutputFile[]> {
+  await findJob(cluster, id);
+  const out = await slurm(cluster, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "JobID,JobIDRaw,JobName,User,NodeList,StdOut,WorkDir"]);
+  return out
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((line) => {
+      const [jobId, rawId, name, user, nodeList, stdout, workDir] = line.split("|");
+      const firstNode = nodeList.replace(/\[(\d+).*$/, "$1").split(",")[0];
+      const file = expandOutputPattern(stdout || "slurm-%j.out", { id: jobId, rawId, name, user, firstNode });
+      return { jobId, path: file.startsWith("/") ? file : `${workDir}/${file}` };
+    })
+    .filter((f) => !f.jobId.includes("[")); // a pending array's summary line has no file yet
+}
+
+/** Reads a file on the shared volume (through the controller) from a byte offset. */
+export async function readFrom(cluster: Cluster, file: string, offset: number): Promise<string | undefined> {
+  const res = await onController(cluster, ["tail", "-c", `+${offset + 1}`, file]);
+  return res.code === 0 ? res.out : undefined;
+}
+
+export async function drainNode(cluster: Cluster, node: string, reason: string): Promise<void> {
+  await requireNode(cluster, node);
+  if (!reason.trim()) throw new CliError("drain needs --reason: Slurm records why a node was taken out", 2);
+  await slurm(cluster, ["scontrol", "update", `NodeName=${node}`, "State=DRAIN", `Reason=${reason}`]);
+}
+
+export async function resumeNode(cluster: Cluster, node: string): Promise<void> {
+  await requireNode(cluster, node);
+  await slurm(cluster, ["scontrol", "update", `NodeName=${node}`, "State=RESUME"]);
+}
+
+async function requireNode(cluster: Cluster, node: string): Promise<void> {
+  const nodes = await clusterNodes(cluster);
+  if (!nodes.some((n) => n.name === node)) throw new CliError(`no node ${node} in the cluster (nodes: ${nodes.map((n) => n.name).join(", ")})`, 1);
+}

@@ -1,0 +1,286 @@
+// slurm-cluster: the operator's command line (npx slurm-cluster <command>; README "Operating the
+// cluster"). Arguments are parsed by commander; every read command has --json with the shapes
+// documented in the README. Exit codes: 0 done, 1 failed (a check, a job, a missing stack), 2 the
+// command line is wrong; `submit --wait` ends with the job's own exit code.
+import { Command, CommanderError, Option } from "commander";
+import { Cluster, openCluster } from "./cluster";
+import { CliError } from "./errors";
+import { runHealth } from "./health";
+import {
+  cancelJob, clusterNodes, drainNode, findJob, listJobs, outputFiles, readFrom, resumeNode, submissionExitCode, submit, waitForJobs,
+} from "./jobs";
+import { printJson, progress, table } from "./output";
+import { JobRecord, jobEnded } from "./slurm-text";
+import { stackDown, stackOutputs, stackUp } from "./stacks";
+import { listTemplates, resolveTemplate, templateSummary } from "./templates";
+
+const DEFAULT_STACK = process.env.SLURM_CLUSTER_STACK || "ubuntu";
+
+/** The exit code the command asks for (set by commands that end with a verdict). */
+let exitCode = 0;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function stackOption(): Option {
+  return new Option("-s, --stack <stack>", "the stack whose cluster to use").default(DEFAULT_STACK).env("SLURM_CLUSTER_STACK");
+}
+
+async function cluster(stack: string): Promise<Cluster> {
+  return openCluster(stack, (line) => process.stderr.write(`${line}\n`));
+}
+
+function jobRows(jobs: JobRecord[]): string {
+  return table(
+    ["JOB", "NAME", "USER", "STATE", "EXIT", "ELAPSED", "NODES / REASON"],
+    jobs.map((j) => [j.id, j.name, j.user, j.state, j.exitCode, j.elapsed, j.nodes]),
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command("slurm-cluster")
+    .description("Operate the Slurm cluster a slurm-cluster stack runs: deploy, check, submit and follow jobs.")
+    .exitOverride();
+
+  program
+    .command("up")
+    .description("deploy the stack (pulumi up through the Automation API when the pulumi CLI is installed, else the local runner)")
+    .argument("[stack]", "stack name", DEFAULT_STACK)
+    .option("-c, --config <key=value>", "config override, repeatable", collect, [])
+    .option("--refresh", "read the engine's real state first (repairs what was removed or stopped)", false)
+    .option("--show-secrets", "print secret outputs in plain text", false)
+    .action(async (stack: string, o: { config: string[]; refresh: boolean; showSecrets: boolean }) => {
+      const p = progress(`deploying ${stack}`);
+      try {
+        printJson(await stackUp(stack, { overrides: o.config, refresh: o.refresh, progress: (line) => p.update(line) }, o.showSecrets));
+      } finally {
+        p.stop();
+      }
+    });
+
+  program
+    .command("down")
+    .description("destroy the stack's resources (retained volumes kept unless --volumes)")
+    .argument("[stack]", "stack name", DEFAULT_STACK)
+    .option("--volumes", "also remove the volumes: job history, queue state and home directories are lost", false)
+    .action(async (stack: string, o: { volumes: boolean }) => {
+      const p = progress(`destroying ${stack}`);
+      try {
+        await stackDown(stack, o.volumes, (line) => p.update(line));
+      } finally {
+        p.stop();
+      }
+    });
+
+  program
+    .command("outputs")
+    .description("the stack's outputs as JSON (pulumi stack output --json)")
+    .argument("[stack]", "stack name", DEFAULT_STACK)
+    .option("--show-secrets", "print secret outputs in plain text", false)
+    .action(async (stack: string, o: { showSecrets: boolean }) => printJson(await stackOutputs(stack, o.showSecrets)));
+
+  program
+    .command("health")
+    .description("check every layer (containers, munge, slurmctld, slurmdbd, database, nodes, Prometheus); exit 0 only if all pass")
+    .argument("[stack]", "stack name", DEFAULT_STACK)
+    .option("--json", "print the checks as JSON", false)
+    .action(async (stack: string, o: { json: boolean }) => {
+      const c = await cluster(stack);
+      const p = progress("checking");
+      const results = await runHealth(c, (check) => p.update(`checking ${check}`)).finally(() => p.stop());
+      const healthy = results.every((r) => r.status !== "fail");
+      if (o.json) printJson({ stack: c.stack, healthy, checks: results });
+      else {
+        process.stdout.write(table(["CHECK", "STATUS", "DETAIL"], results.map((r) => [r.check, r.status.toUpperCase(), r.fix ? `${r.detail}\nfix: ${r.fix}` : r.detail]), [21, 8, 90]) + "\n");
+        process.stdout.write(healthy ? `cluster ${c.outputs.clusterName} is healthy\n` : `cluster ${c.outputs.clusterName} is NOT healthy: ${results.filter((r) => r.status === "fail").map((r) => r.check).join(", ")}\n`);
+      }
+      exitCode = healthy ? 0 : 1;
+    });
+
+  program
+    .command("submit")
+    .description("submit a template (see `templates`) or a batch script, as the cluster's first user, from a new run directory")
+    .argument("<template>", "template name, or path to an .sbatch file")
+    .addOption(stackOption())
+    .option("--nodes <n>", "nodes per job (sbatch --nodes)")
+    .option("--cpus <n>", "CPUs per task (sbatch --cpus-per-task)")
+    .option("--mem <size>", "memory per node, e.g. 500M (sbatch --mem)")
+    .option("--time <limit>", "time limit, e.g. 00:10:00 (sbatch --time)")
+    .option("--array <spec>", "job array indexes for the template's array stage, e.g. 0-7")
+    .option("--wait", "follow the jobs until they end; exit with the job's exit code", false)
+    .option("--json", "print the submission (and with --wait the jobs' records) as JSON", false)
+    .action(async (name: string, o: { stack: string; nodes?: string; cpus?: string; mem?: string; time?: string; array?: string; wait: boolean; json: boolean }) => {
+      const template = resolveTemplate(name);
+      const c = await cluster(o.stack);
+      const submission = await submit(c, template, o);
+      const ids = submission.jobs.map((j) => j.jobId);
+      if (!o.json) {
+        process.stdout.write(`submitted ${template.name} as ${c.user ?? "root"}: ${submission.jobs.map((j) => `job ${j.jobId} (${j.stage})`).join(", ")}\nrun directory: ${submission.runDir}\n`);
+      }
+      if (!o.wait) {
+        if (o.json) printJson(submission);
+        return;
+      }
+      const p = progress(`waiting for ${ids.join(", ")}`);
+      const records = await waitForJobs(c, ids, (line) => (process.stderr.isTTY ? p.note(line) : undefined)).finally(() => p.stop());
+      exitCode = submissionExitCode(records);
+      const lastJob = submission.jobs[submission.jobs.length - 1].jobId;
+      const output = await jobOutput(c, exitCode === 0 ? lastJob : failedJobId(records) ?? lastJob);
+      if (o.json) printJson({ ...submission, exitCode, jobs: submission.jobs, records, output });
+      else {
+        process.stdout.write(output.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
+        process.stdout.write(jobRows(records) + "\n");
+      }
+    });
+
+  program
+    .command("jobs")
+    .description("the queue and the jobs accounting recorded in the last day")
+    .addOption(stackOption())
+    .option("--all", "every job in accounting, not only the last day's", false)
+    .option("--json", "print the jobs as JSON", false)
+    .action(async (o: { stack: string; all: boolean; json: boolean }) => {
+      const jobs = await listJobs(await cluster(o.stack), o.all);
+      if (o.json) printJson({ jobs });
+      else process.stdout.write(jobs.length ? jobRows(jobs) + "\n" : "no jobs\n");
+    });
+
+  program
+    .command("cancel")
+    .description("cancel a job (or a whole array, or one task: 42_3)")
+    .argument("<job>", "job id")
+    .addOption(stackOption())
+    .action(async (id: string, o: { stack: string }) => {
+      const live = await cancelJob(await cluster(o.stack), id);
+      process.stdout.write(`cancelled ${live.map((j) => `${j.id} (${j.state})`).join(", ")}\n`);
+    });
+
+  program
+    .command("logs")
+    .description("a job's output, read from the shared volume")
+    .argument("<job>", "job id (an array shows every task's output)")
+    .addOption(stackOption())
+    .option("-f, --follow", "keep printing new output until the job ends", false)
+    .action(async (id: string, o: { stack: string; follow: boolean }) => {
+      const c = await cluster(o.stack);
+      if (o.follow) await followLog(c, id);
+      else {
+        const files = await jobOutput(c, id);
+        if (files.length === 1) process.stdout.write(files[0].text);
+        else process.stdout.write(files.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
+      }
+    });
+
+  program
+    .command("nodes")
+    .description("the nodes: state, CPUs, memory, features, partitions")
+    .addOption(stackOption())
+    .option("--json", "print the nodes as JSON", false)
+    .action(async (o: { stack: string; json: boolean }) => {
+      const nodes = await clusterNodes(await cluster(o.stack));
+      if (o.json) printJson({ nodes });
+      else {
+        process.stdout.write(
+          table(["NODE", "STATE", "CPUS", "MEMORY MB", "FEATURES", "PARTITIONS", "REASON"], nodes.map((n) => [n.name, n.state, n.cpus, n.memoryMb, n.features.join(","), n.partitions.join(","), n.reason])) + "\n",
+        );
+      }
+    });
+
+  program
+    .command("drain")
+    .description("stop scheduling on a node; running jobs finish")
+    .argument("<node>", "node name")
+    .requiredOption("--reason <text>", "why (Slurm records it)")
+    .addOption(stackOption())
+    .action(async (node: string, o: { stack: string; reason: string }) => {
+      await drainNode(await cluster(o.stack), node, o.reason);
+      process.stdout.write(`${node} draining: ${o.reason}\n`);
+    });
+
+  program
+    .command("resume")
+    .description("return a drained or down node to service")
+    .argument("<node>", "node name")
+    .addOption(stackOption())
+    .action(async (node: string, o: { stack: string }) => {
+      await resumeNode(await cluster(o.stack), node);
+      process.stdout.write(`${node} resumed\n`);
+    });
+
+  program
+    .command("templates")
+    .description("the job templates: name, description, resources")
+    .option("--json", "print the templates as JSON", false)
+    .action((o: { json: boolean }) => {
+      const templates = listTemplates().map(templateSummary);
+      if (o.json) printJson({ templates });
+      else {
+        process.stdout.write(
+          table(
+            ["TEMPLATE", "STAGE", "NODES", "TASKS", "CPUS/TASK", "MEM", "TIME", "ARRAY", "DESCRIPTION"],
+            templates.flatMap((t) => t.stages.map((s, i) => [i === 0 ? t.name : "", s.name, s.nodes, s.ntasks, s.cpusPerTask, s.mem, s.time, s.array, i === 0 ? wrap(t.description, 60) : ""])),
+          ) + "\n",
+        );
+      }
+    });
+
+  return program;
+}
+
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && line.length + word.length + 1 > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join("\n");
+}
+
+function failedJobId(records: JobRecord[]): string | undefined {
+  return records.find((r) => r.state !== "COMPLETED" && r.state !== "CANCELLED")?.id;
+}
+
+async function jobOutput(c: Cluster, id: string): Promise<{ path: string; text: string }[]> {
+  const files = await outputFiles(c, id);
+  return Promise.all(files.map(async (f) => ({ path: f.path, text: (await readFrom(c, f.path, 0)) ?? "(no output file)\n" })));
+}
+
+/** Prints a job's output as it grows, until the job has ended and nothing more came. */
+async function followLog(c: Cluster, id: string): Promise<void> {
+  const offsets = new Map<string, number>();
+  for (;;) {
+    const ended = (await findJob(c, id)).every((r) => jobEnded(r.state));
+    for (const f of await outputFiles(c, id)) {
+      const text = await readFrom(c, f.path, offsets.get(f.path) ?? 0);
+      if (text) {
+        process.stdout.write(text);
+        offsets.set(f.path, (offsets.get(f.path) ?? 0) + Buffer.byteLength(text));
+      }
+    }
+    if (ended) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2; // commander printed the message
+    if (err instanceof CliError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`error: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
