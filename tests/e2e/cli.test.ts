@@ -1,0 +1,184 @@
+// End to end through the operator CLI, as a user runs it (`npx slurm-cluster ...` from the
+// checkout): up, health on a healthy cluster, the three job templates submitted with --wait and
+// verified by their own checks, jobs/logs/nodes/drain/resume/cancel, the refusals, a failing job's
+// exit code, and health after a worker stops. One cluster serves every test, in order.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually } from "./helpers";
+
+const STACK = "ubuntu";
+jest.setTimeout(10 * 60 * 1000);
+
+/** `npx slurm-cluster <args>` from the checkout; stderr is not a terminal, so no progress is drawn. */
+function cli(args: string[]): { code: number; stdout: string; stderr: string } {
+  const res = spawnSync("npx", ["slurm-cluster", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+  return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
+}
+
+function cliOk(args: string[]): string {
+  const res = cli(args);
+  if (res.code !== 0) throw new Error(`slurm-cluster ${args.join(" ")} exited ${res.code}:\n${res.stderr}\n${res.stdout}`);
+  return res.stdout;
+}
+
+interface HealthReport {
+  healthy: boolean;
+  checks: { check: string; status: string; detail: string; fix?: string }[];
+}
+
+let controller: string;
+const submitted: Record<string, string[]> = {};
+
+/** Accounting's job count, to show that a refused submission queued nothing. */
+function jobCount(): number {
+  return dockerExec(controller, ["sacct", "-X", "-a", "-n", "-P", "-S", "1970-01-01", "-o", "JobID"]).split("\n").filter(Boolean).length;
+}
+
+beforeAll(() => {
+  cliOk(["down", STACK, "--volumes"]); // leftovers of an earlier run, if any
+  const outputs = JSON.parse(cliOk(["up", STACK, ...NO_GRAFANA]));
+  controller = outputs.controller.containerName;
+  expect(outputs.database.password).toBe("[secret]"); // up prints secrets masked
+});
+
+afterAll(() => {
+  cli(["down", STACK, "--volumes"]);
+});
+
+test("health passes every check on a fresh cluster and exits 0", async () => {
+  // Prometheus scrapes every few seconds: right after up a target may not have been scraped yet.
+  const report = await eventually("health exit 0", 90, () => {
+    const res = cli(["health", STACK, "--json"]);
+    return res.code === 0 ? (JSON.parse(res.stdout) as HealthReport) : undefined;
+  });
+  expect(report.healthy).toBe(true);
+  expect(report.checks.map((c) => [c.check, c.status])).toEqual([
+    ["containers", "ok"],
+    ["munge", "ok"],
+    ["slurmctld", "ok"],
+    ["slurmdbd", "ok"],
+    ["accounting database", "ok"],
+    ["nodes", "ok"],
+    ["prometheus targets", "ok"],
+  ]);
+  expect(report.checks.find((c) => c.check === "nodes")?.detail).toBe("worker1 idle, worker2 idle");
+  const table = cliOk(["health", STACK]);
+  expect(table).toMatch(/cluster ubuntu is healthy/);
+});
+
+test.each([
+  ["ml-training", /RESULT ml-training: OK best of 4 settings: .* accuracy=0\.9\d+ \(threshold 0\.9\)/],
+  ["data-pipeline", /RESULT data-pipeline: OK 200000 numbers from 4 parts .* matches the input/],
+  ["hpc-simulation", /RESULT hpc-simulation: OK 2 ranks on worker1, worker2, .* max \|parallel - serial\| = 0/],
+])("submit %s --wait runs it to COMPLETED, exit 0, with its verified result", (template, result) => {
+  const res = cli(["submit", template, "--wait"]);
+  expect(res.stderr).toBe(""); // not a terminal: no progress drawn
+  expect(res.stdout).toMatch(result);
+  expect(res.code).toBe(0);
+  submitted[template] = [...res.stdout.matchAll(/job (\d+) \(/g)].map((m) => m[1]);
+  expect(submitted[template].length).toBe(template === "hpc-simulation" ? 1 : template === "ml-training" ? 2 : 3);
+});
+
+test("jobs --json lists every job and array task of the three templates as COMPLETED", () => {
+  const { jobs } = JSON.parse(cliOk(["jobs", "--json"])) as { jobs: { id: string; state: string; user: string }[] };
+  for (const [template, ids] of Object.entries(submitted)) {
+    for (const id of ids) {
+      const records = jobs.filter((j) => j.id === id || j.id.startsWith(`${id}_`));
+      expect([template, id, records.length > 0]).toEqual([template, id, true]);
+      expect(records.map((r) => [r.state, r.user])).toEqual(records.map(() => ["COMPLETED", "alice"]));
+    }
+  }
+  expect(jobs.filter((j) => j.id.startsWith(`${submitted["ml-training"][0]}_`))).toHaveLength(4); // the sweep's 4 tasks
+});
+
+test("logs prints a job's output from the shared volume; an array shows every task's", () => {
+  const [train, select] = submitted["ml-training"];
+  expect(cliOk(["logs", select])).toMatch(/^RESULT ml-training: OK/m);
+  const tasks = cliOk(["logs", train]);
+  expect([...tasks.matchAll(/^==> .*ml-train-\d+_(\d)\.out <==$/gm)].map((m) => m[1])).toEqual(["0", "1", "2", "3"]);
+  expect([...tasks.matchAll(/"accuracy": (0\.\d+)/g)]).toHaveLength(4);
+});
+
+test("submit exits with a failing job's own exit code and shows its output", () => {
+  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sc-job-")), "fails.sbatch");
+  fs.writeFileSync(script, "#!/bin/bash\n#SBATCH --job-name=fails\n#SBATCH --time=1\n#SBATCH --output=%x-%j.out\necho about to fail\nexit 3\n");
+  const res = cli(["submit", script, "--wait"]);
+  expect(res.code).toBe(3);
+  expect(res.stdout).toMatch(/about to fail/);
+  expect(res.stdout).toMatch(/│ fails +│ alice +│ FAILED +│ 3:0/);
+});
+
+test("a template whose check fails ends non-zero, and the stages after it are cancelled, not left pending", () => {
+  // The grid has settings 0-7: tasks 8 and 9 fail, so the select stage can never run.
+  const res = cli(["submit", "ml-training", "--array", "8-9", "--wait"]);
+  expect(res.code).toBe(1);
+  expect(res.stdout).toMatch(/task 8: the grid has settings 0-7/);
+  expect(res.stdout).toMatch(/│ ml-select +│ alice +│ CANCELLED/);
+  expect(res.stdout).toMatch(/│ ml-train +│ alice +│ FAILED +│ 1:0/);
+});
+
+test("bad input is one clear line, a non-zero exit, and nothing submitted", () => {
+  const before = jobCount();
+  for (const [args, code, message] of [
+    [["submit", "hpc-simulation", "--nodes", "3", "--wait"], 2, /^error: --nodes 3: the cluster has 2 node\(s\); nothing submitted\n$/],
+    [["submit", "no-such-template"], 2, /^error: unknown template no-such-template: the templates are /],
+    [["submit", "hello-nodes", "--time", "soon"], 2, /^error: --time soon: /],
+    [["logs", "99999"], 1, /^error: no job 99999 in the queue or in accounting\n$/],
+    [["cancel", "99999"], 1, /^error: no job 99999 in the queue or in accounting\n$/],
+    [["health", "qnap"], 1, /^error: stack qnap has no cluster: bring it up first \(slurm-cluster up qnap\)\n$/],
+    [["drain", "worker9", "--reason", "x"], 1, /^error: no node worker9 in the cluster \(nodes: worker1, worker2\)\n$/],
+  ] as [string[], number, RegExp][]) {
+    const res = cli(args);
+    expect([args, res.code, res.stderr]).toEqual([args, code, expect.stringMatching(message)]);
+  }
+  expect(jobCount()).toBe(before);
+});
+
+test("drain and resume change the node's state in Slurm; nodes shows it", async () => {
+  cliOk(["drain", "worker1", "--reason", "disk check"]);
+  const drained = JSON.parse(cliOk(["nodes", "--json"])).nodes.find((n: { name: string }) => n.name === "worker1");
+  expect(drained).toMatchObject({ state: "drain", reason: "disk check", cpus: 2, memoryMb: 1024, features: ["ubuntu", "amd64"] });
+  expect(dockerExec(controller, ["sinfo", "-h", "-n", "worker1", "-p", "main", "-o", "%t|%E"]).trim()).toBe("drain|disk check");
+  cliOk(["resume", "worker1"]);
+  // slurmctld pings a resumed node before trusting it (idle* meanwhile).
+  const started = Date.now();
+  await eventually("worker1 idle", 60, () => (dockerExec(controller, ["sinfo", "-h", "-n", "worker1", "-p", "main", "-o", "%t"]).trim() === "idle" ? true : undefined));
+  process.stderr.write(`[cli e2e] worker1 idle ${((Date.now() - started) / 1000).toFixed(1)} s after resume\n`);
+});
+
+test("cancel stops a running job; cancelling it again says it has ended", async () => {
+  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sc-job-")), "sleeps.sbatch");
+  fs.writeFileSync(script, "#!/bin/bash\n#SBATCH --job-name=sleeps\n#SBATCH --time=5\nsleep 300\n");
+  const { jobs } = JSON.parse(cliOk(["submit", script, "--json"])) as { jobs: { jobId: string }[] };
+  const id = jobs[0].jobId;
+  await eventually(`job ${id} running`, 30, () => (dockerExec(controller, ["squeue", "-h", "-j", id, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+  expect(cliOk(["cancel", id])).toBe(`cancelled ${id} (RUNNING)\n`);
+  const state = await eventually(`job ${id} cancelled in accounting`, 30, () => {
+    const s = dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "State"]).trim();
+    return s.startsWith("CANCELLED") ? s : undefined;
+  });
+  expect(state).toMatch(/^CANCELLED/);
+  const again = cli(["cancel", id]);
+  expect([again.code, again.stderr]).toEqual([1, `error: job ${id} has already ended (${id} CANCELLED)\n`]);
+});
+
+test("health fails, naming the worker, after one worker stops", async () => {
+  docker(["stop", "slurm-ubuntu-worker2"]);
+  const first = cli(["health", STACK]);
+  expect(first.code).toBe(1);
+  expect(first.stdout).toMatch(/containers +│ FAIL +│ slurm-ubuntu-worker2 is exited/);
+  expect(first.stdout).toMatch(/cluster ubuntu is NOT healthy: containers, munge/);
+  // Slurm marks it not responding (idle*) at its next ping, DOWN after SlurmdTimeout (20 s):
+  // the nodes check names it from the first of these.
+  const report = await eventually("worker2 down in health", 90, () => {
+    const res = cli(["health", STACK, "--json"]);
+    const r = JSON.parse(res.stdout) as HealthReport;
+    return /down\*/.test(r.checks.find((c) => c.check === "nodes")?.detail ?? "") ? { r, code: res.code } : undefined;
+  });
+  expect(report.code).toBe(1);
+  expect(report.r.healthy).toBe(false);
+  expect(report.r.checks.find((c) => c.check === "nodes")).toMatchObject({ detail: "worker2 is down* (Not responding)", fix: expect.stringMatching(/slurm-cluster up ubuntu --refresh/) });
+  expect(report.r.checks.find((c) => c.check === "munge")?.detail).toMatch(/controller -> worker2: container slurm-ubuntu-worker2 is not running/);
+});
