@@ -10,6 +10,7 @@ import { stackDockerHost, stackOutputs } from "./stacks";
 export interface ClusterOutputs {
   readonly role: "cluster" | "workers";
   readonly clusterName: string;
+  readonly slurmVersion: string;
   readonly controllerStack?: string;
   readonly controller: { readonly containerName: string };
   readonly nodes: { readonly name: string; readonly containerName: string }[];

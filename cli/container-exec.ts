@@ -4,6 +4,7 @@
 import { Duplex, PassThrough } from "stream";
 import Docker from "dockerode";
 import { dockerClientOptions } from "../config/host";
+import { ROLE_LABEL } from "../config/spec";
 
 export interface ExecOptions {
   readonly user?: string;
@@ -27,7 +28,7 @@ export class ContainerExec {
   }
 
   async run(container: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
-    const { stream, exec } = await this.start(container, cmd, opts, opts.input !== undefined);
+    const { stream, exec } = await this.startExec(container, cmd, opts, opts.input !== undefined);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const stdout = new PassThrough().on("data", (b: Buffer) => out.push(b));
@@ -50,7 +51,7 @@ export class ContainerExec {
    */
   async pipeTo(container: string, host: string, port: number): Promise<Duplex> {
     const script = `exec 3<>/dev/tcp/${host}/${port} || exit 1; cat <&3 & cat >&3; wait`;
-    const { stream } = await this.start(container, ["bash", "-c", script], {}, true);
+    const { stream } = await this.startExec(container, ["bash", "-c", script], {}, true);
     const fromPort = new PassThrough();
     this.docker.modem.demuxStream(stream, fromPort, new PassThrough());
     stream.on("end", () => fromPort.end());
@@ -84,6 +85,7 @@ export class ContainerExec {
         const info = await this.docker.getContainer(c.Id).inspect();
         return {
           name: info.Name.replace(/^\//, ""),
+          role: info.Config.Labels?.[ROLE_LABEL] ?? "",
           state: info.State.Status,
           exitCode: info.State.ExitCode,
           health: info.State.Health?.Status ?? null,
@@ -92,11 +94,41 @@ export class ContainerExec {
     );
   }
 
+  /** Stops a container, giving its daemon `graceSeconds` to save its state (docker stop -t). */
+  async stop(container: string, graceSeconds: number): Promise<void> {
+    await this.docker.getContainer(container).stop({ t: graceSeconds }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err; // 304: already stopped
+    });
+  }
+
+  async start(container: string): Promise<void> {
+    await this.docker.getContainer(container).start().catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 304) throw err; // 304: already running
+    });
+  }
+
+  async restart(container: string): Promise<void> {
+    await this.docker.getContainer(container).restart({ t: 10 });
+  }
+
+  /** A tar of a path in a container (running or stopped), as `docker cp container:path -` gives it. */
+  async copyFrom(container: string, path: string): Promise<Buffer> {
+    const stream = await this.docker.getContainer(container).getArchive({ path });
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  /** Unpacks a tar into a directory of a container (running or stopped), as `docker cp - container:dir`. */
+  async copyTo(container: string, dir: string, tar: Buffer): Promise<void> {
+    await this.docker.getContainer(container).putArchive(tar, { path: dir });
+  }
+
   async ping(): Promise<void> {
     await this.docker.ping();
   }
 
-  private async start(container: string, cmd: string[], opts: ExecOptions, stdin: boolean) {
+  private async startExec(container: string, cmd: string[], opts: ExecOptions, stdin: boolean) {
     const exec = await this.docker.getContainer(container).exec({
       Cmd: cmd,
       User: opts.user ?? "",
@@ -112,6 +144,8 @@ export class ContainerExec {
 
 export interface ContainerStatus {
   readonly name: string;
+  /** The project's role label: controller, worker, slurmdbd, database, ... */
+  readonly role: string;
   /** Docker's state: running, exited, restarting, created, ... */
   readonly state: string;
   readonly exitCode: number;

@@ -2,7 +2,7 @@
 // containers, munge, slurmctld, slurmdbd and the accounting database, the nodes, monitoring.
 // Gathering (talking to Docker, Slurm, MariaDB, Prometheus) is kept apart from judging: each
 // judge is a pure function of what was seen, so the verdicts are unit-tested on recorded output.
-import * as mysql from "mysql2/promise";
+import { accountingSummary } from "./accounting-db";
 import { Cluster, onController } from "./cluster";
 import { ContainerStatus, ExecResult } from "./container-exec";
 import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
@@ -155,31 +155,11 @@ async function mungeTrials(cluster: Cluster): Promise<MungeTrial[]> {
 }
 
 async function databaseView(cluster: Cluster): Promise<DatabaseView> {
-  const db = cluster.outputs.database;
-  let pipe: Awaited<ReturnType<typeof cluster.engine.pipeTo>>;
   try {
-    pipe = await cluster.engine.pipeTo(cluster.outputs.controller.containerName, db.host, db.port);
-  } catch (err) {
-    return { error: `no way in through the controller container: ${(err as Error).message}` };
-  }
-  try {
-    const conn = await mysql.createConnection({ stream: pipe, user: db.user, password: db.password, database: db.name, connectTimeout: 10000 } as mysql.ConnectionOptions);
-    try {
-      const [clusters] = await conn.query<mysql.RowDataPacket[]>("SELECT name FROM cluster_table WHERE deleted = 0");
-      const names = clusters.map((r) => String(r.name));
-      let jobs = 0;
-      if (names.includes(cluster.outputs.clusterName)) {
-        const [rows] = await conn.query<mysql.RowDataPacket[]>(`SELECT COUNT(*) AS jobs FROM \`${cluster.outputs.clusterName}_job_table\``);
-        jobs = Number(rows[0].jobs);
-      }
-      return { clusters: names, jobs };
-    } finally {
-      await conn.end().catch(() => undefined);
-    }
+    const summary = await accountingSummary(cluster);
+    return { clusters: summary.clusters, jobs: summary.jobs };
   } catch (err) {
     return { error: (err as Error).message };
-  } finally {
-    pipe.destroy();
   }
 }
 
@@ -197,11 +177,13 @@ async function prometheusTargets(url: string): Promise<PrometheusTarget[] | { er
 export async function runHealth(cluster: Cluster, progress: (check: string) => void = () => undefined): Promise<CheckResult[]> {
   const o = cluster.outputs;
   const stack = cluster.stack;
-  const slurmdbd = `slurm-${stack}-slurmdbd`;
-  const database = `slurm-${stack}-database`;
+  const containers = await cluster.engine.containers(cluster.labels);
+  const byRole = (role: string) => containers.find((c) => c.role === role)?.name ?? `the ${role} container`;
+  const slurmdbd = byRole("slurmdbd");
+  const database = byRole("database");
   const results: CheckResult[] = [];
   progress("containers");
-  results.push(judgeContainers(stack, [o.controller.containerName, ...o.nodes.map((n) => n.containerName)], await cluster.engine.containers(cluster.labels)));
+  results.push(judgeContainers(stack, [o.controller.containerName, ...o.nodes.map((n) => n.containerName)], containers));
   progress("munge");
   results.push(judgeMunge(stack, await mungeTrials(cluster)));
   progress("slurmctld");

@@ -3,6 +3,7 @@
 // documented in the README. Exit codes: 0 done, 1 failed (a check, a job, a missing stack), 2 the
 // command line is wrong; `submit --wait` ends with the job's own exit code.
 import { Command, CommanderError, Option } from "commander";
+import { backup, restore } from "./backup";
 import { Cluster, openCluster } from "./cluster";
 import { CliError } from "./errors";
 import { runHealth } from "./health";
@@ -206,6 +207,31 @@ export function buildProgram(): Command {
     .action(async (node: string, o: { stack: string }) => {
       await resumeNode(await cluster(o.stack), node);
       process.stdout.write(`${node} resumed\n`);
+    });
+
+  program
+    .command("backup")
+    .description("write the cluster's job history, queue state and config to one archive (slurmctld pauses for the copy)")
+    .argument("[stack]", "stack name", DEFAULT_STACK)
+    .option("--to <dir>", "where to write the archive", "backups")
+    .action(async (stack: string, o: { to: string }) => {
+      const c = await cluster(stack);
+      const p = progress("backing up");
+      const file = await backup(c, o.to, (line) => p.update(line)).finally(() => p.stop());
+      process.stdout.write(`${file}\n`); // the last line is the archive's path
+    });
+
+  program
+    .command("restore")
+    .description("put an archive's job history and queue state into the stack's cluster (a fresh one, unless --force)")
+    .argument("<stack>", "stack name")
+    .argument("<archive>", "a backup's .tar.gz")
+    .option("--force", "replace the cluster's existing job history", false)
+    .action(async (stack: string, archive: string, o: { force: boolean }) => {
+      const c = await cluster(stack);
+      const p = progress("restoring");
+      const result = await restore(c, archive, o.force, (line) => p.update(line)).finally(() => p.stop());
+      process.stdout.write(`restored ${result.jobs} job(s) into cluster ${c.outputs.clusterName}; job ids continue after ${result.lastJobId}\n`);
     });
 
   program

@@ -164,6 +164,42 @@ test("cancel stops a running job; cancelling it again says it has ended", async 
   expect([again.code, again.stderr]).toEqual([1, `error: job ${id} has already ended (${id} CANCELLED)\n`]);
 });
 
+test("backup, destroy with volumes, up, restore: the same jobs in sacct and job ids continue", () => {
+  const sacct = () => dockerExec(controller, ["sacct", "-X", "-a", "-n", "-P", "-S", "1970-01-01", "-o", "JobID,JobName,User,State,ExitCode"]).trim();
+  const before = sacct();
+  const lastId = Math.max(...before.split("\n").map((l) => parseInt(l)));
+  const backupDir = fs.mkdtempSync(path.join(os.tmpdir(), "sc-backups-"));
+  const res = spawnSync("npm", ["run", "-s", "backup", "--", STACK, "--to", backupDir], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect(res.status).toBe(0);
+  const archive = res.stdout.trim().split("\n").pop()!; // the last line is the archive's path
+  expect(path.dirname(archive)).toBe(backupDir);
+  expect(fs.statSync(archive).mode & 0o777).toBe(0o600);
+  // No secret of the stack is in the archive.
+  const secrets = JSON.parse(cliOk(["outputs", STACK, "--show-secrets"]));
+  const unpacked = spawnSync("sh", ["-c", `tar xzf '${archive}' -O`], { encoding: "latin1", maxBuffer: 256 << 20 }).stdout;
+  expect(unpacked).not.toContain(secrets.database.password);
+  expect(unpacked).not.toContain(secrets.join.mungeKeyBase64);
+
+  cliOk(["down", STACK, "--volumes"]);
+  cliOk(["up", STACK, ...NO_GRAFANA]);
+  expect(sacct()).toBe("");
+  const restored = spawnSync("npm", ["run", "-s", "restore", "--", STACK, archive], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect([restored.status, restored.stderr]).toEqual([0, ""]);
+  expect(restored.stdout).toMatch(new RegExp(`job ids continue after ${lastId}`));
+  expect(sacct()).toBe(before);
+  const next = cliOk(["submit", "hello-nodes", "--wait", "--json"]);
+  expect(Number(JSON.parse(next).jobs[0].jobId)).toBe(lastId + 1);
+
+  // A cluster with jobs is not restored over without --force; a truncated archive is refused. Nothing changes.
+  const again = spawnSync("npm", ["run", "-s", "restore", "--", STACK, archive], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect([again.status, again.stderr]).toEqual([1, expect.stringMatching(/^error: the stack's cluster already has \d+ job\(s\) in accounting, which a restore replaces: .* or pass --force; nothing changed\n$/)]);
+  const truncated = path.join(backupDir, "truncated.tar.gz");
+  fs.writeFileSync(truncated, fs.readFileSync(archive).subarray(0, 2000));
+  const bad = spawnSync("npm", ["run", "-s", "restore", "--", STACK, truncated, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect([bad.status, bad.stderr]).toEqual([1, expect.stringMatching(/is truncated or not a slurm-cluster backup \(unexpected end of file\); nothing changed\n$/)]);
+  expect(sacct().split("\n")).toHaveLength(before.split("\n").length + 1);
+});
+
 test("health fails, naming the worker, after one worker stops", async () => {
   docker(["stop", "slurm-ubuntu-worker2"]);
   const first = cli(["health", STACK]);

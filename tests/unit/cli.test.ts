@@ -55,15 +55,15 @@ describe("command line", () => {
 describe("health verdicts on recorded output", () => {
   it("passes a cluster whose containers run healthy, and names what is stopped, gone or unhealthy with a fix", () => {
     const running = [
-      { name: "slurm-ubuntu-controller", state: "running", exitCode: 0, health: "healthy" },
-      { name: "slurm-ubuntu-worker1", state: "running", exitCode: 0, health: "healthy" },
-      { name: "slurm-ubuntu-node-exporter", state: "running", exitCode: 0, health: null },
+      { name: "slurm-ubuntu-controller", role: "controller", state: "running", exitCode: 0, health: "healthy" },
+      { name: "slurm-ubuntu-worker1", role: "worker", state: "running", exitCode: 0, health: "healthy" },
+      { name: "slurm-ubuntu-node-exporter", role: "node-exporter", state: "running", exitCode: 0, health: null },
     ];
     expect(judgeContainers("ubuntu", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1"], running).status).toBe("ok");
     const stopped = judgeContainers("ubuntu", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1", "slurm-ubuntu-worker2"], [
       running[0],
       { ...running[1], state: "exited", exitCode: 137 },
-      { name: "slurm-ubuntu-slurmdbd", state: "running", exitCode: 0, health: "unhealthy" },
+      { name: "slurm-ubuntu-slurmdbd", role: "slurmdbd", state: "running", exitCode: 0, health: "unhealthy" },
     ]);
     expect(stopped.status).toBe("fail");
     expect(stopped.detail).toBe("slurm-ubuntu-worker2 is gone; slurm-ubuntu-worker1 is exited (137); slurm-ubuntu-slurmdbd is unhealthy");

@@ -1,0 +1,226 @@
+// Backup and restore of a cluster's history: one .tar.gz holding a dump of the accounting
+// database, slurmctld's state directory (queue, job id sequence, node records, unsent accounting
+// messages), the rendered Slurm config, and a manifest with checksums. No secret goes in: the
+// munge key, the database password and the JWT key belong to the stack (a restored stack keeps
+// its own), and neither the dump (the accounting database only) nor the state holds them.
+//
+// Consistency: slurmctld is stopped for the copy (docker stop: it saves its state on SIGTERM and
+// its queue of unsent accounting messages with it), so state and database describe the same
+// moment; slurmdbd writes only what slurmctld sends. The workers and their running jobs go on;
+// jobs cannot be submitted for those few seconds. mariadb-dump --single-transaction takes a
+// consistent dump without locking.
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { gunzipSync, gzipSync } from "zlib";
+import * as tar from "tar-stream";
+import { accountingSummary } from "./accounting-db";
+import { Cluster, onController } from "./cluster";
+import { CliError } from "./errors";
+
+export const STATE_DIR = "/var/lib/slurm/slurmctld";
+const FORMAT = 1;
+/** Files of /etc/slurm that go into a backup; slurmdbd.conf (the database password) and the JWT key stay out. */
+const CONFIG_FILES = ["slurm.conf", "cgroup.conf", "gres.conf"];
+
+export interface Manifest {
+  format: number;
+  clusterName: string;
+  stack: string;
+  slurmVersion: string;
+  createdAt: string;
+  /** Jobs in accounting and the highest job id at the time of the backup. */
+  jobs: number;
+  lastJobId: number;
+  /** sha256 and size of every other file in the archive. */
+  files: Record<string, { sha256: string; bytes: number }>;
+  secrets: string;
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** The archive's bytes from its files: manifest.json first, then the files it lists. */
+export async function packArchive(manifest: Omit<Manifest, "files">, files: Record<string, Buffer>): Promise<Buffer> {
+  const full: Manifest = {
+    ...manifest,
+    files: Object.fromEntries(Object.entries(files).map(([name, b]) => [name, { sha256: sha256(b), bytes: b.length }])),
+  };
+  const pack = tar.pack();
+  const entries = { "manifest.json": Buffer.from(JSON.stringify(full, null, 2) + "\n"), ...files };
+  for (const [name, body] of Object.entries(entries)) pack.entry({ name, mode: 0o600, mtime: new Date(manifest.createdAt) }, body);
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of pack) chunks.push(chunk as Buffer);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+/** Reads and verifies an archive: readable, a manifest, every file present with its checksum. */
+export async function readArchive(file: string): Promise<{ manifest: Manifest; files: Record<string, Buffer> }> {
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(fs.readFileSync(file));
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === "ENOENT") throw new CliError(`no archive ${file}`, 2);
+    throw new CliError(`${file} is truncated or not a slurm-cluster backup (${e.message}); nothing changed`, 1);
+  }
+  const entries: Record<string, Buffer> = {};
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: unknown) => chunks.push(c as Buffer));
+      stream.on("end", () => {
+        entries[header.name] = Buffer.concat(chunks);
+        next();
+      });
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  extract.end(raw);
+  await done.catch((err: Error) => {
+    throw new CliError(`${file} is truncated or not a slurm-cluster backup (${err.message}); nothing changed`, 1);
+  });
+  const manifestText = entries["manifest.json"];
+  if (!manifestText) throw new CliError(`${file} has no manifest.json: not a slurm-cluster backup; nothing changed`, 1);
+  const manifest = JSON.parse(manifestText.toString()) as Manifest;
+  if (manifest.format !== FORMAT) throw new CliError(`${file} is backup format ${manifest.format}; this version reads format ${FORMAT}`, 1);
+  const files: Record<string, Buffer> = {};
+  for (const [name, expected] of Object.entries(manifest.files)) {
+    const body = entries[name];
+    if (!body) throw new CliError(`${file} is corrupted: ${name} is missing; nothing changed`, 1);
+    if (body.length !== expected.bytes || sha256(body) !== expected.sha256) {
+      throw new CliError(`${file} is corrupted: ${name} does not match its checksum in the manifest; nothing changed`, 1);
+    }
+    files[name] = body;
+  }
+  return { manifest, files };
+}
+
+/** Slurm's release: 24.11.5 -> 24.11 (state and database formats change between releases). */
+export const slurmRelease = (version: string) => version.split(".").slice(0, 2).join(".");
+
+/** Why an archive cannot go into this cluster, or undefined when it can. */
+export function restoreRefusal(manifest: Manifest, cluster: { clusterName: string; slurmVersion: string }, jobsNow: number, force: boolean): string | undefined {
+  if (manifest.clusterName !== cluster.clusterName) {
+    return `the archive is of cluster ${manifest.clusterName}, this stack's cluster is ${cluster.clusterName}: accounting keys everything by cluster name`;
+  }
+  if (slurmRelease(manifest.slurmVersion) !== slurmRelease(cluster.slurmVersion)) {
+    return `the archive is from Slurm ${manifest.slurmVersion}, the stack runs ${cluster.slurmVersion}: restore into a stack of Slurm ${slurmRelease(manifest.slurmVersion)}`;
+  }
+  if (jobsNow > 0 && !force) {
+    return `the stack's cluster already has ${jobsNow} job(s) in accounting, which a restore replaces: restore into a fresh stack (down --volumes, up) or pass --force`;
+  }
+  return undefined;
+}
+
+async function roleContainer(cluster: Cluster, role: string): Promise<string> {
+  const found = (await cluster.engine.containers(cluster.labels)).find((c) => c.role === role);
+  if (!found) throw new CliError(`stack ${cluster.stack} has no ${role} container: bring it up first`, 1);
+  return found.name;
+}
+
+async function waitFor(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + seconds * 1000;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new CliError(`${what} not reached within ${seconds} s`, 1);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+const controllerUp = (cluster: Cluster) => waitFor("slurmctld answering", 90, async () => /is UP/.test((await onController(cluster, ["scontrol", "ping"])).out));
+
+/** Writes a backup of the cluster into `dir`; resolves to the archive's path. */
+export async function backup(cluster: Cluster, dir: string, progress: (line: string) => void): Promise<string> {
+  const controller = cluster.outputs.controller.containerName;
+  const database = await roleContainer(cluster, "database");
+  progress("reading /etc/slurm from the controller");
+  const config = await configFiles(cluster);
+  const summary = await accountingSummary(cluster);
+  progress(`stopping slurmctld so it saves its state (${controller}; the workers and their jobs go on)`);
+  await cluster.engine.stop(controller, 30);
+  let dump: string;
+  let state: Buffer;
+  try {
+    progress("dumping the accounting database (mariadb-dump --single-transaction)");
+    const res = await cluster.engine.run(database, ["mariadb-dump", "--single-transaction", "--skip-lock-tables", cluster.outputs.database.name]);
+    if (res.code !== 0) throw new CliError(`mariadb-dump failed: ${res.err.trim()}`, 1);
+    dump = res.out;
+    progress(`copying ${STATE_DIR}`);
+    state = await cluster.engine.copyFrom(controller, STATE_DIR);
+  } finally {
+    progress("starting slurmctld again");
+    await cluster.engine.start(controller);
+  }
+  await controllerUp(cluster);
+  const createdAt = new Date().toISOString();
+  const archive = await packArchive(
+    {
+      format: FORMAT,
+      clusterName: cluster.outputs.clusterName,
+      stack: cluster.stack,
+      slurmVersion: cluster.outputs.slurmVersion,
+      createdAt,
+      jobs: summary.jobs,
+      lastJobId: summary.lastJobId,
+      secrets: "none: the munge key, database password and JWT key stay with the stack; a restored stack uses its own",
+    },
+    { "accounting.sql": Buffer.from(dump), "slurmctld-state.tar": state, ...config },
+  );
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.resolve(dir, `slurm-cluster-${cluster.stack}-${createdAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}.tar.gz`);
+  fs.writeFileSync(file, archive, { mode: 0o600 });
+  return file;
+}
+
+async function configFiles(cluster: Cluster): Promise<Record<string, Buffer>> {
+  const files: Record<string, Buffer> = {};
+  for (const name of CONFIG_FILES) {
+    const res = await onController(cluster, ["cat", `/etc/slurm/${name}`]);
+    if (res.code === 0) files[`config/${name}`] = Buffer.from(res.out);
+  }
+  return files;
+}
+
+export interface RestoreResult {
+  jobs: number;
+  lastJobId: number;
+}
+
+/**
+ * Puts an archive's history into the stack's cluster: the database from the dump, slurmctld's
+ * state from the copy (both daemons stopped meanwhile), then the workers restarted so each
+ * registers with the restored controller. Every check comes first; a refused archive changes nothing.
+ */
+export async function restore(cluster: Cluster, file: string, force: boolean, progress: (line: string) => void): Promise<RestoreResult> {
+  const { manifest, files } = await readArchive(file);
+  const now = await accountingSummary(cluster);
+  const refusal = restoreRefusal(manifest, cluster.outputs, now.jobs, force);
+  if (refusal) throw new CliError(`${refusal}; nothing changed`, 1);
+  const controller = cluster.outputs.controller.containerName;
+  const slurmdbd = await roleContainer(cluster, "slurmdbd");
+  const database = await roleContainer(cluster, "database");
+  progress("stopping slurmctld and slurmdbd");
+  await cluster.engine.stop(controller, 30);
+  await cluster.engine.stop(slurmdbd, 30);
+  progress(`loading the accounting database (${manifest.jobs} jobs)`);
+  const load = await cluster.engine.run(database, ["mariadb", cluster.outputs.database.name], { input: files["accounting.sql"].toString() });
+  if (load.code !== 0) throw new CliError(`loading the dump failed: ${load.err.trim()} (slurmctld and slurmdbd are stopped: run up --refresh to start them)`, 1);
+  progress(`restoring ${STATE_DIR}`);
+  await cluster.engine.copyTo(controller, path.posix.dirname(STATE_DIR), files["slurmctld-state.tar"]);
+  progress("starting slurmdbd and slurmctld");
+  await cluster.engine.start(slurmdbd);
+  await cluster.engine.start(controller);
+  await controllerUp(cluster);
+  progress("restarting the workers so they register with the restored controller");
+  for (const node of cluster.outputs.nodes) await cluster.engine.restart(node.containerName);
+  const names = cluster.outputs.nodes.map((n) => n.name);
+  await waitFor("every worker idle", 120, async () => {
+    const out = (await onController(cluster, ["sinfo", "-h", "-N", "-p", "main", "-o", "%N %t"])).out;
+    return names.every((n) => new RegExp(`^${n} (idle|mix|alloc)$`, "m").test(out));
+  });
+  await waitFor("slurmdbd answering", 60, async () => (await onController(cluster, ["sacctmgr", "-n", "show", "cluster"])).code === 0);
+  const after = await accountingSummary(cluster);
+  return { jobs: after.jobs, lastJobId: after.lastJobId };
+}
