@@ -79,6 +79,22 @@ export function judgeAccounting(clusterName: string, sacctmgr: ExecResult, slurm
   return ok("slurmdbd", `reachable; cluster ${clusterName} registered`);
 }
 
+/**
+ * Jobs accounting holds as pending or running that slurmctld does not know (Slurm's "runaway
+ * jobs"): what a slurmctld killed before it saved its state leaves behind. Read from
+ * `sacctmgr -P show runawayjobs`, answering its fix prompt with "n".
+ */
+export function judgeRunawayJobs(controller: string, sacctmgr: ExecResult): CheckResult {
+  if (/No runaway jobs found/.test(sacctmgr.out)) return ok("runaway jobs", "none: accounting and slurmctld agree on every live job");
+  const rows = sacctmgr.out.split("\n").filter((l) => /^\d+(_\d+)?\|/.test(l)).map((l) => l.split("|"));
+  if (rows.length === 0) return fail("runaway jobs", (sacctmgr.err || sacctmgr.out).trim() || `sacctmgr exit ${sacctmgr.code}`, "sacctmgr needs slurmdbd: see the slurmdbd row");
+  return fail(
+    "runaway jobs",
+    `${rows.map(([id, name, , , state, submitted]) => `${id} ${name} (${state} since ${submitted})`).join("; ")}: in accounting, unknown to slurmctld (lost when it stopped without saving its state)`,
+    `docker exec ${controller} sacctmgr -i show runawayjobs (ends them in accounting, as COMPLETED at their last known time)`,
+  );
+}
+
 export interface DatabaseView {
   clusters?: string[];
   jobs?: number;
@@ -190,6 +206,8 @@ export async function runHealth(cluster: Cluster, progress: (check: string) => v
   results.push(judgeController(o.controller.containerName, await attempt(o.controller.containerName, () => onController(cluster, ["scontrol", "ping"]))));
   progress("slurmdbd");
   results.push(judgeAccounting(o.clusterName, await attempt(o.controller.containerName, () => onController(cluster, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"])), slurmdbd));
+  progress("runaway jobs");
+  results.push(judgeRunawayJobs(o.controller.containerName, await attempt(o.controller.containerName, () => onController(cluster, ["sacctmgr", "-P", "show", "runawayjobs"], { input: "n\n" }))));
   progress("accounting database");
   results.push(judgeDatabase(o.clusterName, await databaseView(cluster), database));
   progress("nodes");

@@ -10,7 +10,7 @@ import { runHealth } from "./health";
 import {
   cancelJob, clusterNodes, drainNode, findJob, listJobs, outputFiles, readFrom, resumeNode, submissionExitCode, submit, waitForJobs,
 } from "./jobs";
-import { printJson, progress, table } from "./output";
+import { printJson, table, withProgress } from "./output";
 import { JobRecord, jobEnded } from "./slurm-text";
 import { stackDown, stackOutputs, stackUp } from "./stacks";
 import { listTemplates, resolveTemplate, templateSummary } from "./templates";
@@ -52,12 +52,8 @@ export function buildProgram(): Command {
     .option("--refresh", "read the engine's real state first (repairs what was removed or stopped)", false)
     .option("--show-secrets", "print secret outputs in plain text", false)
     .action(async (stack: string, o: { config: string[]; refresh: boolean; showSecrets: boolean }) => {
-      const p = progress(`deploying ${stack}`);
-      try {
-        printJson(await stackUp(stack, { overrides: o.config, refresh: o.refresh, progress: (line) => p.update(line) }, o.showSecrets));
-      } finally {
-        p.stop();
-      }
+      const outputs = await withProgress(`deploying ${stack}`, (p) => stackUp(stack, { overrides: o.config, refresh: o.refresh, progress: p.update }, o.showSecrets));
+      printJson(outputs);
     });
 
   program
@@ -66,12 +62,7 @@ export function buildProgram(): Command {
     .argument("[stack]", "stack name", DEFAULT_STACK)
     .option("--volumes", "also remove the volumes: job history, queue state and home directories are lost", false)
     .action(async (stack: string, o: { volumes: boolean }) => {
-      const p = progress(`destroying ${stack}`);
-      try {
-        await stackDown(stack, o.volumes, (line) => p.update(line));
-      } finally {
-        p.stop();
-      }
+      await withProgress(`destroying ${stack}`, (p) => stackDown(stack, o.volumes, p.update));
     });
 
   program
@@ -88,8 +79,7 @@ export function buildProgram(): Command {
     .option("--json", "print the checks as JSON", false)
     .action(async (stack: string, o: { json: boolean }) => {
       const c = await cluster(stack);
-      const p = progress("checking");
-      const results = await runHealth(c, (check) => p.update(`checking ${check}`)).finally(() => p.stop());
+      const results = await withProgress("checking", (p) => runHealth(c, (check) => p.update(`checking ${check}`)));
       const healthy = results.every((r) => r.status !== "fail");
       if (o.json) printJson({ stack: c.stack, healthy, checks: results });
       else {
@@ -123,8 +113,7 @@ export function buildProgram(): Command {
         if (o.json) printJson(submission);
         return;
       }
-      const p = progress(`waiting for ${ids.join(", ")}`);
-      const records = await waitForJobs(c, ids, (line) => (process.stderr.isTTY ? p.note(line) : undefined)).finally(() => p.stop());
+      const records = await withProgress(`waiting for ${ids.join(", ")}`, (p) => waitForJobs(c, ids, p.note));
       exitCode = submissionExitCode(records);
       const lastJob = submission.jobs[submission.jobs.length - 1].jobId;
       const output = await jobOutput(c, exitCode === 0 ? lastJob : failedJobId(records) ?? lastJob);
@@ -216,8 +205,7 @@ export function buildProgram(): Command {
     .option("--to <dir>", "where to write the archive", "backups")
     .action(async (stack: string, o: { to: string }) => {
       const c = await cluster(stack);
-      const p = progress("backing up");
-      const file = await backup(c, o.to, (line) => p.update(line)).finally(() => p.stop());
+      const file = await withProgress("backing up", (p) => backup(c, o.to, p.update));
       process.stdout.write(`${file}\n`); // the last line is the archive's path
     });
 
@@ -229,8 +217,7 @@ export function buildProgram(): Command {
     .option("--force", "replace the cluster's existing job history", false)
     .action(async (stack: string, archive: string, o: { force: boolean }) => {
       const c = await cluster(stack);
-      const p = progress("restoring");
-      const result = await restore(c, archive, o.force, (line) => p.update(line)).finally(() => p.stop());
+      const result = await withProgress("restoring", (p) => restore(c, archive, o.force, p.update));
       process.stdout.write(`restored ${result.jobs} job(s) into cluster ${c.outputs.clusterName}; job ids continue after ${result.lastJobId}\n`);
     });
 

@@ -37,3 +37,13 @@ export function progress(initial: string, stream: NodeJS.WriteStream = process.s
     stop: () => spinner.stop(),
   };
 }
+
+/** Runs `work` with progress shown (on a terminal) until it settles. */
+export async function withProgress<T>(initial: string, work: (p: Progress) => Promise<T>): Promise<T> {
+  const p = progress(initial);
+  try {
+    return await work(p);
+  } finally {
+    p.stop();
+  }
+}

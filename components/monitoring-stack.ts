@@ -14,6 +14,7 @@ import {
   renderAlertmanagerYml,
   ALERT_RULES_FILE,
   ALERTMANAGER_CONFIG_FILE,
+  STATE_VOLUME_MOUNT,
 } from "../config/render";
 import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck,
@@ -36,6 +37,8 @@ export interface MonitoringStackArgs {
   slurmExporterImage: pulumi.Input<string>;
   /** Network, munge key and Slurm config: the exporter's Slurm commands authenticate with munge. */
   files: SlurmNodeFiles;
+  /** slurmctld's state volume, whose free space the node exporter reports (SlurmStateVolumeNearlyFull). */
+  stateSaveVolume: pulumi.Input<string>;
 }
 
 /** Prometheus, node exporter, the project's Slurm exporter and (optionally) Grafana. */
@@ -82,7 +85,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    nodeExporter(`${name}-node-exporter`, spec, m, args.monitoringImage, args.files.network, { parent: this });
+    nodeExporter(`${name}-node-exporter`, spec, m, args.monitoringImage, args.files.network, { parent: this }, [
+      { type: "volume", source: args.stateSaveVolume, target: STATE_VOLUME_MOUNT, readOnly: true },
+    ]);
 
     const data = new docker.Volume(
       `${name}-prometheus-data`,
@@ -213,6 +218,8 @@ export function nodeExporter(
   image: pulumi.Input<string>,
   network: pulumi.Input<string>,
   opts: pulumi.CustomResourceOptions,
+  /** Volumes mounted read-only so their free space is reported. */
+  watchedVolumes: docker.types.input.ContainerMount[] = [],
 ): docker.Container {
   const published = spec.role === "workers" && spec.advertiseAddress;
   return new docker.Container(
@@ -225,6 +232,7 @@ export function nodeExporter(
       // exporter needs no host mounts or extra privileges for them.
       command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],
       labels: dockerLabels(spec, "node-exporter"),
+      mounts: watchedVolumes.length > 0 ? watchedVolumes : undefined,
       networksAdvanced: [{ name: network, aliases: [m.hosts.nodeExporter] }],
       ports: published ? [{ internal: m.internalPorts.nodeExporter, external: m.nodeExporterPort, ip: spec.advertiseAddress, protocol: "tcp" }] : undefined,
       healthcheck: tcpReadinessCheck(m.internalPorts.nodeExporter),

@@ -77,6 +77,7 @@ export function clusterStack(spec: ClusterSpec) {
           monitoringImage: images.monitoring!.imageName,
           slurmExporterImage: images.slurmExporter!.imageName,
           files,
+          stateSaveVolume: controller.stateSaveVolume,
         },
         { ...components, dependsOn: [controller] },
       )

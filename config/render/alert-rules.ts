@@ -4,6 +4,13 @@ import { renderHeader } from "./header";
 /** Where Prometheus reads the rules in its container (prometheus.yml names it under rule_files). */
 export const ALERT_RULES_FILE = "/etc/prometheus/slurm-cluster-rules.yml";
 
+/**
+ * Where the node exporter sees slurmctld's state volume (mounted read-only): its filesystem
+ * collector reports the volume's free space, which the host's root filesystem alone would not
+ * name (a Docker host may keep its volumes on another disk).
+ */
+export const STATE_VOLUME_MOUNT = "/volumes/statesave";
+
 /** One alerting rule: what it watches, how long it must hold, and what to do about it. */
 export interface AlertRule {
   alert: string;
@@ -64,6 +71,14 @@ export const ALERT_RULES: AlertRule[] = [
     severity: "warning",
     summary: "{{ $value }} recently ended jobs failed (FAILED, NODE_FAIL or OUT_OF_MEMORY)",
     action: "sacct -S now-1hour --state=F,NF,OOM; check the jobs' output and the nodes they ran on",
+  },
+  {
+    alert: "SlurmStateVolumeNearlyFull",
+    expr: `node_filesystem_avail_bytes{mountpoint="${STATE_VOLUME_MOUNT}"} / node_filesystem_size_bytes{mountpoint="${STATE_VOLUME_MOUNT}"} < 0.1`,
+    for: "5m",
+    severity: "critical",
+    summary: "less than 10% of the disk holding slurmctld's state volume is free",
+    action: "free space on the Docker host's disk (docker system df; docker image prune); a full disk stops slurmctld saving its queue and job ids",
   },
 ];
 

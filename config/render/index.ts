@@ -5,4 +5,4 @@ export { workerContainerSettings } from "./container-settings";
 export type { WorkerContainerSettings } from "./container-settings";
 export { renderPrometheusYml } from "./prometheus-yml";
 export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";
-export { renderAlertRules, renderAlertmanagerYml, ALERT_RULES, ALERT_RULES_FILE, ALERTMANAGER_CONFIG_FILE } from "./alert-rules";
+export { renderAlertRules, renderAlertmanagerYml, ALERT_RULES, ALERT_RULES_FILE, ALERTMANAGER_CONFIG_FILE, STATE_VOLUME_MOUNT } from "./alert-rules";

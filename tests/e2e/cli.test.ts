@@ -6,6 +6,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { packArchive, readArchive } from "../../cli/backup";
 import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually } from "./helpers";
 
 const STACK = "ubuntu";
@@ -59,6 +60,7 @@ test("health passes every check on a fresh cluster and exits 0", async () => {
     ["munge", "ok"],
     ["slurmctld", "ok"],
     ["slurmdbd", "ok"],
+    ["runaway jobs", "ok"],
     ["accounting database", "ok"],
     ["nodes", "ok"],
     ["prometheus targets", "ok"],
@@ -164,7 +166,7 @@ test("cancel stops a running job; cancelling it again says it has ended", async 
   expect([again.code, again.stderr]).toEqual([1, `error: job ${id} has already ended (${id} CANCELLED)\n`]);
 });
 
-test("backup, destroy with volumes, up, restore: the same jobs in sacct and job ids continue", () => {
+test("backup, destroy with volumes, up, restore: the same jobs in sacct and job ids continue", async () => {
   const sacct = () => dockerExec(controller, ["sacct", "-X", "-a", "-n", "-P", "-S", "1970-01-01", "-o", "JobID,JobName,User,State,ExitCode"]).trim();
   const before = sacct();
   const lastId = Math.max(...before.split("\n").map((l) => parseInt(l)));
@@ -197,6 +199,12 @@ test("backup, destroy with volumes, up, restore: the same jobs in sacct and job 
   fs.writeFileSync(truncated, fs.readFileSync(archive).subarray(0, 2000));
   const bad = spawnSync("npm", ["run", "-s", "restore", "--", STACK, truncated, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
   expect([bad.status, bad.stderr]).toEqual([1, expect.stringMatching(/is truncated or not a slurm-cluster backup \(unexpected end of file\); nothing changed\n$/)]);
+  // An archive of another cluster (its manifest and checksums intact) is refused too.
+  const { manifest, files } = await readArchive(archive);
+  const other = path.join(backupDir, "other-cluster.tar.gz");
+  fs.writeFileSync(other, await packArchive({ ...manifest, clusterName: "lab" }, files));
+  const wrong = spawnSync("npm", ["run", "-s", "restore", "--", STACK, other, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect([wrong.status, wrong.stderr]).toEqual([1, "error: the archive is of cluster lab, this stack's cluster is ubuntu: accounting keys everything by cluster name; nothing changed\n"]);
   expect(sacct().split("\n")).toHaveLength(before.split("\n").length + 1);
 });
 

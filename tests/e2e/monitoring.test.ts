@@ -77,6 +77,16 @@ test("every node exporter metric on the dashboard is exposed by the live node ex
   for (const name of used) expect({ name, value: await promValue(name) }).toEqual({ name, value: expect.any(Number) });
 });
 
+test("the state volume's free space reaches Prometheus (what SlurmStateVolumeNearlyFull watches), as df sees it in the controller", async () => {
+  const rule = ALERT_RULES.find((r) => r.alert === "SlurmStateVolumeNearlyFull")!;
+  const ratioExpr = rule.expr.replace(/ < 0\.1$/, "");
+  const ratio = await eventually("state volume free ratio scraped", 60, () => promValue(ratioExpr));
+  const [size, avail] = dockerExec(outputs.controller.containerName, ["df", "-B1", "--output=size,avail", "/var/lib/slurm/slurmctld"]).trim().split("\n")[1].trim().split(/\s+/).map(Number);
+  process.stderr.write(`[monitoring] state volume: ${(ratio * 100).toFixed(1)}% free in Prometheus, ${((avail / size) * 100).toFixed(1)}% by df\n`);
+  expect(Math.abs(ratio - avail / size)).toBeLessThan(0.02);
+  expect(await promValue(rule.expr)).toBe(ratio < 0.1 ? ratio : undefined); // fires only when nearly full
+});
+
 test("a job holding a node raises slurm_queue_running and busy nodes within two scrape intervals", async () => {
   const ctl = outputs.controller.containerName;
   const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-N1", "--exclusive", "-o", "/dev/null", "--wrap", "sleep 300"]).trim();
@@ -123,6 +133,9 @@ test("promtool: each shipped alert fires when it should and not before", () => {
     promtoolCase({ slurm_scheduler_dbd_queue_size: "0+2x60" }, "SlurmdbdQueueGrowing", "10m", {}, "80"),
     promtoolCase({ slurm_scheduler_dbd_queue_size: "20x60" }, "SlurmdbdQueueGrowing", "10m", undefined),
     promtoolCase({ slurm_queue_failed: "6x40", slurm_queue_node_fail: "0x40", slurm_queue_out_of_memory: "0x40" }, "SlurmJobsFailing", "6m", {}, "6"),
+    promtoolCase({ 'node_filesystem_avail_bytes{mountpoint="/volumes/statesave"}': "5x40", 'node_filesystem_size_bytes{mountpoint="/volumes/statesave"}': "100x40" }, "SlurmStateVolumeNearlyFull", "4m", undefined),
+    promtoolCase({ 'node_filesystem_avail_bytes{mountpoint="/volumes/statesave"}': "5x40", 'node_filesystem_size_bytes{mountpoint="/volumes/statesave"}': "100x40" }, "SlurmStateVolumeNearlyFull", "6m", { mountpoint: "/volumes/statesave" }),
+    promtoolCase({ 'node_filesystem_avail_bytes{mountpoint="/volumes/statesave"}': "50x40", 'node_filesystem_size_bytes{mountpoint="/volumes/statesave"}': "100x40" }, "SlurmStateVolumeNearlyFull", "10m", undefined),
   ];
   const file = `rule_files:\n  - ${ALERT_RULES_FILE}\nevaluation_interval: 15s\ntests:\n${tests.join("\n")}\n`;
   // promtool comes with Debian's prometheus package, in the Prometheus container next to the rules.

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CliError } from "../../cli/errors";
 import {
-  judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus,
+  judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus, judgeRunawayJobs,
 } from "../../cli/health";
 import { runDirName, sbatchOverrides, submissionExitCode } from "../../cli/jobs";
 import { main } from "../../cli/main";
@@ -92,6 +92,17 @@ describe("health verdicts on recorded output", () => {
       status: "fail",
       fix: "slurmdbd does not answer: docker logs slurm-ubuntu-slurmdbd",
     });
+  });
+
+  it("names the jobs accounting holds as live that slurmctld lost (runaway jobs), with Slurm's fix", () => {
+    expect(judgeRunawayJobs("c", ran("Runaway Jobs: No runaway jobs found on cluster ubuntu\n")).status).toBe("ok");
+    const lost = judgeRunawayJobs("slurm-ubuntu-controller", ran(fixture("sacctmgr-runawayjobs.txt")));
+    expect(lost).toMatchObject({
+      status: "fail",
+      detail: "5 wrap (PENDING since 2026-11-30T04:14:18): in accounting, unknown to slurmctld (lost when it stopped without saving its state)",
+      fix: "docker exec slurm-ubuntu-controller sacctmgr -i show runawayjobs (ends them in accounting, as COMPLETED at their last known time)",
+    });
+    expect(judgeRunawayJobs("c", ran("", 1, "sacctmgr: error: Problem talking to the database")).detail).toMatch(/Problem talking to the database/);
   });
 
   it("reads the accounting database's answer", () => {

@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { testSpec } from "./spec";
-import { ALERT_RULES, ALERT_RULES_FILE, PROMETHEUS_DATASOURCE_UID, renderAlertRules, renderAlertmanagerYml, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
+import { ALERT_RULES, ALERT_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT, renderAlertRules, renderAlertmanagerYml, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
 import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
 import { PROJECT_ROOT } from "../../local-runner/program";
@@ -226,12 +226,20 @@ describe("the provisioned Grafana dashboard", () => {
 describe("the alerting rules", () => {
   const exporterNames = new Set([...FAMILIES.map((f) => f.name), ...EXPORTER_OWN_FAMILIES]);
 
-  it("watch only metrics the Slurm exporter (or Prometheus itself) exposes", () => {
-    const used = new Set(ALERT_RULES.flatMap((r) => r.expr.match(/\b[a-z_][a-z0-9_]*\b/g) ?? []).filter((w) => /^slurm_/.test(w) || w === "up"));
-    expect([...used].filter((name) => !(exporterNames.has(name) || name === "up"))).toEqual([]);
+  it("watch only metrics the Slurm exporter, the node exporter (or Prometheus itself) exposes", () => {
+    const nodeNames = new Set(fs.readFileSync(path.join(__dirname, "..", "fixtures", "node-exporter-1.9.0-metric-names.txt"), "utf8").split("\n").filter((l) => l && !l.startsWith("#")));
+    const used = new Set(ALERT_RULES.flatMap((r) => r.expr.match(/\b[a-z_][a-z0-9_]*\b/g) ?? []).filter((w) => /^(slurm|node)_/.test(w) || w === "up"));
+    expect([...used].filter((name) => !(exporterNames.has(name) || nodeNames.has(name) || name === "up"))).toEqual([]);
     expect(ALERT_RULES.map((r) => r.alert)).toEqual([
-      "SlurmNodeDown", "SlurmNodeDrained", "SlurmControllerUnreachable", "SlurmExporterDown", "SlurmdbdQueueGrowing", "SlurmJobsFailing",
+      "SlurmNodeDown", "SlurmNodeDrained", "SlurmControllerUnreachable", "SlurmExporterDown", "SlurmdbdQueueGrowing", "SlurmJobsFailing", "SlurmStateVolumeNearlyFull",
     ]);
+  });
+
+  it("have the node exporter watch the state volume, mounted read-only where the rule looks", async () => {
+    const run = await runWithMocks("ubuntu", ["grafana=false"]);
+    const nodeExporter = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-node-exporter");
+    expect(nodeExporter?.inputs.mounts).toEqual([{ type: "volume", source: "slurm-ubuntu-statesave", target: STATE_VOLUME_MOUNT, readOnly: true }]);
+    expect(ALERT_RULES.find((r) => r.alert === "SlurmStateVolumeNearlyFull")?.expr).toContain(`mountpoint="${STATE_VOLUME_MOUNT}"`);
   });
 
   it("are loaded by Prometheus from the file the container gets", async () => {
