@@ -92,21 +92,28 @@ export async function submit(cluster: Cluster, t: Template, opts: SubmitOptions,
 
 /** Accounting's and the queue's view of the given jobs (array tasks one line each). */
 export async function jobRecords(cluster: Cluster, ids: string[]): Promise<JobRecord[]> {
+  return (await jobViews(cluster, ids)).merged;
+}
+
+async function jobViews(cluster: Cluster, ids: string[]) {
   const [acct, queue] = await Promise.all([
     onController(cluster, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", SACCT_FORMAT]),
     onController(cluster, ["squeue", "-h", "-r", "-j", ids.join(","), "-o", SQUEUE_FORMAT]),
   ]);
-  return mergeJobs(queue.code === 0 ? parseSqueue(queue.out) : [], acct.code === 0 ? parseSacct(acct.out) : []);
+  // squeue exits 1 ("Invalid job id") once none of the jobs is in slurmctld any more.
+  const queued = queue.code === 0 ? parseSqueue(queue.out) : [];
+  return { merged: mergeJobs(queued, acct.code === 0 ? parseSacct(acct.out) : []), queued, accountingError: acct.code === 0 ? undefined : acct.err.trim() };
 }
 
 /**
  * Follows the jobs until every one (and every array task) has ended, telling `progress` each
  * change of state; resolves to their final records.
  */
-export async function waitForJobs(cluster: Cluster, ids: string[], progress: (line: string) => void, pollMs = 2000): Promise<JobRecord[]> {
+export async function waitForJobs(cluster: Cluster, ids: string[], progress: (line: string) => void, pollMs = 2000, accountingGraceMs = 60000): Promise<JobRecord[]> {
   const seen = new Map<string, string>();
+  let leftQueueAt: number | undefined;
   for (;;) {
-    const records = await jobRecords(cluster, ids);
+    const { merged: records, queued, accountingError } = await jobViews(cluster, ids);
     for (const r of records) {
       const line = `${r.state}${r.state === "PENDING" ? ` (${r.nodes})` : r.nodes && r.nodes !== "None assigned" ? ` on ${r.nodes}` : ""}`;
       if (seen.get(r.id) !== line) {
@@ -117,6 +124,16 @@ export async function waitForJobs(cluster: Cluster, ids: string[], progress: (li
     // Done when each submitted job has accounting records and none of them is still live.
     const covered = ids.every((id) => records.some((r) => r.id === id || r.id.startsWith(`${id}_`)));
     if (covered && records.every((r) => jobEnded(r.state))) return records;
+    // Out of the queue, but accounting does not say how they ended (slurmdbd or its database
+    // away): say so rather than wait for ever; slurmctld sends the records once it is back.
+    leftQueueAt = queued.length > 0 ? undefined : (leftQueueAt ?? Date.now());
+    if (leftQueueAt !== undefined && Date.now() - leftQueueAt > accountingGraceMs) {
+      throw new CliError(
+        `jobs ${ids.join(", ")} have left the queue but accounting has not recorded how they ended` +
+          `${accountingError ? ` (${accountingError})` : ""}: see slurm-cluster health (slurmdbd); slurm-cluster jobs shows them once it has`,
+        1,
+      );
+    }
     await new Promise((r) => setTimeout(r, pollMs));
   }
 }

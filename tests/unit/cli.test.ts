@@ -7,7 +7,8 @@ import { CliError } from "../../cli/errors";
 import {
   judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus, judgeRunawayJobs,
 } from "../../cli/health";
-import { runDirName, sbatchOverrides, submissionExitCode } from "../../cli/jobs";
+import { runDirName, sbatchOverrides, submissionExitCode, waitForJobs } from "../../cli/jobs";
+import { Cluster } from "../../cli/cluster";
 import { main } from "../../cli/main";
 import { expandOutputPattern, jobExitCode, mergeJobs, parseSacct, parseSinfoNodes, parseSqueue, validArraySpec, validTimeLimit } from "../../cli/slurm-text";
 import { chooseRunner } from "../../cli/stacks";
@@ -137,6 +138,42 @@ describe("health verdicts on recorded output", () => {
     expect(Object.keys(failed).sort()).toEqual(["containers", "munge", "nodes", "prometheus targets"]);
     expect(failed.nodes).toBe("worker2 is down* (Not responding)");
     expect(failed.containers).toMatch(/slurm-ubuntu-worker2 is exited/);
+  });
+});
+
+describe("following jobs (submit --wait)", () => {
+  /** A cluster whose controller answers squeue and sacct from the given scripts, one answer per poll. */
+  function scripted(answers: { squeue: [number, string]; sacct: [number, string] }[]): Cluster {
+    let poll = 0;
+    const run = async (_c: string, cmd: string[]) => {
+      const a = answers[Math.min(poll, answers.length - 1)];
+      const [code, out] = cmd[0] === "squeue" ? a.squeue : a.sacct;
+      if (cmd[0] === "sacct") poll++;
+      return { code, out: code === 0 ? out : "", err: code === 0 ? "" : out };
+    };
+    return { outputs: { controller: { containerName: "c" } }, engine: { run } } as unknown as Cluster;
+  }
+  const running = "21|t|alice|RUNNING|0:0|00:00:01|worker1|x\n";
+
+  it("ends with the records once accounting says how every job ended, telling each state change once", async () => {
+    const lines: string[] = [];
+    const records = await waitForJobs(
+      scripted([
+        { squeue: [0, "21|t|alice|RUNNING|0:01|worker1|x\n"], sacct: [0, running] },
+        { squeue: [0, "21|t|alice|RUNNING|0:03|worker1|x\n"], sacct: [0, running] },
+        { squeue: [1, "slurm_load_jobs error: Invalid job id specified"], sacct: [0, "21|t|alice|COMPLETED|0:0|00:00:04|worker1|x\n"] },
+      ]),
+      ["21"], (l) => lines.push(l), 1,
+    );
+    expect(records.map((r) => r.state)).toEqual(["COMPLETED"]);
+    expect(lines).toEqual(["job 21 t: RUNNING on worker1", "job 21 t: COMPLETED on worker1"]);
+  });
+
+  it("gives up with one line when the jobs left the queue but accounting never says how they ended", async () => {
+    const cluster = scripted([{ squeue: [1, "slurm_load_jobs error: Invalid job id specified"], sacct: [0, running] }]);
+    await expect(waitForJobs(cluster, ["21"], () => undefined, 1, 20)).rejects.toThrow(
+      "jobs 21 have left the queue but accounting has not recorded how they ended: see slurm-cluster health (slurmdbd); slurm-cluster jobs shows them once it has",
+    );
   });
 });
 
