@@ -4,7 +4,7 @@
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import * as engine from "../local-runner/engine";
 import { PROJECT_ROOT, printableOutputs } from "../local-runner/program";
-import { pulumiOnPath } from "../local-runner/pulumi-cli";
+import { pulumiOnPath, setConfigOverrides } from "../local-runner/pulumi-cli";
 import { readStackConfig } from "../local-runner/stack-config";
 import { resolveDockerHost } from "../config/host";
 import { CliError } from "./errors";
@@ -81,11 +81,7 @@ export function stackDockerHost(stack: string): string {
 
 async function pulumiStack(stack: string, overrides: string[]) {
   const ws = await LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: PROJECT_ROOT });
-  for (const o of overrides) {
-    const eq = o.indexOf("=");
-    const key = o.slice(0, eq);
-    await ws.setConfig(key.includes(":") ? key : `slurm-cluster:${key}`, { value: o.slice(eq + 1) });
-  }
+  await setConfigOverrides(ws, overrides);
   return ws;
 }
 

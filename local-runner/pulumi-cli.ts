@@ -28,10 +28,15 @@ export async function pulumiCliStack(stackName: string, overrides: string[] = []
     { stackName, workDir },
     { envVars: { PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`, PULUMI_CONFIG_PASSPHRASE: "" }, secretsProvider: "passphrase" },
   );
+  await setConfigOverrides(stack, overrides);
+  return { stack, dir };
+}
+
+/** `-c key=value` overrides as stack config (a key without a namespace is the project's). */
+export async function setConfigOverrides(stack: Stack, overrides: string[]): Promise<void> {
   for (const o of overrides) {
     const eq = o.indexOf("=");
     const key = o.slice(0, eq);
     await stack.setConfig(key.includes(":") ? key : `slurm-cluster:${key}`, { value: o.slice(eq + 1) });
   }
-  return { stack, dir };
 }
