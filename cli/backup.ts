@@ -115,10 +115,16 @@ export function restoreRefusal(manifest: Manifest, cluster: { clusterName: strin
   return undefined;
 }
 
-async function roleContainer(cluster: Cluster, role: string): Promise<string> {
-  const found = (await cluster.engine.containers(cluster.labels)).find((c) => c.role === role);
-  if (!found) throw new CliError(`stack ${cluster.stack} has no ${role} container: bring it up first`, 1);
-  return found.name;
+/** The names of the stack's containers in these roles, from one listing. */
+async function roleContainers<R extends string>(cluster: Cluster, ...roles: R[]): Promise<Record<R, string>> {
+  const containers = await cluster.engine.containers(cluster.labels);
+  const names = {} as Record<R, string>;
+  for (const role of roles) {
+    const found = containers.find((c) => c.role === role);
+    if (!found) throw new CliError(`stack ${cluster.stack} has no ${role} container: bring it up first`, 1);
+    names[role] = found.name;
+  }
+  return names;
 }
 
 async function waitFor(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
@@ -134,7 +140,7 @@ const controllerUp = (cluster: Cluster) => waitFor("slurmctld answering", 90, as
 /** Writes a backup of the cluster into `dir`; resolves to the archive's path. */
 export async function backup(cluster: Cluster, dir: string, progress: (line: string) => void): Promise<string> {
   const controller = cluster.outputs.controller.containerName;
-  const database = await roleContainer(cluster, "database");
+  const { database } = await roleContainers(cluster, "database");
   progress("reading /etc/slurm from the controller");
   const config = await configFiles(cluster);
   const summary = await accountingSummary(cluster);
@@ -199,8 +205,7 @@ export async function restore(cluster: Cluster, file: string, force: boolean, pr
   const refusal = restoreRefusal(manifest, cluster.outputs, now.jobs, force);
   if (refusal) throw new CliError(`${refusal}; nothing changed`, 1);
   const controller = cluster.outputs.controller.containerName;
-  const slurmdbd = await roleContainer(cluster, "slurmdbd");
-  const database = await roleContainer(cluster, "database");
+  const { slurmdbd, database } = await roleContainers(cluster, "slurmdbd", "database");
   progress("stopping slurmctld and slurmdbd");
   await cluster.engine.stop(controller, 30);
   await cluster.engine.stop(slurmdbd, 30);

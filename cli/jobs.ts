@@ -156,9 +156,13 @@ export async function listJobs(cluster: Cluster, all: boolean): Promise<JobRecor
   return mergeJobs(parseSqueue(queue.out), acct.code === 0 ? parseSacct(acct.out) : []);
 }
 
+function checkJobId(id: string): void {
+  if (!/^\d+(_\d+)?$/.test(id)) throw new CliError(`${id}: expected a job id such as 42 or 42_3`, 2);
+}
+
 /** What Slurm knows of a job id; a clear error when it knows nothing. */
 export async function findJob(cluster: Cluster, id: string): Promise<JobRecord[]> {
-  if (!/^\d+(_\d+)?$/.test(id)) throw new CliError(`${id}: expected a job id such as 42 or 42_3`, 2);
+  checkJobId(id);
   const records = await jobRecords(cluster, [id]);
   if (records.length === 0) throw new CliError(`no job ${id} in the queue or in accounting`, 1);
   return records;
@@ -179,8 +183,10 @@ export interface JobOutputFile {
 
 /** The output file of a job (each task's, for an array), from accounting's StdOut and WorkDir. */
 export async function outputFiles(cluster: Cluster, id: string): Promise<JobOutputFile[]> {
-  await findJob(cluster, id);
+  checkJobId(id);
   const out = await slurm(cluster, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "JobID,JobIDRaw,JobName,User,NodeList,StdOut,WorkDir"]);
+  // Nothing in accounting yet: either the job is only in the queue (no file to name) or there is none.
+  if (!out.trim()) return findJob(cluster, id).then(() => []);
   return out
     .split("\n")
     .filter((l) => l.trim())

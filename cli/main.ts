@@ -117,7 +117,7 @@ export function buildProgram(): Command {
       exitCode = submissionExitCode(records);
       const lastJob = submission.jobs[submission.jobs.length - 1].jobId;
       const output = await jobOutput(c, exitCode === 0 ? lastJob : failedJobId(records) ?? lastJob);
-      if (o.json) printJson({ ...submission, exitCode, jobs: submission.jobs, records, output });
+      if (o.json) printJson({ ...submission, exitCode, records, output });
       else {
         process.stdout.write(output.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
         process.stdout.write(jobRows(records) + "\n");
