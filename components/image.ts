@@ -7,7 +7,7 @@ import * as docker from "@pulumi/docker";
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
 export const IMAGES_DIR = "shared/images";
 
-export type ImageKind = "slurm" | "slurm-systemd" | "mariadb" | "monitoring" | "slurm-exporter";
+export type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "mariadb" | "monitoring" | "slurm-exporter";
 
 /** Where an image is built from, relative to the project root, and what its tag hashes. */
 interface ImageSource {

@@ -6,9 +6,12 @@ import { imageName, projectImage } from "./image";
 
 /** Every image the stack builds, declared in one place. Monitoring images only when monitoring is on. */
 export interface ClusterImages {
-  /** One Slurm image for controller, slurmdbd and (none and cgroup modes) workers. */
+  /** The Slurm daemons' image (controller, slurmdbd, REST, exporter): Slurm and munge only. */
   readonly slurm: docker.Image;
-  /** The workers' image: the Slurm image, or its systemd variant built FROM it. */
+  /**
+   * The workers' image: the Slurm image with the job runtimes (jobRuntimes=true) or without, and
+   * for cgroupMode=systemd its systemd variant built FROM that.
+   */
   readonly worker: docker.Image;
   readonly database: docker.Image;
   readonly monitoring?: docker.Image;
@@ -29,15 +32,17 @@ export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOpti
   };
 }
 
-/** The Slurm image and the workers' image (itself, or its systemd variant), for spec.platform. */
+/** The Slurm image and the workers' image, for spec.platform. */
 export function declareWorkerImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): Pick<ClusterImages, "slurm" | "worker"> {
   const base = { BASE_IMAGE: spec.baseImage };
   const slurm = projectImage("slurm-image", "slurm", base, spec.platform, opts);
-  // Images built FROM the Slurm image name it by its content-hash tag, and build after it.
+  // Images built FROM another name it by its content-hash tag, and build after it.
   const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform) };
-  const worker =
-    workerContainerSettings(spec).image === "slurm-systemd"
-      ? projectImage("slurm-systemd-image", "slurm-systemd", fromSlurm, spec.platform, { ...opts, dependsOn: [slurm] })
-      : slurm;
+  const runtimes = spec.jobRuntimes
+    ? projectImage("slurm-worker-image", "slurm-worker", fromSlurm, spec.platform, { ...opts, dependsOn: [slurm] })
+    : slurm;
+  if (workerContainerSettings(spec).image !== "slurm-systemd") return { slurm, worker: runtimes };
+  const fromRuntimes = { SLURM_IMAGE: spec.jobRuntimes ? imageName("slurm-worker", fromSlurm, spec.platform) : fromSlurm.SLURM_IMAGE };
+  const worker = projectImage("slurm-systemd-image", "slurm-systemd", fromRuntimes, spec.platform, { ...opts, dependsOn: [runtimes] });
   return { slurm, worker };
 }

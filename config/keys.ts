@@ -159,6 +159,14 @@ export const CONFIG_KEYS = {
     default: "debian:trixie-slim",
     allowed: "a Docker image reference such as debian:trixie-slim",
   },
+  jobRuntimes: {
+    // Python with NumPy/scikit-learn and Open MPI with mpi4py in the workers' image (the job
+    // templates need them); false keeps workers on the daemons' image (about 500 MB less per
+    // machine, and much faster to build for another architecture under emulation).
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: true,
+    allowed: "true or false",
+  },
   sharedVolume: {
     schema: z.string().regex(/^([a-zA-Z0-9][a-zA-Z0-9_.-]{0,127})?$/),
     default: "",

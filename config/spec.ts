@@ -50,6 +50,8 @@ export interface ClusterSpec {
   /** Whether cgroup and systemd workers may run privileged instead of with named grants. */
   allowPrivileged: boolean;
   baseImage: string;
+  /** Whether the workers' image carries the job runtimes (Python, scikit-learn, Open MPI). */
+  jobRuntimes: boolean;
   workerCpus: number;
   workerMemoryMb: number;
   /** Memory a worker container gets above workerMemoryMb (auto: the mode's default). */
@@ -165,6 +167,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,
     baseImage: v.baseImage,
+    jobRuntimes: v.jobRuntimes,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,
     workerMemoryHeadroomMb: v.workerMemoryHeadroomMb,

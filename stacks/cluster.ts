@@ -36,16 +36,11 @@ export function clusterStack(spec: ClusterSpec) {
     components,
   );
 
-  const controller = new Controller(
-    "controller",
-    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
-    { ...components, dependsOn: [db] },
-  );
-  const rest = new RestApi(
-    "rest",
-    { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName },
-    { ...components, dependsOn: [controller] },
-  );
+  // The daemons start side by side rather than one after another: each entrypoint waits (bounded)
+  // for what it needs (slurmdbd for its database, slurmctld for slurmdbd, slurmd and slurmrestd for
+  // slurmctld), and up still waits for the controller to answer and for every node to register.
+  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 }, components);
+  const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, components);
 
   const workerSettings = workerContainerSettings(spec);
   const workers = spec.workers.map(
@@ -53,7 +48,7 @@ export function clusterStack(spec: ClusterSpec) {
       new WorkerNode(
         worker.nodeName,
         { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
-        { ...components, dependsOn: [controller] },
+        components,
       ),
   );
 
@@ -79,7 +74,7 @@ export function clusterStack(spec: ClusterSpec) {
           files,
           stateSaveVolume: controller.stateSaveVolume,
         },
-        { ...components, dependsOn: [controller] },
+        components,
       )
     : undefined;
 

@@ -127,12 +127,18 @@ function schedulingLines(spec: ClusterSpec): string[] {
   return [
     "# Scheduling: schedulerProfile=throughput, tuned for many short jobs (SchedMD's high-throughput guide).",
     ...common,
-    "# sched_min_interval=0: schedule on every event, not at most once per 2 s (the default).",
-    "# batch_sched_delay=0: start batch jobs at once instead of batching them for 3 s.",
-    "# sched_interval=1, bf_interval=1: the periodic and backfill passes every second (defaults 60 s, 30 s).",
+    "# Jobs start on events, not on a timer: a submitted job and a freed slot each trigger a pass.",
+    "# sched_min_interval=0: no minimum gap between event passes (microseconds; default 2 s).",
+    "# batch_sched_delay=0: start batch jobs at once instead of batching them for up to 3 s.",
+    "# sched_interval=1: the periodic full pass every second (default 60 s), for what events miss.",
+    "# bf_interval=30 (the default): backfill is for big jobs waiting behind others, and a pass every",
+    "# second took slot time from short jobs (8.4 vs 7.2 jobs/s measured on plain Slurm here).",
     "# default_queue_depth=1000: consider the whole queue on each event pass, not 100 jobs.",
-    "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=1,default_queue_depth=1000",
-    "# Finished jobs leave slurmctld's memory after 2 s (default 300); sacct still has them.",
+    "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=30,default_queue_depth=1000",
+    "# An epilog, even one that does nothing, makes slurmd report each job's end as epilog-complete,",
+    "# which slurmctld schedules on at once; without one the end only queues a request that waits",
+    "# for the next whole-second pass. Cost: one fork of /bin/true per job on the worker.",
+    "Epilog=/bin/true",
     "MinJobAge=2",
   ];
 }

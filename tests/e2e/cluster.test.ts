@@ -9,7 +9,7 @@ import * as path from "path";
 import * as mysql from "mysql2/promise";
 import { waitUntilUsable } from "../../components/node-registration";
 import {
-  NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerEvents, dockerExec, eventually, followLog, npmRun, npmRunFull, stackObjects, waitForJobEnd,
+  NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerEvents, dockerExec, eventually, followLog, heldJob, npmRun, npmRunFull, stackObjects, waitForJobEnd,
 } from "./helpers";
 
 const STACK = "ubuntu";
@@ -334,7 +334,8 @@ test("a worker replaced under a new address still runs jobs", async () => {
 test("growing to 3 workers and back to 2 touches no other container, and a running job completes", async () => {
   const ctl = outputs.controller.containerName;
   const before = containerIds(STACK);
-  const running = dockerExec(ctl, ["sbatch", "--parsable", "-w", "worker1", "-o", "/dev/null", "--wrap", "sleep 25"]).trim();
+  const held = heldJob(ctl, ["-w", "worker1"]);
+  const running = held.id;
   await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
 
   const grown = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3"]);
@@ -352,6 +353,7 @@ test("growing to 3 workers and back to 2 touches no other container, and a runni
   expect(shrunk.stderr).toMatch(/0 created, 1 updated, 0 replaced, 2 deleted/);
   expect(containerIds(STACK)).toEqual(before);
   expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  held.release();
   expect(await waitForJobEnd(ctl, running, 60)).toBe("COMPLETED");
 });
 

@@ -93,6 +93,17 @@ export async function eventually<T>(what: string, seconds: number, check: () => 
   }
 }
 
+/**
+ * A job that runs until the test releases it (a file on the shared volume), bounded by --time so
+ * a failed test leaves nothing running: a test that needs a job running across a slow operation
+ * holds it for as long as that takes, instead of guessing a duration.
+ */
+export function heldJob(controller: string, sbatchArgs: string[]): { id: string; release(): void } {
+  const marker = "/shared/.release-$SLURM_JOB_ID";
+  const id = dockerExec(controller, ["sbatch", "--parsable", "--time=10", "-o", "/dev/null", ...sbatchArgs, "--wrap", `while [ ! -e ${marker} ]; do sleep 0.2; done; rm -f ${marker}`]).trim();
+  return { id, release: () => void dockerExec(controller, ["touch", `/shared/.release-${id}`]) };
+}
+
 /** A job's state as accounting (sacct) records it. */
 export function sacctState(controller: string, jobId: string): string | undefined {
   const out = dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", jobId, "-o", "State"]).trim();

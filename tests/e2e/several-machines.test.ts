@@ -4,7 +4,7 @@
 // network namespace, reached only through a routed link. The workers stacks read the ubuntu
 // stack's outputs through a StackReference (the runner answers it from its saved outputs).
 import { execFileSync } from "child_process";
-import { PROJECT_ROOT, dockerExec, eventually, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
+import { PROJECT_ROOT, dockerExec, eventually, heldJob, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
 
 jest.setTimeout(20 * 60 * 1000);
 
@@ -60,9 +60,11 @@ beforeAll(() => {
   ubuntuNodes = JSON.parse(
     npmRun("local:up", ["ubuntu", "-c", `advertiseAddress=${qnap.thisMachine}`, "-c", "grafana=false", "-c", "gpusPerWorker=1", "-c", `gpuDevices=${GPU_FILES.join(",")}`]),
   ).nodes;
+  // The workers run only shell jobs here: no job runtimes, so the arm64 image under emulation is
+  // the daemons' image alone.
   const timed = (stack: string, host: { host: string; address: string }) => {
     const t = Date.now();
-    const out = JSON.parse(npmRun("local:up", [stack, "-c", `docker:host=${host.host}`, "-c", `advertiseAddress=${host.address}`]));
+    const out = JSON.parse(npmRun("local:up", [stack, "-c", `docker:host=${host.host}`, "-c", `advertiseAddress=${host.address}`, "-c", "jobRuntimes=false"]));
     process.stderr.write(`[several-machines] ${stack} up in ${((Date.now() - t) / 1000).toFixed(0)}s\n`);
     return out.nodes as Node[];
   };
@@ -180,7 +182,8 @@ test("the controller's Prometheus finds and scrapes each other machine's node ex
 });
 
 test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's nodes and jobs alone", async () => {
-  const running = dockerExec(CTL, ["sbatch", "--parsable", "-w", "worker1", "-o", "/dev/null", "--wrap", "sleep 15"]).trim();
+  const held = heldJob(CTL, ["-w", "worker1"]);
+  const running = held.id;
   await eventually("job running", 30, () => (dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
   const { stderr } = npmRunFull("local:down", ["qnap", "-c", `docker:host=${qnap.host}`]);
   expect(stderr).toMatch(/delete\s+pulumi-nodejs:dynamic\/slurm-cluster:NodeRegistration qnap1-registration/);
@@ -191,6 +194,7 @@ test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's n
   const nodes = dockerExec(CTL, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n");
   expect(nodes.filter((n) => n.startsWith("qnap"))).toEqual([]);
   expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
+  held.release();
   expect(await waitForJobEnd(CTL, running, 60)).toBe("COMPLETED");
   expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %T"]).trim().split("\n").sort()).toEqual(["worker1 idle", "worker2 idle"]);
 });

@@ -37,8 +37,8 @@ describe("MonitoringStack in the ubuntu stack", () => {
     expect(exporterImage.inputs.build).toMatchObject({ context: ".", dockerfile: "./shared/images/slurm-exporter/Dockerfile" });
     expect(ofType(run, "docker:index/remoteImage:RemoteImage").map((r) => r.inputs.name)).toEqual(["grafana/grafana:11.6.0"]);
     expect(ofType(run, VOLUME).map((v) => v.inputs.name)).toContain("slurm-ubuntu-prometheus");
-    // The exporter asks slurmctld on every scrape, so it starts after the controller.
-    expect(byName["slurm-ubuntu-slurm-exporter"].started).toBeGreaterThan(byName["slurm-ubuntu-controller"].finished);
+    // The exporter's entrypoint waits for slurmctld itself, so it starts beside the controller.
+    expect(byName["slurm-ubuntu-slurm-exporter"].started).toBeLessThan(byName["slurm-ubuntu-controller"].finished);
     // Grafana's admin password is generated, secret, and read from a file rather than the environment.
     const grafana = byName["slurm-ubuntu-grafana"].inputs;
     expect(grafana.envs).toContain("GF_SECURITY_ADMIN_PASSWORD__FILE=/etc/grafana/admin-password");

@@ -43,6 +43,13 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("DependencyParameters=kill_invalid_depend");
   });
 
+  it("starts short jobs on events (schedulerProfile=throughput): an epilog so each job's end schedules at once", async () => {
+    expect(lines(conf)).toContain("Epilog=/bin/true");
+    expect(lines(conf)).toContain("SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=30,default_queue_depth=1000");
+    const stock = renderSlurmConf(await spec({ "slurm-cluster:schedulerProfile": "stock" }));
+    expect(stock).not.toMatch(/^(Epilog|SchedulerParameters)=/m);
+  });
+
   it("makes job mail a no-op: no mailer is installed", async () => {
     expect(lines(conf)).toContain("MailProg=/bin/true");
   });

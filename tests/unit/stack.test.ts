@@ -20,7 +20,7 @@ describe.each(STACKS)("stack %s as a whole cluster", (stack) => {
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
       [`slurm-${stack}-database`, `slurm-${stack}-shared`, `slurm-${stack}-statesave`].sort(),
     );
-    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm"]);
+    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-worker"]);
     const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     expect(checks.map((c) => c.inputs.nodeName).sort()).toEqual([`${p}1`, `${p}2`]);
   });
@@ -36,19 +36,22 @@ describe.each(STACKS)("stack %s as a whole cluster", (stack) => {
 });
 
 describe("the ubuntu stack's wiring", () => {
-  it("starts slurmdbd after the database, the controller after slurmdbd, workers after the controller", async () => {
+  it("starts slurmdbd after the database, and the controller and workers beside them; checks each node once the controller answers", async () => {
     const run = await runWithMocks("ubuntu");
     const byName = Object.fromEntries(ofType(run, CONTAINER).map((c) => [c.inputs.name, c]));
     const db = byName["slurm-ubuntu-database"];
     const dbd = byName["slurm-ubuntu-slurmdbd"];
     const ctl = byName["slurm-ubuntu-controller"];
     expect(dbd.started).toBeGreaterThan(db.finished);
-    expect(ctl.started).toBeGreaterThan(dbd.finished);
-    for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeGreaterThan(ctl.finished);
+    // Each entrypoint waits for its dependency itself: the controller and workers do not wait for
+    // accounting (or the controller) to be ready before they are created.
+    expect(ctl.started).toBeLessThan(dbd.finished);
+    for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeLessThan(ctl.finished);
     const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     for (const check of checks) {
       const worker = byName[check.inputs.workerContainer];
       expect(check.started).toBeGreaterThan(worker.finished);
+      expect(check.started).toBeGreaterThan(ctl.finished);
       expect(check.inputs.scontrolContainer).toBe("slurm-ubuntu-controller");
       expect(check.inputs.timeoutSeconds).toBe(180);
     }
@@ -140,13 +143,14 @@ describe("worker modes in the ubuntu stack", () => {
   const worker = (run: Awaited<ReturnType<typeof runWithMocks>>) =>
     ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
 
-  it("systemd mode builds the systemd image FROM the Slurm image and runs workers on it", async () => {
+  it("systemd mode builds the systemd image FROM the workers' image and runs workers on it", async () => {
     const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2", "monitoring=false"]);
     expect(run.error).toBeUndefined();
     const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
-    expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-systemd"]);
-    expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName });
-    expect(images["slurm-cluster/slurm-systemd"].started).toBeGreaterThan(images["slurm-cluster/slurm"].finished);
+    expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-systemd", "slurm-cluster/slurm-worker"]);
+    expect(images["slurm-cluster/slurm-worker"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName });
+    expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm-worker"].inputs.imageName });
+    expect(images["slurm-cluster/slurm-systemd"].started).toBeGreaterThan(images["slurm-cluster/slurm-worker"].finished);
     const w = worker(run);
     expect(w.inputs).toMatchObject({
       image: images["slurm-cluster/slurm-systemd"].inputs.imageName,
@@ -172,7 +176,18 @@ describe("worker modes in the ubuntu stack", () => {
     expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
     expect(w.inputs.cgroupnsMode).toBe("host");
     expect(w.inputs.capabilities).toBeUndefined();
-    expect(ofType(run, IMAGE)).toHaveLength(2);
+    expect(ofType(run, IMAGE)).toHaveLength(3);
+  });
+
+  it("runs the daemons on the Slurm image alone, and the workers on the image with the job runtimes unless jobRuntimes=false", async () => {
+    const imageOf = (run: Awaited<ReturnType<typeof runWithMocks>>, name: string) => ofType(run, CONTAINER).find((c) => c.inputs.name === name)!.inputs.image as string;
+    const full = await runWithMocks("ubuntu", ["monitoring=false"]);
+    expect(imageOf(full, "slurm-ubuntu-controller")).toMatch(/^slurm-cluster\/slurm:/);
+    expect(imageOf(full, "slurm-ubuntu-slurmdbd")).toMatch(/^slurm-cluster\/slurm:/);
+    expect(imageOf(full, "slurm-ubuntu-worker1")).toMatch(/^slurm-cluster\/slurm-worker:/);
+    const bare = await runWithMocks("ubuntu", ["monitoring=false", "jobRuntimes=false"]);
+    expect(imageOf(bare, "slurm-ubuntu-worker1")).toBe(imageOf(bare, "slurm-ubuntu-controller"));
+    expect(ofType(bare, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm"]);
   });
 
   it("only allowPrivileged=true makes a worker privileged, and never the other containers", async () => {

@@ -22,7 +22,10 @@ describe("the qnap workers stack", () => {
     const run = await runWithMocks("qnap", ["monitoring=false"]);
     expect(run.error).toBeUndefined();
     expect(ofType(run, CONTAINER).map((c) => c.inputs.name)).toEqual(["slurm-qnap-qnap1", "slurm-qnap-qnap2"]);
-    expect(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i.inputs.build.platform])).toEqual([["slurm-cluster/slurm", "linux/arm64"]]);
+    expect(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i.inputs.build.platform]).sort()).toEqual([
+      ["slurm-cluster/slurm", "linux/arm64"],
+      ["slurm-cluster/slurm-worker", "linux/arm64"],
+    ]);
     const types = new Set(run.registrations.map((r) => r.type));
     expect([...types].sort()).toEqual(
       [
@@ -36,7 +39,8 @@ describe("the qnap workers stack", () => {
 
   it("publishes each slurmd on this host's address only, on its own port, and resolves the controller to its machine", async () => {
     const run = await runWithMocks("qnap");
-    const [q1, q2] = ofType(run, CONTAINER);
+    const byName = (name: string) => ofType(run, CONTAINER).find((c) => c.inputs.name === name)!;
+    const [q1, q2] = [byName("slurm-qnap-qnap1"), byName("slurm-qnap-qnap2")];
     expect(q1.inputs.ports).toEqual([{ internal: 6818, external: 6818, ip: "192.0.2.20", protocol: "tcp" }]);
     expect(q2.inputs.ports).toEqual([{ internal: 6819, external: 6819, ip: "192.0.2.20", protocol: "tcp" }]);
     expect(q1.inputs.hosts).toEqual([{ host: "controller", ip: "127.0.0.1" }]);
@@ -46,7 +50,7 @@ describe("the qnap workers stack", () => {
   it("uses the controller stack's slurm.conf byte for byte and its munge key as a secret", async () => {
     const join = await ubuntuJoin("127.0.0.1");
     const run = await runWithMocks("qnap");
-    const q1 = ofType(run, CONTAINER)[0];
+    const q1 = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-qnap-qnap1")!;
     expect(upload(q1, "/etc/slurm/slurm.conf").content).toBe(join.slurmConf);
     expect(isWireSecret(q1.inputs.uploads)).toBe(true);
     expect(JSON.stringify(q1.inputs.uploads)).toContain(FIXTURE_MUNGE_KEY);
@@ -60,6 +64,7 @@ describe("the qnap workers stack", () => {
     expect(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i.inputs.build.platform]).sort()).toEqual([
       ["slurm-cluster/monitoring", "linux/arm64"],
       ["slurm-cluster/slurm", "linux/arm64"],
+      ["slurm-cluster/slurm-worker", "linux/arm64"],
     ]);
     expect(run.outputs.monitoring).toEqual({ nodeExporterUrl: "http://192.0.2.20:9100/metrics" });
     const clash = await testSpec(qnapConfig(["nodeExporterPort=6819"]), "qnap", engineReporting(1), readerOf(await ubuntuJoin())).catch((e: Error) => e);
