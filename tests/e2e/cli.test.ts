@@ -7,14 +7,14 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { packArchive, readArchive } from "../../cli/backup";
-import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually } from "./helpers";
+import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, keepingStackFiles } from "./helpers";
 
 const STACK = "ubuntu";
 jest.setTimeout(10 * 60 * 1000);
 
 /** `npx slurm-cluster <args>` from the checkout; stderr is not a terminal, so no progress is drawn. */
 function cli(args: string[]): { code: number; stdout: string; stderr: string } {
-  const res = spawnSync("npx", ["slurm-cluster", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+  const res = keepingStackFiles(() => spawnSync("npx", ["slurm-cluster", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 }));
   return { code: res.status ?? -1, stdout: res.stdout, stderr: res.stderr };
 }
 

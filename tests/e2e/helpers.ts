@@ -1,15 +1,32 @@
 // Small helpers for the end-to-end suite: run the user-facing commands, ask Slurm through
 // `docker exec`, and poll for events instead of sleeping for fixed times.
 import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
 import { PROJECT_ROOT } from "../../local-runner/program";
 import { spawn } from "child_process";
 
 /** Grafana's official image cannot be pulled on the build machine (no registry): e2e runs leave it off. */
 export const NO_GRAFANA = ["-c", "grafana=false"];
 
+/**
+ * Runs a command that may take `-c key=value`, which is saved into Pulumi.<stack>.yaml as
+ * `pulumi up -c` does; each e2e call states the whole configuration it wants, so the stack files
+ * are put back as committed afterwards and one test's settings do not leak into the next.
+ */
+export function keepingStackFiles<T>(run: () => T): T {
+  const files = fs.readdirSync(PROJECT_ROOT).filter((f) => /^Pulumi\.[^.]+\.yaml$/.test(f) && f !== "Pulumi.yaml");
+  const saved = new Map(files.map((f) => [f, fs.readFileSync(path.join(PROJECT_ROOT, f), "utf8")]));
+  try {
+    return run();
+  } finally {
+    for (const [f, text] of saved) fs.writeFileSync(path.join(PROJECT_ROOT, f), text);
+  }
+}
+
 /** Runs an npm script the way a user would; returns stdout and stderr, throws with stderr on failure. */
 export function npmRunFull(script: string, args: string[]): { stdout: string; stderr: string } {
-  const res = spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+  const res = keepingStackFiles(() => spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 }));
   process.stderr.write(res.stderr);
   if (res.status !== 0) throw new Error(`npm run ${script} ${args.join(" ")} failed (${res.status}):\n${res.stderr}`);
   return { stdout: res.stdout, stderr: res.stderr };

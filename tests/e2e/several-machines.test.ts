@@ -137,7 +137,7 @@ test("each machine has its partition, with its features; the default one has eve
 test("a second workers stack with the same node names is refused before anything is created", () => {
   const res = (() => {
     try {
-      npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=worker"]);
+      npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=worker", "-c", "jobRuntimes=false"]);
       return "";
     } catch (err) {
       return (err as Error).message;
@@ -153,7 +153,7 @@ test("a workers stack whose node names another machine's nodes hold fails, quoti
   npmRun("local:down", ["macos", "-c", `docker:host=${mac.host}`]);
   let failure = "";
   try {
-    npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=qnap", "-c", "registrationTimeoutSeconds=60"]);
+    npmRunFull("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "nodePrefix=qnap", "-c", "registrationTimeoutSeconds=60", "-c", "jobRuntimes=false"]);
   } catch (err) {
     failure = (err as Error).message;
   }
@@ -164,7 +164,7 @@ test("a workers stack whose node names another machine's nodes hold fails, quoti
   expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "qnap", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["qnap1 idle", "qnap2 idle"]);
   // Put the Mac's stack back: a clean slate (its new containers are in a restart loop), then up.
   npmRun("local:down", ["macos", "--volumes", "-c", `docker:host=${mac.host}`]);
-  macNodes = JSON.parse(npmRun("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`])).nodes;
+  macNodes = JSON.parse(npmRun("local:up", ["macos", "-c", `docker:host=${mac.host}`, "-c", `advertiseAddress=${mac.address}`, "-c", "jobRuntimes=false"])).nodes;
   expect(macNodes.map((n) => `${n.name}:${n.state}`)).toEqual(["mac1:IDLE", "mac2:IDLE"]);
 });
 
