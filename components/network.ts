@@ -11,7 +11,11 @@ import { dockerLabels } from "./labels";
  * settings gets another name, its containers move to it, and the old one is deleted after.
  */
 export function clusterNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Network {
-  const settings = { driver: "bridge", labels: dockerLabels(spec, "network") };
+  const settings = {
+    driver: "bridge",
+    labels: dockerLabels(spec, "network"),
+    ...(spec.networkSubnet ? { ipamConfigs: [{ subnet: spec.networkSubnet }] } : {}),
+  };
   const hash = crypto.createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 8);
   return new docker.Network("network", { name: `${spec.network}-${hash}`, ...settings }, opts);
 }

@@ -167,6 +167,12 @@ export const CONFIG_KEYS = {
     default: true,
     allowed: "true or false",
   },
+  networkSubnet: {
+    // The cluster network's IPv4 range; empty lets Docker choose (it may pick a range your LAN uses).
+    schema: z.string().regex(/^(((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)\/(1[6-9]|2[0-8]))?$/),
+    default: "",
+    allowed: "an IPv4 range in CIDR form from /16 to /28 (e.g. 172.31.250.0/24), or empty for Docker's choice",
+  },
   sharedVolume: {
     schema: z.string().regex(/^([a-zA-Z0-9][a-zA-Z0-9_.-]{0,127})?$/),
     default: "",

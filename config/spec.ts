@@ -66,6 +66,8 @@ export interface ClusterSpec {
   labels: Record<string, string>;
   /** The private network's name, before the hash of its settings that components/network.ts appends. */
   network: string;
+  /** The network's IPv4 range (CIDR), or empty for Docker's choice. */
+  networkSubnet: string;
   /** Host names on the private network (also Slurm's SlurmctldHost, AccountingStorageHost, StorageHost). */
   hosts: { controller: string; slurmdbd: string; database: string };
   containers: { controller: string; slurmdbd: string; database: string };
@@ -177,6 +179,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     prefix,
     labels: { [PROJECT_LABEL]: v.project, [STACK_LABEL]: v.stack },
     network: `${prefix}-net`,
+    networkSubnet: v.networkSubnet,
     hosts: { controller: "controller", slurmdbd: "slurmdbd", database: "database" },
     containers: {
       controller: `${prefix}-controller`,

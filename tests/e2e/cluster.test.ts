@@ -389,6 +389,35 @@ test("16 workers come up, and a 16-node job runs on 16 distinct hosts", async ()
   expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
 });
 
+test("up --refresh puts back a restart policy changed outside up (the provider reads it back)", () => {
+  const worker = outputs.nodes[1].containerName;
+  docker(["update", "--restart=no", worker]);
+  const { stderr } = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "--refresh"]);
+  expect(stderr).toMatch(/(~ update|\+-replace)\s+docker:index\/container:Container worker2-slurmd/);
+  expect(docker(["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", worker])).toBe("unless-stopped");
+});
+
+test("a new networkSubnet replaces the network and, first, every container on it; queued jobs survive and nodes re-register", async () => {
+  const ctl = outputs.controller.containerName;
+  const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
+  const change = [STACK, ...NO_GRAFANA, "-c", "networkSubnet=172.31.250.0/24"];
+  const plan = npmRunFull("local:preview", change).stderr;
+  const before = containerIds(STACK);
+  for (const name of ["controller-slurmctld", "accounting-database", "accounting-slurmdbd", "worker1-slurmd", "worker2-slurmd", "rest-slurmrestd"]) {
+    expect(plan).toMatch(new RegExp(`\\+-replace\\s+docker:index/container:Container ${name}`));
+  }
+  expect(plan).toMatch(/\+-replace\s+docker:index\/network:Network network/);
+  const { stdout } = npmRunFull("local:up", change);
+  const after = containerIds(STACK);
+  expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+  for (const [name, id] of Object.entries(before)) expect({ name, replaced: after[name] !== id }).toEqual({ name, replaced: true });
+  expect(docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", ctl])).toMatch(/^172\.31\.250\./);
+  expect(JSON.parse(stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 IDLE", "worker2 IDLE"]);
+  // The held job was in slurmctld's state volume: released, it runs on the new network.
+  dockerExec(ctl, ["scontrol", "release", held]);
+  expect(await waitForJobEnd(ctl, held, 60)).toBe("COMPLETED");
+});
+
 test("destroy stops slurmctld gracefully, and the next up finds the queue as it was", async () => {
   const ctl = outputs.controller.containerName;
   const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();

@@ -61,6 +61,9 @@ const BAD_CONFIG: [string, string, RegExp][] = [
   ["allowPrivileged=yes", "allowPrivileged", /slurm-cluster:allowPrivileged = "yes": expected true or false/],
   ["baseImage=Not An Image", "baseImage", /slurm-cluster:baseImage = "Not An Image": expected a Docker image reference/],
   ["registrationTimeoutSeconds=1", "registrationTimeoutSeconds", /registrationTimeoutSeconds = "1": expected a whole number of seconds from 10 to 3600/],
+  ["jobRuntimes=maybe", "jobRuntimes", /slurm-cluster:jobRuntimes = "maybe": expected true or false/],
+  ["networkSubnet=10.0.0.0/8", "networkSubnet", /slurm-cluster:networkSubnet = "10.0.0.0\/8": expected an IPv4 range in CIDR form from \/16 to \/28/],
+  ["networkSubnet=172.31.250.0", "networkSubnet", /slurm-cluster:networkSubnet = "172.31.250.0": expected an IPv4 range/],
   ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:role/],
 ];
 

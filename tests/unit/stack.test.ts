@@ -254,6 +254,14 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
 });
 
 describe("the cluster network", () => {
+  it("takes networkSubnet as its IPAM range, under another name", async () => {
+    const plain = await runWithMocks("ubuntu", ["monitoring=false"]);
+    const ranged = await runWithMocks("ubuntu", ["monitoring=false", "networkSubnet=172.31.250.0/24"]);
+    expect(ofType(plain, NETWORK)[0].inputs.ipamConfigs).toBeUndefined();
+    expect(ofType(ranged, NETWORK)[0].inputs.ipamConfigs).toEqual([{ subnet: "172.31.250.0/24" }]);
+    expect(ofType(ranged, NETWORK)[0].inputs.name).not.toBe(ofType(plain, NETWORK)[0].inputs.name);
+  });
+
   it("is named after a hash of its settings, so a replacement never clashes with the old network", async () => {
     const a = await runWithMocks("ubuntu");
     const b = await runWithMocks("macos", asCluster("macos"));
