@@ -85,6 +85,7 @@ async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
   };
   const password = "FloorPassword123";
   file("munge.key", Buffer.from(Array.from({ length: 128 }, (_, i) => (i * 37) & 255)), 0o400);
+  file("jwt.key", Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 53) & 255)), 0o600);
   file("slurm.conf", slurmConf ?? renderSlurmConf(spec));
   file("cgroup.conf", renderCgroupConf(spec));
   file("slurmdbd.conf", renderSlurmdbdConf(spec, password), 0o600);
@@ -115,9 +116,10 @@ async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
     sh("docker", ["start", `slurm-floor-${name}`]);
   };
   const slurmFiles: [string, string][] = [["munge.key", "/etc/munge/munge.key"], ["slurm.conf", "/etc/slurm/slurm.conf"], ["cgroup.conf", "/etc/slurm/cgroup.conf"]];
+  const jwtKey: [string, string] = ["jwt.key", "/etc/slurm/jwt_hs256.key"];
   create("database", "database", mariadb, [], ["database-name", "database-user", "database-password"].map((f) => [f, `/etc/slurm-cluster/${f}`]));
-  create("slurmdbd", "slurmdbd", slurm, ["slurmdbd"], [["munge.key", "/etc/munge/munge.key"], ["slurmdbd.conf", "/etc/slurm/slurmdbd.conf"]]);
-  create("controller", "controller", slurm, ["controller"], slurmFiles);
+  create("slurmdbd", "slurmdbd", slurm, ["slurmdbd"], [["munge.key", "/etc/munge/munge.key"], ["slurmdbd.conf", "/etc/slurm/slurmdbd.conf"], jwtKey]);
+  create("controller", "controller", slurm, ["controller"], [...slurmFiles, jwtKey]);
   for (const w of ["worker1", "worker2"]) create(w, w, slurm, ["worker"], [...slurmFiles, ["dynamic-node.conf", "/etc/slurm/dynamic-node.conf"]]);
   const controller = "slurm-floor-controller";
   await until("plain cluster: 2 idle nodes", 180, () => (dockerExec(controller, ["sinfo", "-h", "-t", "idle", "-o", "%D"]) === "2" ? true : undefined));
