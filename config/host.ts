@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import Docker from "dockerode";
+import type Docker from "dockerode";
 import { HostCgroupVersion, Platform } from "./keys";
 
 /**
@@ -37,7 +37,8 @@ export async function enginePlatform(dockerHost: string): Promise<{ platform: Pl
 }
 
 async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
-  return new Docker(dockerClientOptions(dockerHost)).info();
+  const { default: Dockerode } = await import("dockerode"); // loaded when an engine is asked, not by every importer of the host rules
+  return new Dockerode(dockerClientOptions(dockerHost)).info();
 }
 
 /** dockerode options for a `unix://`, `tcp://` or `http(s)://` Docker host address. */

@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { down, up } from "../local-runner/engine";
-import { PROJECT_ROOT } from "../local-runner/program";
+import { PROJECT_ROOT } from "../config/project";
 import { loadClusterSpec } from "../config";
 import { renderCgroupConf, renderSlurmConf, renderSlurmdbdConf, renderWorkerNodeConf } from "../config/render";
 import { imageName } from "../components/image";
