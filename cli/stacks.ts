@@ -7,7 +7,7 @@ import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { resolveDockerHost } from "../config/host";
 import { PROJECT_ROOT } from "../config/project";
-import { lastOutputs, printableOutputs } from "../local-runner/outputs";
+import { ResolvedOutput, lastOutputs, printableOutputs } from "../local-runner/outputs";
 import { pulumiOnPath, setConfigOverrides } from "../local-runner/pulumi-cli";
 import { readStackConfig } from "../local-runner/stack-config";
 import { CliError } from "./errors";
@@ -82,12 +82,18 @@ export function stackDockerHost(stack: string): string {
   return resolveDockerHost(stackConfig(stack, [])["docker:host"]);
 }
 
+/** The calls the CLI makes of the local runner's engine (local-runner/engine.ts). */
+export interface LocalRunner {
+  up(stack: string, opts: { overrides: string[]; refresh: boolean; progress: (line: string) => void }): Promise<{ outputs: Record<string, ResolvedOutput> }>;
+  down(stack: string, opts: { volumes: boolean; progress: (line: string) => void }): Promise<unknown>;
+}
+
 /**
  * The local runner's engine. It runs the Pulumi program (index.ts) in-process, which needs
  * TypeScript loaded: run from the CLI's build (dist/), the engine is taken from its sources
  * through ts-node, as `npm run local:up` runs it, never beside a compiled copy of the program.
  */
-function localRunner(): typeof import("../local-runner/engine") {
+function localRunner(): LocalRunner {
   /* eslint-disable @typescript-eslint/no-require-imports */
   if (__filename.endsWith(".ts")) return require("../local-runner/engine");
   require("ts-node").register({ transpileOnly: true, project: path.join(PROJECT_ROOT, "tsconfig.json") });
