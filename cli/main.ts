@@ -88,7 +88,9 @@ export function buildProgram(): Command {
       if (o.json) printJson({ stack: c.stack, healthy, checks: results });
       else {
         process.stdout.write(table(["CHECK", "STATUS", "DETAIL"], results.map((r) => [r.check, r.status.toUpperCase(), r.fix ? `${r.detail}\nfix: ${r.fix}` : r.detail]), [21, 8, 90]) + "\n");
-        process.stdout.write(healthy ? `cluster ${c.outputs.clusterName} is healthy\n` : `cluster ${c.outputs.clusterName} is NOT healthy: ${results.filter((r) => r.status === "fail").map((r) => r.check).join(", ")}\n`);
+        const named = (status: string) => results.filter((r) => r.status === status).map((r) => r.check).join(", ");
+        const pending = named("pending") ? ` (not known yet, not failed: ${named("pending")})` : "";
+        process.stdout.write(healthy ? `cluster ${c.outputs.clusterName} is healthy${pending}\n` : `cluster ${c.outputs.clusterName} is NOT healthy: ${named("fail")}\n`);
       }
       exitCode = healthy ? 0 : 1;
     });
