@@ -5,7 +5,7 @@
 // The checks are independent of each other, so they are gathered at once.
 import { accountingSummary } from "./accounting-db";
 import { Cluster, onController } from "./cluster";
-import { ContainerStatus, ExecResult } from "./container-exec";
+import { ContainerStatus, ExecResult } from "../docker/container-exec";
 import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
 
 /** pending: not known yet and not a failure (a Prometheus target not scraped yet). */

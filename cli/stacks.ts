@@ -5,7 +5,7 @@
 // outputs from the runner's state needs neither.
 import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { resolveDockerHost } from "../config/host";
+import { resolveDockerHost } from "../docker/engine";
 import { PROJECT_ROOT } from "../config/project";
 import { ResolvedOutput, lastOutputs, printableOutputs } from "../local-runner/outputs";
 import { pulumiOnPath, setConfigOverrides } from "../local-runner/pulumi-cli";
