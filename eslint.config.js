@@ -2,7 +2,7 @@
 const tseslint = require("typescript-eslint");
 
 module.exports = tseslint.config(
-  { ignores: ["node_modules/**", "bin/**", ".local-state/**", "*.js"] },
+  { ignores: ["node_modules/**", "bin/**", "dist/**", ".local-state/**", "*.js"] },
   ...tseslint.configs.recommended,
   {
     rules: {

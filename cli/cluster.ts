@@ -2,7 +2,7 @@
 // stack's Docker engine, the first configured user (jobs are submitted as that user, from their
 // home on the shared volume), and the outputs the checks compare against.
 import { PROJECT_LABEL, STACK_LABEL } from "../config/spec";
-import { ContainerExec, ExecOptions, ExecResult } from "./container-exec";
+import { ContainerExec, ExecOptions, ExecResult } from "../docker/container-exec";
 import { CliError } from "./errors";
 import { stackDockerHost, stackOutputs } from "./stacks";
 

@@ -2,12 +2,14 @@
 // containers, munge, slurmctld, slurmdbd and the accounting database, the nodes, monitoring.
 // Gathering (talking to Docker, Slurm, MariaDB, Prometheus) is kept apart from judging: each
 // judge is a pure function of what was seen, so the verdicts are unit-tested on recorded output.
+// The checks are independent of each other, so they are gathered at once.
 import { accountingSummary } from "./accounting-db";
 import { Cluster, onController } from "./cluster";
-import { ContainerStatus, ExecResult } from "./container-exec";
+import { ContainerStatus, ExecResult } from "../docker/container-exec";
 import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
 
-export type CheckStatus = "ok" | "fail" | "skip";
+/** pending: not known yet and not a failure (a Prometheus target not scraped yet). */
+export type CheckStatus = "ok" | "fail" | "skip" | "pending";
 
 export interface CheckResult {
   check: string;
@@ -127,21 +129,49 @@ export function judgeNodes(stack: string, expected: string[], sinfo: ExecResult)
 
 export interface PrometheusTarget {
   labels: { job: string; instance: string };
+  /** up, down, or unknown until Prometheus has scraped the target once. */
   health: string;
   lastError: string;
+  /** How often Prometheus scrapes it, e.g. "15s". */
+  scrapeInterval?: string;
 }
 
 export function judgePrometheus(url: string | null, targets: PrometheusTarget[] | { error: string }): CheckResult {
   if (url === null) return { check: "prometheus targets", status: "skip", detail: "monitoring is off in this stack" };
   if ("error" in targets) return fail("prometheus targets", `${url}: ${targets.error}`, "docker logs of the stack's prometheus container");
-  const down = targets.filter((t) => t.health !== "up");
-  if (targets.length > 0 && down.length === 0) return ok("prometheus targets", `${targets.length} up (${[...new Set(targets.map((t) => t.labels.job))].join(", ")})`);
   if (targets.length === 0) return fail("prometheus targets", "no targets", "prometheus.yml lists none: the monitoring stack did not render its scrape config");
+  const jobs = (ts: PrometheusTarget[]) => [...new Set(ts.map((t) => t.labels.job))].join(", ");
+  const up = targets.filter((t) => t.health === "up");
+  const unscraped = targets.filter((t) => t.health === "unknown");
+  const down = targets.filter((t) => t.health !== "up" && t.health !== "unknown");
+  const pendingNote = unscraped.length
+    ? `${unscraped.length} not scraped yet (${unscraped.map((t) => `${t.labels.job} ${t.labels.instance}`).join(", ")}; Prometheus scrapes every ${unscraped[0].scrapeInterval ?? "scrape interval"})`
+    : "";
+  if (down.length === 0 && unscraped.length === 0) return ok("prometheus targets", `${up.length} up (${jobs(up)})`);
+  if (down.length === 0) return { check: "prometheus targets", status: "pending", detail: `${up.length} up${up.length ? ` (${jobs(up)})` : ""}; ${pendingNote}` };
   return fail(
     "prometheus targets",
-    down.map((t) => `${t.labels.job} ${t.labels.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`).join("; "),
+    [...down.map((t) => `${t.labels.job} ${t.labels.instance} ${t.health}${t.lastError ? `: ${t.lastError}` : ""}`), ...(pendingNote ? [pendingNote] : [])].join("; "),
     `the exporter named is not answering: see its container (the containers row); targets at ${url}/targets`,
   );
+}
+
+/** A Prometheus duration such as "15s", "1m" or "500ms" in milliseconds (undefined when unreadable). */
+export function durationMs(text: string | undefined): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text ?? "");
+  if (!m) return undefined;
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] as "ms" | "s" | "m" | "h"];
+}
+
+/**
+ * How long to wait for targets Prometheus has not scraped yet (health "unknown", as right after
+ * `up`): until the longest of their scrape intervals has passed, plus a few seconds for the
+ * scrape itself. Zero when every target has been scraped.
+ */
+export function firstScrapeWaitMs(targets: PrometheusTarget[], slackMs = 5000): number {
+  const unscraped = targets.filter((t) => t.health === "unknown");
+  if (unscraped.length === 0) return 0;
+  return Math.max(...unscraped.map((t) => durationMs(t.scrapeInterval) ?? 15000)) + slackMs;
 }
 
 // ---- gathering ------------------------------------------------------------------------------
@@ -156,18 +186,34 @@ async function attempt(container: string, run: () => Promise<ExecResult>): Promi
   }
 }
 
+/** `work` over `items`, at most `limit` at a time, results in the items' order. */
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Execs at once on the engine while checking munge (a 64-worker stack would otherwise start 128). */
+const MUNGE_PARALLEL = 8;
+
 async function mungeTrials(cluster: Cluster): Promise<MungeTrial[]> {
   const controller = cluster.outputs.controller.containerName;
   const encode = (c: string) => attempt(c, () => cluster.engine.run(c, ["munge", "-n"]));
   const decode = (c: string, cred: ExecResult) =>
     cred.code === 0 ? attempt(c, () => cluster.engine.run(c, ["unmunge"], { input: cred.out })) : Promise.resolve(cred);
-  const trials: MungeTrial[] = [];
   const fromController = await encode(controller);
-  for (const node of cluster.outputs.nodes) {
-    trials.push({ from: "controller", to: node.name, result: await decode(node.containerName, fromController) });
-    trials.push({ from: node.name, to: "controller", result: await decode(controller, await encode(node.containerName)) });
-  }
-  return trials;
+  const pairs = await inParallel(cluster.outputs.nodes, MUNGE_PARALLEL, async (node): Promise<MungeTrial[]> => [
+    { from: "controller", to: node.name, result: await decode(node.containerName, fromController) },
+    { from: node.name, to: "controller", result: await decode(controller, await encode(node.containerName)) },
+  ]);
+  return pairs.flat();
 }
 
 async function databaseView(cluster: Cluster): Promise<DatabaseView> {
@@ -179,7 +225,7 @@ async function databaseView(cluster: Cluster): Promise<DatabaseView> {
   }
 }
 
-async function prometheusTargets(url: string): Promise<PrometheusTarget[] | { error: string }> {
+async function prometheusTargetsOnce(url: string): Promise<PrometheusTarget[] | { error: string }> {
   try {
     const res = await fetch(`${url}/api/v1/targets?state=active`, { signal: AbortSignal.timeout(5000) });
     const body = (await res.json()) as { data: { activeTargets: PrometheusTarget[] } };
@@ -189,31 +235,48 @@ async function prometheusTargets(url: string): Promise<PrometheusTarget[] | { er
   }
 }
 
-/** Runs every check against the cluster; `progress` hears each check's name as it starts. */
-export async function runHealth(cluster: Cluster, progress: (check: string) => void = () => undefined): Promise<CheckResult[]> {
+/** Prometheus's targets, asked again each second while some await their first scrape (bounded: firstScrapeWaitMs). */
+async function prometheusTargets(url: string): Promise<PrometheusTarget[] | { error: string }> {
+  const started = Date.now();
+  for (;;) {
+    const targets = await prometheusTargetsOnce(url);
+    if ("error" in targets || Date.now() - started >= firstScrapeWaitMs(targets)) return targets;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+/**
+ * Runs every check against the cluster at once; `progress` hears which checks are still running
+ * each time one ends. The results come in the same order every time, bottom layer first.
+ */
+export async function runHealth(cluster: Cluster, progress: (running: string) => void = () => undefined): Promise<CheckResult[]> {
   const o = cluster.outputs;
   const stack = cluster.stack;
-  const containers = await cluster.engine.containers(cluster.labels);
-  const byRole = (role: string) => containers.find((c) => c.role === role)?.name ?? `the ${role} container`;
-  const slurmdbd = byRole("slurmdbd");
-  const database = byRole("database");
-  const results: CheckResult[] = [];
-  progress("containers");
-  results.push(judgeContainers(stack, [o.controller.containerName, ...o.nodes.map((n) => n.containerName)], containers));
-  progress("munge");
-  results.push(judgeMunge(stack, await mungeTrials(cluster)));
-  progress("slurmctld");
-  results.push(judgeController(o.controller.containerName, await attempt(o.controller.containerName, () => onController(cluster, ["scontrol", "ping"]))));
-  progress("slurmdbd");
-  results.push(judgeAccounting(o.clusterName, await attempt(o.controller.containerName, () => onController(cluster, ["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"])), slurmdbd));
-  progress("runaway jobs");
-  results.push(judgeRunawayJobs(o.controller.containerName, await attempt(o.controller.containerName, () => onController(cluster, ["sacctmgr", "-P", "show", "runawayjobs"], { input: "n\n" }))));
-  progress("accounting database");
-  results.push(judgeDatabase(o.clusterName, await databaseView(cluster), database));
-  progress("nodes");
-  results.push(judgeNodes(stack, o.nodes.map((n) => n.name), await attempt(o.controller.containerName, () => onController(cluster, ["sinfo", "-N", "-h", "-o", SINFO_NODE_FORMAT]))));
-  progress("prometheus targets");
+  const controller = o.controller.containerName;
+  const onCtl = (cmd: string[], input?: string) => attempt(controller, () => onController(cluster, cmd, input === undefined ? {} : { input }));
+  const containers = cluster.engine.containers(cluster.labels);
+  const byRole = async (role: string) => (await containers).find((c) => c.role === role)?.name ?? `the ${role} container`;
   const url = o.monitoring?.prometheusUrl ?? null;
-  results.push(judgePrometheus(url, url ? await prometheusTargets(url) : []));
-  return results;
+  const checks: [string, () => Promise<CheckResult>][] = [
+    ["containers", async () => judgeContainers(stack, [controller, ...o.nodes.map((n) => n.containerName)], await containers)],
+    ["munge", async () => judgeMunge(stack, await mungeTrials(cluster))],
+    ["slurmctld", async () => judgeController(controller, await onCtl(["scontrol", "ping"]))],
+    ["slurmdbd", async () => judgeAccounting(o.clusterName, await onCtl(["sacctmgr", "-n", "-P", "show", "cluster", "format=cluster"]), await byRole("slurmdbd"))],
+    ["runaway jobs", async () => judgeRunawayJobs(controller, await onCtl(["sacctmgr", "-P", "show", "runawayjobs"], "n\n"))],
+    ["accounting database", async () => judgeDatabase(o.clusterName, await databaseView(cluster), await byRole("database"))],
+    ["nodes", async () => judgeNodes(stack, o.nodes.map((n) => n.name), await onCtl(["sinfo", "-N", "-h", "-o", SINFO_NODE_FORMAT]))],
+    ["prometheus targets", async () => judgePrometheus(url, url ? await prometheusTargets(url) : [])],
+  ];
+  const running = new Set(checks.map(([name]) => name));
+  progress([...running].join(", "));
+  return Promise.all(
+    checks.map(async ([name, check]) => {
+      try {
+        return await check();
+      } finally {
+        running.delete(name);
+        if (running.size > 0) progress([...running].join(", "));
+      }
+    }),
+  );
 }

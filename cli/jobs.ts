@@ -179,6 +179,8 @@ export async function cancelJob(cluster: Cluster, id: string): Promise<JobRecord
 export interface JobOutputFile {
   jobId: string;
   path: string;
+  /** The job's user, from accounting: the file is read as them. */
+  user: string;
 }
 
 /** The output file of a job (each task's, for an array), from accounting's StdOut and WorkDir. */
@@ -194,15 +196,60 @@ export async function outputFiles(cluster: Cluster, id: string): Promise<JobOutp
       const [jobId, rawId, name, user, nodeList, stdout, workDir] = line.split("|");
       const firstNode = nodeList.replace(/\[(\d+).*$/, "$1").split(",")[0];
       const file = expandOutputPattern(stdout || "slurm-%j.out", { id: jobId, rawId, name, user, firstNode });
-      return { jobId, path: file.startsWith("/") ? file : `${workDir}/${file}` };
+      return { jobId, path: file.startsWith("/") ? file : `${workDir}/${file}`, user };
     })
     .filter((f) => !f.jobId.includes("[")); // a pending array's summary line has no file yet
 }
 
-/** Reads a file on the shared volume (through the controller) from a byte offset. */
-export async function readFrom(cluster: Cluster, file: string, offset: number): Promise<string | undefined> {
-  const res = await onController(cluster, ["tail", "-c", `+${offset + 1}`, file]);
-  return res.code === 0 ? res.out : undefined;
+/**
+ * Reads a job's output from a byte offset, run as the job's user: exit 3 refuses a symlink or
+ * anything else that is not a regular file, exit 4 says there is no file (yet). The open itself
+ * follows no symlink (dd iflag=nofollow), so swapping the file after the test gains nothing, and
+ * nonblock keeps a FIFO swapped in from hanging the read.
+ */
+const READ_OUTPUT_SCRIPT = [
+  'if [ -L "$1" ]; then echo "$1 is a symbolic link" >&2; exit 3; fi',
+  'if [ ! -e "$1" ]; then exit 4; fi',
+  'if [ ! -f "$1" ]; then echo "$1 is not a regular file" >&2; exit 3; fi',
+  'exec dd if="$1" iflag=nofollow,nonblock,skip_bytes skip="$2" bs=65536 status=none',
+].join("\n");
+
+/**
+ * A job's output file from a byte offset (undefined while there is none), read on the controller
+ * as the user the job ran as, never as root: a path the user controls (a symlink to the munge key,
+ * --output=/etc/...) gives only what that user may read, and only from a regular file.
+ */
+export async function readFrom(cluster: Cluster, file: JobOutputFile, offset: number): Promise<string | undefined> {
+  if (!file.user) throw new CliError(`accounting names no user for job ${file.jobId}: its output is not read as root`, 1);
+  const res = await onController(cluster, ["sh", "-c", READ_OUTPUT_SCRIPT, "read-job-output", file.path, String(offset)], { user: file.user });
+  if (res.code === 0) return res.out;
+  if (res.code === 4) return undefined;
+  const why = (res.err || res.out).trim() || `exit ${res.code}`;
+  if (res.code === 3) throw new CliError(`job ${file.jobId}'s output: refused to read ${why}`, 1);
+  throw new CliError(`job ${file.jobId}'s output: cannot read ${file.path} as ${file.user}: ${why}`, 1);
+}
+
+/** Every output file of a job, read whole ("(no output file)" for one not written yet). */
+export async function readJobOutput(cluster: Cluster, id: string): Promise<{ path: string; text: string }[]> {
+  const files = await outputFiles(cluster, id);
+  return Promise.all(files.map(async (f) => ({ path: f.path, text: (await readFrom(cluster, f, 0)) ?? "(no output file)\n" })));
+}
+
+/** Writes a job's output as it grows, until the job has ended and nothing more came. */
+export async function followJobOutput(cluster: Cluster, id: string, write: (text: string) => void, pollMs = 1000): Promise<void> {
+  const offsets = new Map<string, number>();
+  for (;;) {
+    const ended = (await findJob(cluster, id)).every((r) => jobEnded(r.state));
+    for (const f of await outputFiles(cluster, id)) {
+      const text = await readFrom(cluster, f, offsets.get(f.path) ?? 0);
+      if (text) {
+        write(text);
+        offsets.set(f.path, (offsets.get(f.path) ?? 0) + Buffer.byteLength(text));
+      }
+    }
+    if (ended) return;
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
 }
 
 export async function drainNode(cluster: Cluster, node: string, reason: string): Promise<void> {

@@ -2,17 +2,14 @@
 // cluster"). Arguments are parsed by commander; every read command has --json with the shapes
 // documented in the README. Exit codes: 0 done, 1 failed (a check, a job, a missing stack), 2 the
 // command line is wrong; `submit --wait` ends with the job's own exit code.
+//
+// Each command loads what it uses when it runs (`await import`): dockerode, the Pulumi SDK and the
+// local runner are not loaded for `templates` or `--help`, nor the Pulumi SDK to read a cluster.
 import { Command, CommanderError, Option } from "commander";
-import { backup, restore } from "./backup";
-import { Cluster, openCluster } from "./cluster";
+import type { Cluster } from "./cluster";
 import { CliError } from "./errors";
-import { runHealth } from "./health";
-import {
-  cancelJob, clusterNodes, drainNode, findJob, listJobs, outputFiles, readFrom, resumeNode, submissionExitCode, submit, waitForJobs,
-} from "./jobs";
 import { printJson, table, withProgress } from "./output";
-import { JobRecord, jobEnded } from "./slurm-text";
-import { stackDown, stackOutputs, stackUp } from "./stacks";
+import type { JobRecord } from "./slurm-text";
 import { listTemplates, resolveTemplate, templateSummary } from "./templates";
 
 const DEFAULT_STACK = process.env.SLURM_CLUSTER_STACK || "ubuntu";
@@ -29,6 +26,7 @@ function stackOption(): Option {
 }
 
 async function cluster(stack: string): Promise<Cluster> {
+  const { openCluster } = await import("./cluster");
   return openCluster(stack, (line) => process.stderr.write(`${line}\n`));
 }
 
@@ -52,6 +50,7 @@ export function buildProgram(): Command {
     .option("--refresh", "read the engine's real state first (repairs what was removed or stopped)", false)
     .option("--show-secrets", "print secret outputs in plain text", false)
     .action(async (stack: string, o: { config: string[]; refresh: boolean; showSecrets: boolean }) => {
+      const { stackUp } = await import("./stacks");
       const outputs = await withProgress(`deploying ${stack}`, (p) => stackUp(stack, { overrides: o.config, refresh: o.refresh, progress: p.update }, o.showSecrets));
       printJson(outputs);
     });
@@ -62,6 +61,7 @@ export function buildProgram(): Command {
     .argument("[stack]", "stack name", DEFAULT_STACK)
     .option("--volumes", "also remove the volumes: job history, queue state and home directories are lost", false)
     .action(async (stack: string, o: { volumes: boolean }) => {
+      const { stackDown } = await import("./stacks");
       await withProgress(`destroying ${stack}`, (p) => stackDown(stack, o.volumes, p.update));
     });
 
@@ -70,7 +70,10 @@ export function buildProgram(): Command {
     .description("the stack's outputs as JSON (pulumi stack output --json)")
     .argument("[stack]", "stack name", DEFAULT_STACK)
     .option("--show-secrets", "print secret outputs in plain text", false)
-    .action(async (stack: string, o: { showSecrets: boolean }) => printJson(await stackOutputs(stack, o.showSecrets)));
+    .action(async (stack: string, o: { showSecrets: boolean }) => {
+      const { stackOutputs } = await import("./stacks");
+      printJson(await stackOutputs(stack, o.showSecrets));
+    });
 
   program
     .command("health")
@@ -78,13 +81,16 @@ export function buildProgram(): Command {
     .argument("[stack]", "stack name", DEFAULT_STACK)
     .option("--json", "print the checks as JSON", false)
     .action(async (stack: string, o: { json: boolean }) => {
+      const { runHealth } = await import("./health");
       const c = await cluster(stack);
       const results = await withProgress("checking", (p) => runHealth(c, (check) => p.update(`checking ${check}`)));
       const healthy = results.every((r) => r.status !== "fail");
       if (o.json) printJson({ stack: c.stack, healthy, checks: results });
       else {
         process.stdout.write(table(["CHECK", "STATUS", "DETAIL"], results.map((r) => [r.check, r.status.toUpperCase(), r.fix ? `${r.detail}\nfix: ${r.fix}` : r.detail]), [21, 8, 90]) + "\n");
-        process.stdout.write(healthy ? `cluster ${c.outputs.clusterName} is healthy\n` : `cluster ${c.outputs.clusterName} is NOT healthy: ${results.filter((r) => r.status === "fail").map((r) => r.check).join(", ")}\n`);
+        const named = (status: string) => results.filter((r) => r.status === status).map((r) => r.check).join(", ");
+        const pending = named("pending") ? ` (not known yet, not failed: ${named("pending")})` : "";
+        process.stdout.write(healthy ? `cluster ${c.outputs.clusterName} is healthy${pending}\n` : `cluster ${c.outputs.clusterName} is NOT healthy: ${named("fail")}\n`);
       }
       exitCode = healthy ? 0 : 1;
     });
@@ -103,6 +109,7 @@ export function buildProgram(): Command {
     .option("--json", "print the submission (and with --wait the jobs' records) as JSON", false)
     .action(async (name: string, o: { stack: string; nodes?: string; cpus?: string; mem?: string; time?: string; array?: string; wait: boolean; json: boolean }) => {
       const template = resolveTemplate(name);
+      const { readJobOutput, submissionExitCode, submit, waitForJobs } = await import("./jobs");
       const c = await cluster(o.stack);
       const submission = await submit(c, template, o);
       const ids = submission.jobs.map((j) => j.jobId);
@@ -116,7 +123,7 @@ export function buildProgram(): Command {
       const records = await withProgress(`waiting for ${ids.join(", ")}`, (p) => waitForJobs(c, ids, p.note));
       exitCode = submissionExitCode(records);
       const lastJob = submission.jobs[submission.jobs.length - 1].jobId;
-      const output = await jobOutput(c, exitCode === 0 ? lastJob : failedJobId(records) ?? lastJob);
+      const output = await readJobOutput(c, exitCode === 0 ? lastJob : failedJobId(records) ?? lastJob);
       if (o.json) printJson({ ...submission, exitCode, records, output });
       else {
         process.stdout.write(output.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
@@ -131,6 +138,7 @@ export function buildProgram(): Command {
     .option("--all", "every job in accounting, not only the last day's", false)
     .option("--json", "print the jobs as JSON", false)
     .action(async (o: { stack: string; all: boolean; json: boolean }) => {
+      const { listJobs } = await import("./jobs");
       const jobs = await listJobs(await cluster(o.stack), o.all);
       if (o.json) printJson({ jobs });
       else process.stdout.write(jobs.length ? jobRows(jobs) + "\n" : "no jobs\n");
@@ -142,6 +150,7 @@ export function buildProgram(): Command {
     .argument("<job>", "job id")
     .addOption(stackOption())
     .action(async (id: string, o: { stack: string }) => {
+      const { cancelJob } = await import("./jobs");
       const live = await cancelJob(await cluster(o.stack), id);
       process.stdout.write(`cancelled ${live.map((j) => `${j.id} (${j.state})`).join(", ")}\n`);
     });
@@ -153,10 +162,11 @@ export function buildProgram(): Command {
     .addOption(stackOption())
     .option("-f, --follow", "keep printing new output until the job ends", false)
     .action(async (id: string, o: { stack: string; follow: boolean }) => {
+      const { followJobOutput, readJobOutput } = await import("./jobs");
       const c = await cluster(o.stack);
-      if (o.follow) await followLog(c, id);
+      if (o.follow) await followJobOutput(c, id, (text) => process.stdout.write(text));
       else {
-        const files = await jobOutput(c, id);
+        const files = await readJobOutput(c, id);
         if (files.length === 1) process.stdout.write(files[0].text);
         else process.stdout.write(files.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
       }
@@ -168,6 +178,7 @@ export function buildProgram(): Command {
     .addOption(stackOption())
     .option("--json", "print the nodes as JSON", false)
     .action(async (o: { stack: string; json: boolean }) => {
+      const { clusterNodes } = await import("./jobs");
       const nodes = await clusterNodes(await cluster(o.stack));
       if (o.json) printJson({ nodes });
       else {
@@ -184,6 +195,7 @@ export function buildProgram(): Command {
     .requiredOption("--reason <text>", "why (Slurm records it)")
     .addOption(stackOption())
     .action(async (node: string, o: { stack: string; reason: string }) => {
+      const { drainNode } = await import("./jobs");
       await drainNode(await cluster(o.stack), node, o.reason);
       process.stdout.write(`${node} draining: ${o.reason}\n`);
     });
@@ -194,6 +206,7 @@ export function buildProgram(): Command {
     .argument("<node>", "node name")
     .addOption(stackOption())
     .action(async (node: string, o: { stack: string }) => {
+      const { resumeNode } = await import("./jobs");
       await resumeNode(await cluster(o.stack), node);
       process.stdout.write(`${node} resumed\n`);
     });
@@ -204,6 +217,7 @@ export function buildProgram(): Command {
     .argument("[stack]", "stack name", DEFAULT_STACK)
     .option("--to <dir>", "where to write the archive", "backups")
     .action(async (stack: string, o: { to: string }) => {
+      const { backup } = await import("./backup");
       const c = await cluster(stack);
       const file = await withProgress("backing up", (p) => backup(c, o.to, p.update));
       process.stdout.write(`${file}\n`); // the last line is the archive's path
@@ -216,6 +230,7 @@ export function buildProgram(): Command {
     .argument("<archive>", "a backup's .tar.gz")
     .option("--force", "replace the cluster's existing job history", false)
     .action(async (stack: string, archive: string, o: { force: boolean }) => {
+      const { restore } = await import("./backup");
       const c = await cluster(stack);
       const result = await withProgress("restoring", (p) => restore(c, archive, o.force, p.update));
       process.stdout.write(`restored ${result.jobs} job(s) into cluster ${c.outputs.clusterName}; job ids continue after ${result.lastJobId}\n`);
@@ -255,28 +270,6 @@ function wrap(text: string, width: number): string {
 
 function failedJobId(records: JobRecord[]): string | undefined {
   return records.find((r) => r.state !== "COMPLETED" && r.state !== "CANCELLED")?.id;
-}
-
-async function jobOutput(c: Cluster, id: string): Promise<{ path: string; text: string }[]> {
-  const files = await outputFiles(c, id);
-  return Promise.all(files.map(async (f) => ({ path: f.path, text: (await readFrom(c, f.path, 0)) ?? "(no output file)\n" })));
-}
-
-/** Prints a job's output as it grows, until the job has ended and nothing more came. */
-async function followLog(c: Cluster, id: string): Promise<void> {
-  const offsets = new Map<string, number>();
-  for (;;) {
-    const ended = (await findJob(c, id)).every((r) => jobEnded(r.state));
-    for (const f of await outputFiles(c, id)) {
-      const text = await readFrom(c, f.path, offsets.get(f.path) ?? 0);
-      if (text) {
-        process.stdout.write(text);
-        offsets.set(f.path, (offsets.get(f.path) ?? 0) + Buffer.byteLength(text));
-      }
-    }
-    if (ended) return;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,12 +1,15 @@
 // up, down and outputs of a stack: through the Pulumi Automation API when a `pulumi` binary is on
 // PATH (the user's own backend and stack), otherwise through the local runner, which stands in
 // for it on a machine without the Pulumi CLI. SLURM_CLUSTER_RUNNER=local|pulumi forces one.
-import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import * as engine from "../local-runner/engine";
-import { PROJECT_ROOT, printableOutputs } from "../local-runner/program";
+// The Pulumi SDK and the runner's engine are loaded by the calls that use them: reading a stack's
+// outputs from the runner's state needs neither.
+import * as path from "path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { resolveDockerHost } from "../docker/engine";
+import { PROJECT_ROOT } from "../config/project";
+import { ResolvedOutput, lastOutputs, printableOutputs } from "../local-runner/outputs";
 import { pulumiOnPath, setConfigOverrides } from "../local-runner/pulumi-cli";
 import { readStackConfig } from "../local-runner/stack-config";
-import { resolveDockerHost } from "../config/host";
 import { CliError } from "./errors";
 
 export type Runner = "pulumi" | "local";
@@ -29,7 +32,7 @@ export interface UpOptions {
 export async function stackUp(stack: string, opts: UpOptions, showSecrets: boolean, runner = chooseRunner()): Promise<unknown> {
   stackConfig(stack, opts.overrides); // an unknown stack or a bad -c fails here, before anything runs
   if (runner === "local") {
-    const result = await engine.up(stack, { overrides: opts.overrides, refresh: opts.refresh, progress: opts.progress });
+    const result = await localRunner().up(stack, { overrides: opts.overrides, refresh: opts.refresh, progress: opts.progress });
     return printableOutputs(result.outputs, showSecrets);
   }
   const ws = await pulumiStack(stack, opts.overrides);
@@ -40,7 +43,7 @@ export async function stackUp(stack: string, opts: UpOptions, showSecrets: boole
 export async function stackDown(stack: string, volumes: boolean, progress: (line: string) => void, runner = chooseRunner()): Promise<void> {
   stackConfig(stack, []);
   if (runner === "local") {
-    await engine.down(stack, { volumes, progress });
+    await localRunner().down(stack, { volumes, progress });
     return;
   }
   if (volumes) {
@@ -55,7 +58,7 @@ export async function stackOutputs(stack: string, showSecrets: boolean, runner =
   stackConfig(stack, []);
   if (runner === "local") {
     try {
-      return engine.lastOutputs(stack, showSecrets) as Record<string, unknown>;
+      return lastOutputs(stack, showSecrets) as Record<string, unknown>;
     } catch {
       throw new CliError(`stack ${stack} has no cluster: bring it up first (slurm-cluster up ${stack})`, 1);
     }
@@ -79,13 +82,35 @@ export function stackDockerHost(stack: string): string {
   return resolveDockerHost(stackConfig(stack, [])["docker:host"]);
 }
 
-async function pulumiStack(stack: string, overrides: string[]) {
+/** The calls the CLI makes of the local runner's engine (local-runner/engine.ts). */
+export interface LocalRunner {
+  up(stack: string, opts: { overrides: string[]; refresh: boolean; progress: (line: string) => void }): Promise<{ outputs: Record<string, ResolvedOutput> }>;
+  down(stack: string, opts: { volumes: boolean; progress: (line: string) => void }): Promise<unknown>;
+}
+
+/**
+ * The local runner's engine. It runs the Pulumi program (index.ts) in-process, which needs
+ * TypeScript loaded: run from the CLI's build (dist/), the engine is taken from its sources
+ * through ts-node, as `npm run local:up` runs it, never beside a compiled copy of the program.
+ */
+function localRunner(): LocalRunner {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (__filename.endsWith(".ts")) return require("../local-runner/engine");
+  require("ts-node").register({ transpileOnly: true, project: path.join(PROJECT_ROOT, "tsconfig.json") });
+  return require(path.join(PROJECT_ROOT, "local-runner", "engine.ts"));
+  /* eslint-enable @typescript-eslint/no-require-imports */
+}
+
+async function pulumiStack(stack: string, overrides: string[]): Promise<Stack> {
+  const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
   const ws = await LocalWorkspace.createOrSelectStack({ stackName: stack, workDir: PROJECT_ROOT });
   await setConfigOverrides(ws, overrides);
   return ws;
 }
 
-async function pulumiOutputs(ws: Awaited<ReturnType<typeof pulumiStack>>, showSecrets: boolean): Promise<Record<string, unknown>> {
+async function pulumiOutputs(ws: Stack, showSecrets: boolean): Promise<Record<string, unknown>> {
   const outputs = await ws.outputs();
-  return Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.secret && !showSecrets ? "[secret]" : o.value]));
+  if (showSecrets) return Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.value]));
+  const { exportedStackOutputs, maskedOutputs } = await import("./secret-outputs");
+  return maskedOutputs(outputs, exportedStackOutputs(await ws.exportStack()));
 }

@@ -4,7 +4,7 @@
 // paragraph of comments under the #! line.
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_ROOT } from "../local-runner/program";
+import { PROJECT_ROOT } from "../config/project";
 import { CliError } from "./errors";
 
 export const TEMPLATES_DIR = path.join(PROJECT_ROOT, "job-templates");

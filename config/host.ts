@@ -1,8 +1,7 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
-import Docker from "dockerode";
+import { connectEngine } from "../docker/engine";
 import { HostCgroupVersion, Platform } from "./keys";
+
+export { dockerClientOptions, resolveDockerHost } from "../docker/engine";
 
 /**
  * Asks the Docker engine which cgroup version its host runs (`docker info` -> CgroupVersion).
@@ -37,25 +36,5 @@ export async function enginePlatform(dockerHost: string): Promise<{ platform: Pl
 }
 
 async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
-  return new Docker(dockerClientOptions(dockerHost)).info();
-}
-
-/** dockerode options for a `unix://`, `tcp://` or `http(s)://` Docker host address. */
-export function dockerClientOptions(address: string): Docker.DockerOptions {
-  const url = new URL(address);
-  if (url.protocol === "unix:") return { socketPath: url.pathname };
-  return { host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === "https:" ? "https" : "http" };
-}
-
-/**
- * The Docker engine the stack deploys to, decided once and given to the docker provider and the
- * registration check alike: `docker:host`, else DOCKER_HOST (both as the provider reads them),
- * else Docker Desktop's per-user socket on macOS when the system one is absent, else the default.
- */
-export function resolveDockerHost(configured?: string, env = process.env, platform = process.platform, exists: (file: string) => boolean = fs.existsSync): string {
-  if (configured) return configured;
-  if (env.DOCKER_HOST) return env.DOCKER_HOST;
-  const desktop = path.join(env.HOME ?? os.homedir(), ".docker", "run", "docker.sock");
-  if (platform === "darwin" && !exists("/var/run/docker.sock") && exists(desktop)) return `unix://${desktop}`;
-  return "unix:///var/run/docker.sock";
+  return connectEngine(dockerHost).info();
 }

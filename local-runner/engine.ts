@@ -19,6 +19,8 @@ import { SavedState, StateResource, keyFromUrn, loadState, removeState, resource
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
 import { dockerClientOptions, resolveDockerHost } from "../config/host";
 
+export { lastOutputs } from "./outputs";
+
 export interface RunOptions {
   overrides?: string[];
   progress?: Progress;
@@ -392,13 +394,6 @@ export async function preview(stack: string, options: RunOptions = {}): Promise<
   if (errors.length > 0) throw new Error(`preview of stack ${stack} failed:\n${errors.map((e) => e.message).join("\n---\n")}`);
   await deployment.deleteUndeclared();
   return { changes: deployment.changes, counts: deployment.counts };
-}
-
-/** The outputs of the last successful `up`, as `pulumi stack output --json` would print them. */
-export function lastOutputs(stack: string, showSecrets: boolean): unknown {
-  const state = loadState(stack);
-  if (state.outputs === undefined) throw new Error(`stack ${stack} has no outputs yet; run local:up first`);
-  return printableOutputs(state.outputs as ResolvedOutput, showSecrets);
 }
 
 export interface DownResult {

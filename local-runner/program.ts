@@ -3,19 +3,12 @@
 // dependency order; what the mocks do with it (record it, or apply it to Docker) is the caller's.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
+import { ResolvedOutput } from "./outputs";
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
-export const PROJECT_NAME = "slurm-cluster";
-
-/** A stack output value with its secrets resolved: a secret leaf is wrapped as { secret: value }. */
-export type ResolvedOutput =
-  | string
-  | number
-  | boolean
-  | null
-  | { secret: ResolvedOutput }
-  | ResolvedOutput[]
-  | { [key: string]: ResolvedOutput };
+export { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
+export { printableOutputs } from "./outputs";
+export type { ResolvedOutput } from "./outputs";
 
 export interface RunResult {
   outputs: Record<string, ResolvedOutput>;
@@ -176,17 +169,4 @@ async function runRegistered(
   if (programError !== undefined) throw programError;
   if (stackError !== undefined && errors.length === 0) errors.push(stackError instanceof Error ? stackError : new Error(String(stackError)));
   return { outputs, errors };
-}
-
-/** What `pulumi stack output --json` prints: secrets as "[secret]" unless showSecrets. */
-export function printableOutputs(value: ResolvedOutput, showSecrets: boolean): unknown {
-  if (Array.isArray(value)) return value.map((v) => printableOutputs(v, showSecrets));
-  if (value !== null && typeof value === "object") {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === "secret") {
-      return showSecrets ? printableOutputs((value as { secret: ResolvedOutput }).secret, true) : "[secret]";
-    }
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, printableOutputs(v, showSecrets)]));
-  }
-  return value;
 }

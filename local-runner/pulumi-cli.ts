@@ -6,8 +6,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { PROJECT_ROOT } from "./program";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { PROJECT_ROOT } from "../config/project";
 
 /** The pulumi binary's path, or undefined when there is none (as on the build machine). */
 export function pulumiOnPath(): string | undefined {
@@ -15,7 +15,7 @@ export function pulumiOnPath(): string | undefined {
   return res.status === 0 && res.stdout.trim() ? res.stdout.trim() : undefined;
 }
 
-const SKIP = new Set(["node_modules", ".git", ".local-state", "coverage"]);
+const SKIP = new Set(["node_modules", ".git", ".local-state", "coverage", "dist"]);
 
 /** A stack of a throwaway copy of the project on a file backend; `-c key=value` overrides as config. */
 export async function pulumiCliStack(stackName: string, overrides: string[] = []): Promise<{ stack: Stack; dir: string }> {
@@ -24,6 +24,7 @@ export async function pulumiCliStack(stackName: string, overrides: string[] = []
   fs.cpSync(PROJECT_ROOT, workDir, { recursive: true, filter: (src) => !SKIP.has(path.basename(src)) });
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(workDir, "node_modules"));
   fs.mkdirSync(path.join(dir, "backend"));
+  const { LocalWorkspace } = await import("@pulumi/pulumi/automation"); // loaded here: pulumiOnPath is asked on every CLI call
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName, workDir },
     { envVars: { PULUMI_BACKEND_URL: `file://${path.join(dir, "backend")}`, PULUMI_CONFIG_PASSPHRASE: "" }, secretsProvider: "passphrase" },

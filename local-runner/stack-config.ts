@@ -3,7 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { PROJECT_NAME, PROJECT_ROOT } from "./program";
+import { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
 
 function asConfigString(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value);

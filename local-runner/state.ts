@@ -5,7 +5,7 @@
 // it holds the munge key and database password in plain text.
 import * as fs from "fs";
 import * as path from "path";
-import { PROJECT_ROOT } from "./program";
+import { PROJECT_ROOT } from "../config/project";
 
 export type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

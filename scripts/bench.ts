@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { down, up } from "../local-runner/engine";
-import { PROJECT_ROOT } from "../local-runner/program";
+import { PROJECT_ROOT } from "../config/project";
 import { loadClusterSpec } from "../config";
 import { renderCgroupConf, renderSlurmConf, renderSlurmdbdConf } from "../config/render";
 import { imageName } from "../components/image";
@@ -175,6 +175,29 @@ async function readmeUpToFirstJob(): Promise<{ up: number; total: number }> {
   return { up: upSeconds, total: seconds(t) };
 }
 
+/**
+ * The operator CLI as a person waits for it: wall seconds of `npx slurm-cluster <args>` (and of
+ * `node cli/slurm-cluster.js <args>`, the same without npm's own start), median of 5 after one
+ * warm-up run, with each counted run's exit code.
+ */
+function cliTimes(args: string[]): { npxSeconds: number; nodeSeconds: number; exitCodes: number[] } {
+  const median = (command: string, commandArgs: string[], codes: number[]) => {
+    const times: number[] = [];
+    for (let run = 0; run < 6; run++) {
+      const t = Date.now();
+      const res = spawnSync(command, commandArgs, { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 16 << 20 });
+      if (run === 0) continue; // warm-up: file cache, and health's wait for a first Prometheus scrape
+      times.push(seconds(t));
+      codes.push(res.status ?? -1);
+    }
+    return times.sort((a, b) => a - b)[2];
+  };
+  const exitCodes: number[] = [];
+  const npxSeconds = median("npx", ["slurm-cluster", ...args], exitCodes);
+  const nodeSeconds = median(process.execPath, [path.join(PROJECT_ROOT, "cli", "slurm-cluster.js"), ...args], exitCodes);
+  return { npxSeconds, nodeSeconds, exitCodes };
+}
+
 function containerIds(): Record<string, string> {
   const out = sh("docker", ["ps", "-a", "--no-trunc", "--format", "{{.Names}} {{.ID}}", "--filter", `label=com.slurm-cluster.stack=${STACK}`]);
   return Object.fromEntries(out.split("\n").filter(Boolean).map((l) => l.split(" ")));
@@ -248,6 +271,17 @@ async function main() {
   const rssKb = dockerExec(w, ["ps", "-e", "-o", "rss="]).split("\n").reduce((a, l) => a + Number(l.trim() || 0), 0);
   results.idleWorker = { rssMiB: rssKb / 1024, cgroupMiB: cgroupBytes / 2 ** 20 };
   rows.push(["idle none-mode worker memory", `RSS ${(rssKb / 1024).toFixed(1)} MiB`, `cgroup ${(cgroupBytes / 2 ** 20).toFixed(1)} MiB`]);
+
+  progress("operator CLI: templates, nodes, health (default stack with monitoring, no Grafana), median of 5");
+  sh("npm", ["run", "-s", "build:cli"]); // what npm ci's prepare builds: time the build, not the ts-node fallback
+  await runUp(["grafana=false"]);
+  const cli = Object.fromEntries(["templates", "nodes", "health"].map((command) => [command, cliTimes([command])]));
+  results.cliSeconds = cli;
+  rows.push([
+    "CLI templates / nodes / health (npx)",
+    `${cli.templates.npxSeconds.toFixed(2)} / ${cli.nodes.npxSeconds.toFixed(2)} / ${cli.health.npxSeconds.toFixed(2)} s`,
+    `node directly ${cli.templates.nodeSeconds.toFixed(2)} / ${cli.nodes.nodeSeconds.toFixed(2)} / ${cli.health.nodeSeconds.toFixed(2)} s; health exits ${[...new Set(cli.health.exitCodes)].join(",")} (targets <= 0.5 / 1.5 / 3 s)`,
+  ]);
 
   await down(STACK, { volumes: true, progress: quiet });
   results.totalSeconds = seconds(started);

@@ -49,10 +49,12 @@ afterAll(() => {
 });
 
 test("health passes every check on a fresh cluster and exits 0", async () => {
-  // Prometheus scrapes every few seconds: right after up a target may not have been scraped yet.
-  const report = await eventually("health exit 0", 90, () => {
+  // Prometheus scrapes every few seconds: right after up a target may not have been scraped yet
+  // (health waits for that first scrape, bounded, then calls it pending: exit 0, not yet "ok").
+  const report = await eventually("health exit 0, nothing pending", 90, () => {
     const res = cli(["health", STACK, "--json"]);
-    return res.code === 0 ? (JSON.parse(res.stdout) as HealthReport) : undefined;
+    const parsed = res.code === 0 ? (JSON.parse(res.stdout) as HealthReport) : undefined;
+    return parsed && parsed.checks.every((c) => c.status !== "pending") ? parsed : undefined;
   });
   expect(report.healthy).toBe(true);
   expect(report.checks.map((c) => [c.check, c.status])).toEqual([
@@ -112,6 +114,24 @@ test("logs --follow prints a running job's output as it grows and returns once t
   expect(followed).toBe("tick 1\ntick 2\ntick 3\ntick 4\ntick 5\n");
   expect(Date.now() - started).toBeGreaterThan(3000); // it waited for the job, not only read what was there
   expect(dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", jobs[0].jobId, "-o", "State"]).trim()).toBe("COMPLETED");
+});
+
+test("logs refuses a job's output that its user replaced with a symlink to the munge key, and prints none of the key", () => {
+  const script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "sc-job-")), "probe.sbatch");
+  fs.writeFileSync(script, "#!/bin/bash\n#SBATCH --job-name=probe\n#SBATCH --time=1\n#SBATCH --output=%x-%j.out\necho probe\n");
+  const submission = JSON.parse(cliOk(["submit", script, "--wait", "--json"])) as { runDir: string; jobs: { jobId: string }[] };
+  const id = submission.jobs[0].jobId;
+  expect(cliOk(["logs", id])).toBe("probe\n");
+  // alice, whose job it is, swaps her output file for a symlink to the controller's munge key.
+  docker(["exec", "-u", "alice", controller, "ln", "-sfn", "/etc/munge/munge.key", `${submission.runDir}/probe-${id}.out`]);
+  const key = spawnSync("docker", ["exec", controller, "cat", "/etc/munge/munge.key"]).stdout as Buffer;
+  expect(key.length).toBeGreaterThanOrEqual(32);
+  const res = spawnSync("npx", ["slurm-cluster", "logs", id], { cwd: PROJECT_ROOT }); // raw bytes: the key is binary
+  const printed = Buffer.concat([res.stdout, res.stderr]);
+  expect(res.status).toBe(1);
+  expect(res.stderr.toString()).toMatch(new RegExp(`^error: job ${id}'s output: refused to read /\\S*/probe-${id}\\.out is a symbolic link\n$`));
+  expect(printed.includes(key.subarray(0, 16))).toBe(false);
+  expect(printed.includes(Buffer.from(key.toString("base64").slice(0, 16)))).toBe(false);
 });
 
 test("submit exits with a failing job's own exit code and shows its output", () => {

@@ -1,13 +1,15 @@
 // The operator CLI without a cluster: command-line parsing and its refusals, the health verdicts
 // and Slurm output parsing on output recorded from a real cluster (tests/fixtures/cli), the
 // job templates' headers, and the sbatch options a submission would use.
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { CliError } from "../../cli/errors";
 import {
-  judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus, judgeRunawayJobs,
+  durationMs, firstScrapeWaitMs, judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus, judgeRunawayJobs,
 } from "../../cli/health";
-import { runDirName, sbatchOverrides, submissionExitCode, waitForJobs } from "../../cli/jobs";
+import { outputFiles, readFrom, readJobOutput, runDirName, sbatchOverrides, submissionExitCode, waitForJobs } from "../../cli/jobs";
 import { Cluster } from "../../cli/cluster";
 import { main } from "../../cli/main";
 import { expandOutputPattern, jobExitCode, mergeJobs, parseSacct, parseSinfoNodes, parseSqueue, validArraySpec, validTimeLimit } from "../../cli/slurm-text";
@@ -131,6 +133,21 @@ describe("health verdicts on recorded output", () => {
     expect(judgePrometheus("http://127.0.0.1:9090", { error: "fetch failed" }).status).toBe("fail");
   });
 
+  it("counts a target Prometheus has not scraped yet as pending, not failed, after waiting up to its scrape interval", () => {
+    const target = (job: string, health: string) => ({ labels: { job, instance: `${job}:9100` }, health, lastError: "", scrapeInterval: "15s" });
+    const fresh = [target("node", "up"), target("slurm", "unknown")];
+    expect(judgePrometheus("http://127.0.0.1:9090", fresh)).toEqual({
+      check: "prometheus targets",
+      status: "pending",
+      detail: "1 up (node); 1 not scraped yet (slurm slurm:9100; Prometheus scrapes every 15s)",
+    });
+    expect(judgePrometheus("http://127.0.0.1:9090", [...fresh, target("prometheus", "down")]).status).toBe("fail");
+    expect(firstScrapeWaitMs(fresh)).toBe(20000);
+    expect(firstScrapeWaitMs([target("node", "up"), { ...target("slurm", "unknown"), scrapeInterval: "1m" }])).toBe(65000);
+    expect(firstScrapeWaitMs([target("node", "up"), target("slurm", "down")])).toBe(0);
+    expect([durationMs("15s"), durationMs("500ms"), durationMs("2m"), durationMs("soon")]).toEqual([15000, 500, 120000, undefined]);
+  });
+
   it("the recorded `health --json` of a cluster with a stopped worker names it in every layer it breaks", () => {
     const report = JSON.parse(fixture("health-worker2-stopped.json"));
     expect(report.healthy).toBe(false);
@@ -174,6 +191,77 @@ describe("following jobs (submit --wait)", () => {
     await expect(waitForJobs(cluster, ["21"], () => undefined, 1, 20)).rejects.toThrow(
       "jobs 21 have left the queue but accounting has not recorded how they ended: see slurm-cluster health (slurmdbd); slurm-cluster jobs shows them once it has",
     );
+  });
+});
+
+describe("reading a job's output (logs, submit --wait) as the job's user", () => {
+  // The controller is faked: sacct answers from a table, and every other command runs here with
+  // sh, in a folder standing in for the user's run directory, so the read's refusals are real.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sc-logs-"));
+  const KEY = "MUNGE-KEY-BYTES-0123456789";
+  fs.writeFileSync(path.join(dir, "munge.key"), KEY);
+  fs.writeFileSync(path.join(dir, "slurm-21.out"), "hello from 21\n");
+  fs.symlinkSync(path.join(dir, "munge.key"), path.join(dir, "slurm-22.out"));
+  spawnSync("mkfifo", [path.join(dir, "slurm-23.out")]);
+  fs.mkdirSync(path.join(dir, "slurm-25.out"));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const accounting: Record<string, string> = {
+    "21": `21|21|hello|alice|worker1|${dir}/slurm-%j.out|${dir}\n`,
+    "22": `22|22|hello|alice|worker1|${dir}/slurm-%j.out|${dir}\n`,
+    "23": `23|23|hello|alice|worker1|${dir}/slurm-%j.out|${dir}\n`,
+    "24": `24|24|hello|alice|worker1|${dir}/slurm-%j.out|${dir}\n`,
+    "25": `25|25|hello|alice|worker1|${dir}/slurm-%j.out|${dir}\n`,
+    "26": `26|26|hello||worker1|${dir}/slurm-21.out|${dir}\n`,
+  };
+  function controller() {
+    const calls: { cmd: string[]; user?: string }[] = [];
+    const run = async (_c: string, cmd: string[], opts: { user?: string } = {}) => {
+      calls.push({ cmd, user: opts.user });
+      if (cmd[0] === "sacct") return ran(accounting[cmd[cmd.indexOf("-j") + 1]] ?? "");
+      const res = spawnSync(cmd[0], cmd.slice(1), { encoding: "utf8", timeout: 5000 });
+      return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
+    };
+    const cluster = { outputs: { controller: { containerName: "c" } }, engine: { run } } as unknown as Cluster;
+    return { cluster, calls, reads: () => calls.filter((c) => c.cmd[0] !== "sacct") };
+  }
+
+  it("reads a regular file as the user accounting names, never as root", async () => {
+    const { cluster, reads } = controller();
+    expect(await readJobOutput(cluster, "21")).toEqual([{ path: `${dir}/slurm-21.out`, text: "hello from 21\n" }]);
+    expect(reads().map((c) => c.user)).toEqual(["alice"]);
+  });
+
+  it("reads from a byte offset (logs --follow)", async () => {
+    const { cluster } = controller();
+    const [file] = await outputFiles(cluster, "21");
+    expect(file.user).toBe("alice");
+    expect(await readFrom(cluster, file, 6)).toBe("from 21\n");
+  });
+
+  it("refuses an output file replaced by a symlink to the munge key, without printing the key", async () => {
+    const { cluster } = controller();
+    const read = readJobOutput(cluster, "22");
+    await expect(read).rejects.toThrow(CliError);
+    await expect(read).rejects.toThrow(`job 22's output: refused to read ${dir}/slurm-22.out is a symbolic link`);
+    await expect(read).rejects.not.toThrow(KEY);
+  });
+
+  it("refuses a FIFO or a directory in place of the output file, without hanging", async () => {
+    const { cluster } = controller();
+    await expect(readJobOutput(cluster, "23")).rejects.toThrow(`refused to read ${dir}/slurm-23.out is not a regular file`);
+    await expect(readJobOutput(cluster, "25")).rejects.toThrow(`refused to read ${dir}/slurm-25.out is not a regular file`);
+  });
+
+  it("says there is no output file yet when there is none", async () => {
+    const { cluster } = controller();
+    expect(await readJobOutput(cluster, "24")).toEqual([{ path: `${dir}/slurm-24.out`, text: "(no output file)\n" }]);
+  });
+
+  it("reads nothing when accounting names no user, rather than read as root", async () => {
+    const { cluster, reads } = controller();
+    await expect(readJobOutput(cluster, "26")).rejects.toThrow("accounting names no user for job 26: its output is not read as root");
+    expect(reads()).toEqual([]);
   });
 });
 

@@ -2,9 +2,9 @@
 // as `docker exec [-i] [-u user] [-w dir]` would run them; and a raw byte pipe to a TCP port seen
 // from inside a container, which lets mysql2 reach the accounting database without publishing it.
 import { Duplex, PassThrough } from "stream";
-import Docker from "dockerode";
-import { dockerClientOptions } from "../config/host";
+import type Docker from "dockerode";
 import { ROLE_LABEL } from "../config/spec";
+import { connectEngine } from "./engine";
 
 export interface ExecOptions {
   readonly user?: string;
@@ -19,12 +19,12 @@ export interface ExecResult {
   readonly err: string;
 }
 
-/** One Docker engine's containers, as the CLI uses them. */
+/** One Docker engine's containers, as the operator CLI uses them. */
 export class ContainerExec {
   private readonly docker: Docker;
 
   constructor(readonly dockerHost: string) {
-    this.docker = new Docker(dockerClientOptions(dockerHost));
+    this.docker = connectEngine(dockerHost);
   }
 
   async run(container: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
