@@ -73,6 +73,15 @@ describe("health verdicts on recorded output", () => {
     expect(stopped.fix).toMatch(/slurm-cluster up ubuntu --refresh/);
   });
 
+  it("does not fail a worker whose healthcheck has not run yet (every 30 s), and names it", () => {
+    const seen = [
+      { name: "slurm-ubuntu-controller", role: "controller", state: "running", exitCode: 0, health: "healthy" },
+      { name: "slurm-ubuntu-worker1", role: "worker", state: "running", exitCode: 0, health: "starting" },
+    ];
+    const result = judgeContainers("ubuntu", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1"], seen);
+    expect(result).toEqual({ check: "containers", status: "ok", detail: "2 running, 1 with healthchecks all healthy; slurm-ubuntu-worker1 not probed yet" });
+  });
+
   it("fails munge when a credential does not decode, naming the direction and unmunge's error", () => {
     const badCredential = fixture("unmunge-bad-credential.txt").split("\n")[0];
     const good = ran("STATUS: Success (0)\n");
