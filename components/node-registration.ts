@@ -131,10 +131,34 @@ async function crashLoop(dockerHost: string, container: string): Promise<string 
 /** Asks the controller about one node, in Slurm's JSON; undefined while the controller cannot answer. */
 type NodeRecord = NodeReport & { known: boolean; slurmdStartedAt: number; features: string[]; gres: string };
 
-async function queryNode(inputs: RegistrationInputs): Promise<NodeRecord | undefined> {
-  const res = await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scontrol", "--json", "show", "node", inputs.nodeName]);
-  if (res.code !== 0) return undefined;
-  const node = (JSON.parse(res.out).nodes ?? [])[0];
+interface NodesAnswer {
+  at: number;
+  nodes: Promise<{ name?: string; [field: string]: unknown }[] | undefined>;
+}
+
+/**
+ * Every node the controller knows, asked at most once a second per controller however many
+ * registration checks poll it: 64 workers registering would otherwise cost 64 execs (and munge
+ * credentials) a second. The answers live on globalThis because each dynamic resource's provider
+ * is its own deserialized copy of this module, in one process.
+ */
+function controllerNodes(dockerHost: string, container: string, fresh = false): NodesAnswer["nodes"] {
+  const shared = globalThis as { slurmClusterNodeAnswers?: Map<string, NodesAnswer> };
+  const answers = (shared.slurmClusterNodeAnswers ??= new Map());
+  const key = `${dockerHost}|${container}`;
+  const last = answers.get(key);
+  if (!fresh && last && Date.now() - last.at < 900) return last.nodes;
+  const nodes = dockerExec(dockerHost, container, ["scontrol", "--json", "show", "nodes"]).then((res) =>
+    res.code === 0 ? (JSON.parse(res.out).nodes ?? []) : undefined,
+  );
+  answers.set(key, { at: Date.now(), nodes });
+  return nodes;
+}
+
+async function queryNode(inputs: RegistrationInputs, fresh = false): Promise<NodeRecord | undefined> {
+  const nodes = await controllerNodes(inputs.dockerHost, inputs.scontrolContainer, fresh);
+  if (nodes === undefined) return undefined;
+  const node = nodes.find((n) => n.name === inputs.nodeName) as Record<string, any> | undefined; // eslint-disable-line @typescript-eslint/no-explicit-any
   // Workers are dynamic nodes: the controller knows a node once its slurmd has registered.
   if (!node) return { known: false, state: "NOT_REGISTERED", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "", slurmdStartedAt: 0, features: [], gres: "" };
   return {
@@ -182,12 +206,16 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
   let containerStartedAt = Date.parse(worker.State.StartedAt);
   let reRegistered = false;
+  // After changing the node, ask afresh rather than take the shared answer from before the change.
+  let fresh = false;
   for (;;) {
     try {
-      last = await queryNode(inputs);
+      last = await queryNode(inputs, fresh);
+      fresh = false;
       if (last?.known && last.state.includes("DRAIN") && last.reason === REMOVAL_REASON) {
         // A removal that did not finish (its jobs outlasted the wait), and the worker is wanted again.
         await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=RESUME"]);
+        fresh = true;
         continue;
       }
       if (last?.known && last.slurmdStartedAt >= containerStartedAt - 2000 && !reRegistered && staleRecord(last, inputs.announced)) {
@@ -200,6 +228,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
         const restarted = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
         containerStartedAt = Date.parse(restarted.State.StartedAt);
         reRegistered = true;
+        fresh = true;
         continue;
       }
       if (last && last.known && isUsable(last.state) && last.slurmdStartedAt >= containerStartedAt - 2000) {
@@ -233,7 +262,7 @@ export async function currentReport(inputs: RegistrationInputs): Promise<NodeRep
   const empty = { cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
   if (!worker) return { ...empty, state: "CONTAINER_MISSING" };
   if (!worker.State.Running) return { ...empty, state: "CONTAINER_STOPPED" };
-  const node = await queryNode(inputs).catch(() => undefined);
+  const node = await queryNode(inputs, true).catch(() => undefined);
   if (!node) return { ...empty, state: "NO_ANSWER_FROM_SLURMCTLD" };
   const { known: _known, slurmdStartedAt, features: _features, gres: _gres, ...report } = node;
   if (slurmdStartedAt < Date.parse(worker.State.StartedAt) - 2000) return { ...report, state: `${report.state}+NOT_REGISTERED_SINCE_START` };
@@ -264,7 +293,7 @@ async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<voi
 export async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
   const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
   if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
-  const known = await queryNode(inputs);
+  const known = await queryNode(inputs, true);
   if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.scontrolContainer} does not answer`);
   if (!known.known) return; // never registered, or already removed
   await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${REMOVAL_REASON}`]);

@@ -159,7 +159,11 @@ case "$role" in
     start_munge
     install -d -o root -g root -m 0755 /var/lib/slurm/slurmd
     controller=$(sed -n 's/^SlurmctldHost=//p' /etc/slurm/slurm.conf)
-    wait_for "slurmctld on ${controller}" 120 scontrol ping
+    ctld_port=$(sed -n 's/^SlurmctldPort=//p' /etc/slurm/slurm.conf)
+    # A TCP connect first: cheap enough for 64 workers waiting at once (each scontrol ping makes a
+    # munge credential and an RPC); then one ping that slurmctld answers.
+    wait_for "slurmctld's port on ${controller}:${ctld_port:-6817}" 120 tcp_open "$controller" "${ctld_port:-6817}"
+    wait_for "slurmctld on ${controller}" 30 scontrol ping
     [ -s /etc/slurm/dynamic-node.conf ] || fatal "no /etc/slurm/dynamic-node.conf; the deployment must upload the node's size"
     refuse_taken_name
     # A dynamic node: slurmd registers this host by name, with the size the deployment gave it.
