@@ -50,7 +50,7 @@ export function durationNs(value: string | undefined): number | undefined {
 const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
   "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
-  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus",
+  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus", "removeVolumes",
 ];
 
 /**
@@ -333,7 +333,7 @@ export class DockerResources {
     return this.containerOutputs(news, info);
   }
 
-  /** The provider's delete: stop with destroyGraceSeconds (0 when unset), then remove. */
+  /** The provider's delete: stop with destroyGraceSeconds (0 when unset), remove, then wait until it is gone. */
   async deleteContainer(id: string, inputs: Inputs): Promise<void> {
     const container = this.docker.getContainer(id);
     const grace = inputs.destroyGraceSeconds ?? 0;
@@ -341,7 +341,9 @@ export class DockerResources {
     await container.stop({ t: grace }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // 304: already stopped
     });
-    await removed(container.remove({ force: true }));
+    // resourceDockerContainerDelete: RemoveVolumes = remove_volumes (default true), Force = true, then ContainerWait(not-running), "No such container" ignored.
+    await removed(container.remove({ force: true, v: inputs.removeVolumes ?? true }));
+    await removed(container.wait({ condition: "not-running" }));
     this.progress(`deleted container ${inputs.name} (stopped in ${((Date.now() - started) / 1000).toFixed(1)}s, grace ${grace}s)`);
   }
 

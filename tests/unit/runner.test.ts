@@ -188,7 +188,11 @@ describe("deleting a container, as the provider does", () => {
     const calls: string[] = [];
     const container = {
       stop: async (o: { t: number }) => void calls.push(`stop t=${o.t}`),
-      remove: async (o: { force: boolean }) => void calls.push(`remove force=${o.force}`),
+      remove: async (o: { force: boolean; v: boolean }) => void calls.push(`remove force=${o.force} v=${o.v}`),
+      wait: async (o: { condition: string }) => {
+        calls.push(`wait ${o.condition}`);
+        throw Object.assign(new Error("No such container"), { statusCode: 404 });
+      },
     };
     const docker = { getContainer: () => container } as unknown as Docker;
     return { calls, resources: new DockerResources(docker, () => undefined) };
@@ -197,13 +201,20 @@ describe("deleting a container, as the provider does", () => {
   it("stops with destroyGraceSeconds before removing", async () => {
     const { calls, resources } = recordingEngine();
     await resources.deleteContainer("id", { name: "c", destroyGraceSeconds: 30 });
-    expect(calls).toEqual(["stop t=30", "remove force=true"]);
+    expect(calls).toEqual(["stop t=30", "remove force=true v=true", "wait not-running"]);
   });
 
   it("stops with a zero timeout when destroyGraceSeconds is unset, as pulumi-docker does", async () => {
     const { calls, resources } = recordingEngine();
     await resources.deleteContainer("id", { name: "c" });
-    expect(calls).toEqual(["stop t=0", "remove force=true"]);
+    expect(calls).toEqual(["stop t=0", "remove force=true v=true", "wait not-running"]);
+  });
+
+  // resourceDockerContainerDelete: RemoveVolumes from remove_volumes (default true), Force, then ContainerWait.
+  it("removes anonymous volumes unless removeVolumes is false, forcibly, and waits until the container is gone", async () => {
+    const { calls, resources } = recordingEngine();
+    await resources.deleteContainer("id", { name: "c", removeVolumes: false });
+    expect(calls).toEqual(["stop t=0", "remove force=true v=false", "wait not-running"]);
   });
 });
 
