@@ -9,6 +9,8 @@ import Docker from "dockerode";
 import * as tar from "tar-stream";
 import { demuxDockerLog } from "../components/node-registration";
 import { PROJECT_ROOT } from "./program";
+import { readContainerInputs } from "./container-read";
+import { durationNs } from "./durations";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -32,20 +34,7 @@ function labelMap(labels: { label: string; value: string }[] | undefined): Recor
   return Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
 }
 
-/** Docker durations ("2s", "1m30s", "500ms") to nanoseconds, as the Engine API wants. */
-export function durationNs(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g;
-  let matched = "";
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * units[m[2]];
-    matched += m[0];
-  }
-  if (matched !== value) throw new Error(`local runner: cannot read duration "${value}"`);
-  return Math.round(total);
-}
+export { durationNs };
 
 const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
@@ -67,7 +56,7 @@ export function gpuRequest(value: string): { Driver: string; Count: number; Devi
 }
 
 /** What refresh learned of a resource: gone, or there (for a container, whether it runs). */
-export type ReadResult = { exists: false } | { exists: true; running?: boolean; outputs?: Inputs };
+export type ReadResult = { exists: false } | { exists: true; running?: boolean; inputs?: Inputs; outputs?: Inputs };
 
 const isNotFound = (err: { statusCode?: number }) => err?.statusCode === 404;
 /** Whether the object an inspect asks for exists (any other error is an error). */
@@ -205,7 +194,7 @@ export class DockerResources {
    * with `wait`, poll until healthy for waitTimeout seconds, and a container that never gets
    * there stays, recorded with the error (PartialCreateError).
    */
-  async createContainer(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+  async createContainer(inputs: Inputs): Promise<{ id: string; outputs: Inputs; running: boolean }> {
     refuseUnknown("Container", inputs, CONTAINER_INPUTS);
     const name: string = inputs.name;
     const networks: { name: string; aliases?: string[]; ipv4Address?: string }[] = inputs.networksAdvanced ?? [];
@@ -270,10 +259,20 @@ export class DockerResources {
     const created = await this.docker.createContainer(options).catch((err: Error) => {
       throw new Error(`Unable to create container ${name}: ${err.message}`);
     });
+    // resourceDockerContainerCreate returns its error after ContainerCreate succeeded, so the bridge keeps the
+    // container in state with init errors: a failed network connect or upload does the same here.
+    const partial = async (what: string, err: Error) =>
+      new PartialCreateError(`${what} (container ${name}): ${err.message}`, created.id, this.containerOutputs(inputs, await created.inspect()));
     for (const extra of networks.slice(1)) {
-      await this.docker.getNetwork(extra.name).connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } });
+      await this.docker
+        .getNetwork(extra.name)
+        .connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } })
+        .catch(async (err: Error) => Promise.reject(await partial(`Unable to connect to network ${extra.name}`, err)));
     }
-    if (inputs.uploads?.length) await created.putArchive(await uploadsTar(inputs.uploads), { path: "/" });
+    if (inputs.uploads?.length) {
+      const archive = await uploadsTar(inputs.uploads);
+      await created.putArchive(archive, { path: "/" }).catch(async (err: Error) => Promise.reject(await partial("Unable to upload volume content", err)));
+    }
     await created.start().catch(async (err: Error) => {
       // As the provider: the container exists once created, so a failed start leaves it in state
       // (with init errors) for the next `up` to deal with, not as a stray that blocks its name.
@@ -292,7 +291,10 @@ export class DockerResources {
         );
       }
     }
-    return { id: created.id, outputs: this.containerOutputs(inputs, await created.inspect()) };
+    // Create ends with resourceDockerContainerRead: a container that already exited is read with must_run
+    // false, so the next `up` starts it.
+    const info = await created.inspect();
+    return { id: created.id, outputs: this.containerOutputs(inputs, info), running: info.State.Running };
   }
 
   /** The provider's wait loop: healthy within waitTimeout, or not; it does not give up earlier. */
@@ -350,7 +352,8 @@ export class DockerResources {
   async readContainer(id: string, inputs: Inputs): Promise<ReadResult> {
     const info = await this.docker.getContainer(id).inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     if (!info) return { exists: false };
-    return { exists: true, running: info.State.Running, outputs: this.containerOutputs(inputs, info) };
+    const read = readContainerInputs(inputs, info);
+    return { exists: true, running: info.State.Running, inputs: read, outputs: this.containerOutputs(read, info) };
   }
 
   private containerOutputs(inputs: Inputs, info: Docker.ContainerInspectInfo): Inputs {

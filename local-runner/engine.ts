@@ -11,7 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString: (code: string, filename?: string) => { handler(): pulumi.dynamic.ResourceProvider } = require("require-from-string");
 import { DockerResources, PartialCreateError, Progress, ReadResult } from "./docker-resources";
-import { Inputs, Step, deletionOrder, describeStep, planStep } from "./plan";
+import { Inputs, Step, changedInputs, deletionOrder, describeStep, planStep } from "./plan";
 import { behaviourOf } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig } from "./stack-config";
@@ -24,7 +24,15 @@ export interface RunOptions {
   progress?: Progress;
   /** Read the engine's real state into the runner's state first (`pulumi up --refresh`). */
   refresh?: boolean;
+  /** Keep starting steps after one failed (`pulumi up --continue-on-error`). */
+  continueOnError?: boolean;
 }
+
+/** A registration that reached the runner after an earlier step failed: the Pulumi engine starts no new step then. */
+export class StepNotStartedError extends Error {}
+
+/** How a Deployment reaches Docker; tests hand in an in-memory engine. */
+export type DockerFactory = (host: string) => Docker;
 
 export interface UpResult {
   outputs: Record<string, ResolvedOutput>;
@@ -75,9 +83,11 @@ function defaultProgress(stack: string): Progress {
 }
 
 /** One run of the program against the state: applies (up) or only plans (preview). */
-class Deployment {
+export class Deployment {
   private readonly clients = new Map<string, DockerResources>();
   private readonly registered = new Set<string>();
+  /** A step failed: as the Pulumi engine, start no new step unless continueOnError. */
+  private failed = false;
   readonly changes: string[] = [];
   readonly counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
 
@@ -87,6 +97,7 @@ class Deployment {
     private readonly defaultHost: string,
     private readonly progress: Progress,
     private readonly apply: boolean,
+    private readonly options: { continueOnError?: boolean; docker?: DockerFactory } = {},
   ) {}
 
   private save(): void {
@@ -106,7 +117,7 @@ class Deployment {
     const host = (providerKey && this.state.resources[providerKey]?.inputs.host) || this.defaultHost;
     let client = this.clients.get(host);
     if (!client) {
-      client = new DockerResources(new Docker(dockerClientOptions(host)), this.progress);
+      client = new DockerResources(this.options.docker ? this.options.docker(host) : new Docker(dockerClientOptions(host)), this.progress);
       this.clients.set(host, client);
     }
     return client;
@@ -123,9 +134,22 @@ class Deployment {
     },
   };
 
-  private async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
+  async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     if (!args.custom) return { id: undefined, state: args.inputs }; // components own nothing
     if (args.type === STACK_REFERENCE) return stackReference(String(args.inputs.name ?? args.id ?? args.name), this.stack);
+    // pkg/resource/deploy/step_executor.go: after a step fails the executor cancels and starts no further step.
+    if (this.apply && this.failed && !this.options.continueOnError) {
+      throw new StepNotStartedError(`${args.name}: not started, an earlier step failed (up --continue-on-error applies what does not depend on it)`);
+    }
+    try {
+      return await this.registerStep(args);
+    } catch (err) {
+      if (this.apply) this.failed = true;
+      throw err;
+    }
+  }
+
+  private async registerStep(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     const key = resourceKey(args.type, args.name);
     this.registered.add(key);
     const inputs = unwrapSecrets(args.inputs);
@@ -174,8 +198,8 @@ class Deployment {
       }
     }
     try {
-      const { id, outputs } = await this.create(args.type, inputs, provider);
-      record(id, outputs);
+      const { id, outputs, running } = await this.create(args.type, inputs, provider);
+      record(id, outputs, running === false ? { stopped: true } : {});
       return { id, state: outputs };
     } catch (err) {
       // A container created but never healthy stays in state, as the provider leaves it.
@@ -184,6 +208,13 @@ class Deployment {
     }
   }
 
+  /**
+   * A dynamic resource, called as the Pulumi host's dynamic provider server calls it
+   * (sdk/nodejs/cmd/dynamic-provider): check(old inputs, news); diff(id, old outputs, news), and
+   * without a diff (or changes undefined) the engine's own comparison of inputs, where any change is
+   * an update; replace only on `replaces`, create-before-delete unless diff says deleteBeforeReplace;
+   * a provider without update touches nothing (its outputs become empty, as the host's are).
+   */
   private async registerDynamic(
     key: string,
     args: RegistrationArgs,
@@ -192,37 +223,48 @@ class Deployment {
     record: (id: string, outputs: Inputs, extra?: Partial<StateResource>) => void,
   ): Promise<pulumi.runtime.MockResourceResult> {
     const provider = dynamicProvider(inputs);
-    const { __provider: _code, ...props } = inputs;
-    const news = provider.check ? ((await provider.check(old?.outputs ?? {}, props)).inputs ?? props) : props;
+    const withoutCode = ({ __provider: _code, ...rest }: Inputs) => rest;
+    const props = withoutCode(inputs);
+    const oldInputs = old ? withoutCode(old.inputs) : {};
+    const news = provider.check ? ((await provider.check(oldInputs, props)).inputs ?? props) : props;
+    const stored = { inputs: { ...news, __provider: inputs.__provider } };
     if (!old) {
       this.note("create", args.type, args.name);
       if (!this.apply) return { id: undefined, state: inputs };
       const { id, outs = {} } = await provider.create(news);
-      record(id, { ...outs, __provider: inputs.__provider });
+      record(id, { ...outs, __provider: inputs.__provider }, stored);
       return { id, state: outs };
     }
-    const diff = provider.diff ? await provider.diff(old.id, old.outputs, news) : { changes: true };
-    if (!diff.changes) {
+    const diff = provider.diff ? await provider.diff(old.id, old.outputs, news) : {};
+    const changed = diff.changes ?? changedInputs(oldInputs, news).length > 0;
+    if (!changed) {
       this.note("same", args.type, args.name);
-      record(old.id, old.outputs);
+      record(old.id, old.outputs, { inputs: old.inputs });
       return { id: old.id, state: old.outputs };
     }
-    const replace = (diff.replaces?.length ?? 0) > 0 || !provider.update;
+    const replace = (diff.replaces?.length ?? 0) > 0;
     this.note(replace ? "replace" : "update", args.type, args.name, (diff.replaces ?? []).map((input) => ({ input, effect: "replace" as const })));
     if (!this.apply) return { id: old.id, state: inputs };
     let id = old.id;
     let outs: Inputs;
     if (replace) {
-      if (provider.delete) await provider.delete(old.id, old.outputs);
+      if (diff.deleteBeforeReplace) {
+        if (provider.delete) await provider.delete(old.id, old.outputs);
+        delete this.state.resources[key];
+        this.save();
+      } else {
+        this.state.pendingDeletes = [...(this.state.pendingDeletes ?? []), old];
+      }
       ({ id, outs = {} } = await provider.create(news));
     } else {
-      outs = (await provider.update!(old.id, old.outputs, news)).outs ?? {};
+      // The host's update: without provider.update the result is empty, so only __provider stays in the outputs.
+      outs = provider.update ? ((await provider.update(old.id, old.outputs, news))?.outs ?? {}) : {};
     }
-    record(id, { ...outs, __provider: inputs.__provider });
+    record(id, { ...outs, __provider: inputs.__provider }, stored);
     return { id, state: outs };
   }
 
-  private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs }> {
+  private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs; running?: boolean }> {
     switch (type) {
       case "pulumi:providers:docker":
         return { id: crypto.randomUUID(), outputs: inputs };
@@ -326,6 +368,8 @@ class Deployment {
         this.progress(`refresh: ${res.name} is stopped`);
         res.stopped = true;
       } else {
+        // As the bridge: what Read set becomes the state the next plan diffs the program's inputs against.
+        if (read.inputs) res.inputs = read.inputs;
         if (read.outputs) res.outputs = read.outputs;
         delete res.stopped;
       }
@@ -349,13 +393,11 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   const host = await engineFor(config);
   const state = loadState(stack);
   const started = Date.now();
-  const deployment = new Deployment(stack, state, host, progress, true);
+  const deployment = new Deployment(stack, state, host, progress, true, { continueOnError: options.continueOnError });
   if (options.refresh) await deployment.refresh();
   progress(`running the program for stack ${stack}`);
   const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
-  if (errors.length > 0) {
-    throw new Error(`stack ${stack} failed:\n${errors.map((e) => e.message).join("\n---\n")}`);
-  }
+  if (errors.length > 0) throw new Error(`stack ${stack} failed:\n${failureReport(errors)}`);
   await deployment.deleteUndeclared();
   state.outputs = outputs;
   saveState(stack, state);
@@ -363,6 +405,14 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   const c = deployment.counts;
   progress(`${c.create} created, ${c.update} updated, ${c.replace} replaced, ${c.delete} deleted, ${c.same} unchanged`);
   return { outputs, seconds: (Date.now() - started) / 1000, changes: deployment.changes };
+}
+
+/** The errors of a failed run: each failure once, and how many steps were not started after it. */
+export function failureReport(errors: Error[]): string {
+  const notStarted = errors.filter((e) => e instanceof StepNotStartedError);
+  const failures = errors.filter((e) => !(e instanceof StepNotStartedError) && !notStarted.some((n) => e.message.includes(n.message)));
+  const lines = failures.map((e) => e.message).join("\n---\n");
+  return notStarted.length > 0 ? `${lines}\n(${notStarted.length} step(s) not started after the failure, as pulumi up stops; --continue-on-error applies them)` : lines;
 }
 
 /**

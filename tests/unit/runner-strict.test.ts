@@ -1,0 +1,233 @@
+// The runner is never kinder than pulumi-docker and the Pulumi engine: each block is one row of
+// the README's runner table, run through the runner's Deployment against an in-memory engine.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import Docker from "dockerode";
+import { Deployment, StepNotStartedError, failureReport } from "../../local-runner/engine";
+import { RegistrationArgs } from "../../local-runner/program";
+import { SavedState, removeState, resourceKey } from "../../local-runner/state";
+import { FakeDocker } from "./fake-engine";
+
+const STACK = "unit-runner-strict";
+const CONTAINER = "docker:index/container:Container";
+const NETWORK = "docker:index/network:Network";
+const VOLUME = "docker:index/volume:Volume";
+const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
+
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function registration(type: string, name: string, inputs: Inputs, details: Partial<RegistrationArgs["details"]> = {}): RegistrationArgs {
+  return { type, name, inputs, custom: true, details: { dependencies: [], parent: "", replaceOnChanges: [], ignoreChanges: [], ...details } };
+}
+
+function deployment(state: SavedState, fake: FakeDocker, options: { continueOnError?: boolean; apply?: boolean } = {}): Deployment {
+  return new Deployment(STACK, state, "tcp://fake:2375", () => undefined, options.apply ?? true, {
+    continueOnError: options.continueOnError,
+    docker: () => fake as unknown as Docker,
+  });
+}
+
+/** A worker-like container, with every input refresh reads back. */
+function worker(name = "w1", extra: Inputs = {}): Inputs {
+  return {
+    name,
+    hostname: name,
+    image: "slurm:abc",
+    command: ["worker"],
+    restart: "unless-stopped",
+    memory: 512,
+    memorySwap: 512,
+    capabilities: { adds: ["SYS_ADMIN"] },
+    securityOpts: ["seccomp=unconfined"],
+    mounts: [{ type: "volume", source: "state", target: "/var/spool/slurm" }],
+    tmpfs: { "/run": "rw" },
+    ports: [{ internal: 6818, external: 16818, ip: "127.0.0.1" }],
+    healthcheck: { tests: ["CMD", "true"], interval: "2s", timeout: "5s", retries: 30 },
+    networksAdvanced: [{ name: "net", aliases: [name] }],
+    envs: ["A=1"],
+    labels: [{ label: "app", value: "slurm" }],
+    ...extra,
+  };
+}
+
+let state: SavedState;
+beforeEach(() => {
+  state = { version: 2, resources: {} };
+});
+afterEach(() => removeState(STACK));
+
+describe("refresh reads back what the provider's Read reads, and up plans against it", () => {
+  // resourceDockerContainerRead sets restart, memory, healthcheck, mounts, capabilities, hostname... into state.
+  it("repairs `docker update --restart=no` in place on up --refresh", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+    fake.dockerUpdate("w1", { RestartPolicy: { Name: "no" } });
+    fake.calls.length = 0;
+
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker()));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1: restart`]);
+    expect(fake.calls.filter((c) => c.startsWith("update w1"))).toHaveLength(1);
+    expect((await fake.getContainer("w1").inspect()).HostConfig.RestartPolicy).toEqual({ Name: "unless-stopped" });
+    expect(fake.calls.some((c) => c.startsWith("create container"))).toBe(false);
+  });
+
+  it("sees no drift in a container nobody touched", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker()));
+    expect(next.changes).toEqual([]);
+    expect(next.counts.same).toBe(1);
+  });
+
+  it.each([
+    ["memory", { Memory: 256 * 2 ** 20 }, "update", "memory"],
+    ["mounts", { Mounts: [] }, "replace", "mounts (forces replacement)"],
+    ["capabilities", { CapAdd: ["NET_ADMIN"] }, "replace", "capabilities (forces replacement)"],
+    ["tmpfs", { Tmpfs: {} }, "update", "tmpfs (not applied by the provider)"],
+    ["privileged", { Privileged: true }, "replace", "privileged (forces replacement)"],
+  ])("plans from a %s changed outside the runner", async (_what, hostConfig, kind, line) => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+    fake.dockerUpdate("w1", hostConfig);
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker()));
+    expect(next.changes[0]).toMatch(new RegExp(`^${kind === "update" ? "~ update " : "\\+-replace"} ${CONTAINER} w1: .*${line.replace(/[()]/g, "\\$&")}`));
+  });
+
+  it("does not read env or labels, as the provider does not", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+    fake.containers.get([...fake.containers.keys()][0])!.options.Env = ["A=2"];
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker()));
+    expect(next.changes).toEqual([]);
+  });
+});
+
+describe("create ends with a read (must_run)", () => {
+  // resourceDockerContainerCreate returns resourceDockerContainerRead, which sets must_run false for a stopped container.
+  it("records a container that exited at once as stopped, and the next up starts it", async () => {
+    const fake = new FakeDocker({ exitAtOnce: new Set(["w1"]) });
+    const inputs = worker("w1", { healthcheck: undefined });
+    await deployment(state, fake).register(registration(CONTAINER, "w1", inputs));
+    expect(state.resources[resourceKey(CONTAINER, "w1")].stopped).toBe(true);
+
+    fake.behaviour.exitAtOnce!.clear();
+    const next = deployment(state, fake);
+    await next.register(registration(CONTAINER, "w1", inputs));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1: mustRun`]);
+    expect(fake.calls.filter((c) => c === "start w1")).toHaveLength(2);
+    expect(state.resources[resourceKey(CONTAINER, "w1")].stopped).toBeUndefined();
+  });
+});
+
+describe("a create that fails after the container exists", () => {
+  // The bridge keeps a resource whose Create returned an error after setting its id, with init errors.
+  it.each([
+    ["a network connect", { refuseConnect: new Set(["net2"]) }],
+    ["an upload", { refuseUploads: true }],
+  ])("keeps the container in state when %s fails, and the next up updates it instead of tripping over its name", async (_what, behaviour) => {
+    const fake = new FakeDocker(behaviour);
+    const inputs = worker("w1", {
+      networksAdvanced: [{ name: "net" }, { name: "net2" }],
+      uploads: [{ file: "/etc/slurm/slurm.conf", content: "x" }],
+    });
+    await expect(deployment(state, fake).register(registration(CONTAINER, "w1", inputs))).rejects.toThrow(/container w1/);
+    expect(state.resources[resourceKey(CONTAINER, "w1")]).toMatchObject({ initErrors: true });
+
+    const next = deployment(state, fake);
+    await next.register(registration(CONTAINER, "w1", inputs));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1`]);
+    expect(fake.calls.filter((c) => c === "create container w1")).toHaveLength(1);
+  });
+});
+
+describe("after a failed step", () => {
+  // pkg/resource/deploy/step_executor.go cancelDueToError: without ContinueOnError the executor cancels.
+  it("starts no new step, and says how many it left", async () => {
+    const fake = new FakeDocker();
+    await fake.createContainer({ name: "w1" }); // a stray of the same name: Docker refuses the create
+    const run = deployment(state, fake);
+    const failed = await run.register(registration(CONTAINER, "w1", worker("w1"))).catch((e: Error) => e);
+    const skipped = await run.register(registration(CONTAINER, "w2", worker("w2"))).catch((e: Error) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect(skipped).toBeInstanceOf(StepNotStartedError);
+    expect(fake.calls).not.toContain("create container w2");
+    expect(failureReport([failed as Error, skipped as Error])).toMatch(/already in use[\s\S]*1 step\(s\) not started/);
+  });
+
+  it("keeps going with --continue-on-error", async () => {
+    const fake = new FakeDocker();
+    await fake.createContainer({ name: "w1" });
+    const run = deployment(state, fake, { continueOnError: true });
+    await expect(run.register(registration(CONTAINER, "w1", worker("w1")))).rejects.toThrow(/already in use/);
+    await run.register(registration(CONTAINER, "w2", worker("w2")));
+    expect(fake.calls).toContain("create container w2");
+  });
+});
+
+describe("dynamic providers, called as the Pulumi host calls them", () => {
+  // sdk/nodejs/cmd/dynamic-provider/index.ts: check(olds = old inputs, news); diff's deleteBeforeReplace; update optional.
+  // The provider's code runs outside jest's sandbox (as Pulumi runs it, from a string): it logs its calls to a file.
+  const log = path.join(os.tmpdir(), `runner-strict-dynamic-${process.pid}.jsonl`);
+  const calls: unknown[][] = [];
+  const readCalls = () => {
+    calls.length = 0;
+    if (fs.existsSync(log)) calls.push(...fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l)));
+    return calls;
+  };
+  function providerCode(diff: string, withUpdate: boolean): string {
+    return `
+      const fs = require("fs");
+      const call = (...c) => fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(c) + "\\n");
+      exports.handler = () => ({
+        check: async (olds, news) => { call("check", olds, news); return { inputs: news }; },
+        diff: async (id, olds, news) => (${diff}),
+        create: async (news) => { call("create", news.v); return { id: "id-" + news.v, outs: { ...news, computed: "out" } }; },
+        ${withUpdate ? `update: async (id, olds, news) => { call("update", news.v); return { outs: news }; },` : ""}
+        delete: async (id) => { call("delete", id); },
+      });`;
+  }
+  beforeEach(() => fs.rmSync(log, { force: true }));
+  afterAll(() => fs.rmSync(log, { force: true }));
+
+  it("checks against the old inputs, not the old outputs", async () => {
+    const code = providerCode("{ changes: olds.v !== news.v }", true);
+    await deployment(state, new FakeDocker()).register(registration(DYNAMIC, "check", { v: 1, __provider: code }));
+    await deployment(state, new FakeDocker()).register(registration(DYNAMIC, "check", { v: 2, __provider: code }));
+    expect(readCalls().filter((c) => c[0] === "check").map((c) => c[1])).toEqual([{}, { v: 1 }]);
+  });
+
+  it("creates the replacement before deleting the old one unless diff asks for deleteBeforeReplace", async () => {
+    for (const dbr of [false, true]) {
+      fs.rmSync(log, { force: true });
+      state = { version: 2, resources: {} };
+      const code = providerCode(`{ changes: true, replaces: ["v"], deleteBeforeReplace: ${dbr} }`, true);
+      await deployment(state, new FakeDocker()).register(registration(DYNAMIC, "r", { v: 1, __provider: code }));
+      const run = deployment(state, new FakeDocker());
+      await run.register(registration(DYNAMIC, "r", { v: 2, __provider: code }));
+      await run.deleteUndeclared();
+      const steps = readCalls().filter((c) => c[0] !== "check").slice(1);
+      expect(steps).toEqual(dbr ? [["delete", "id-1"], ["create", 2]] : [["create", 2], ["delete", "id-1"]]);
+    }
+  });
+
+  it("treats a provider without update as an in-place no-op", async () => {
+    const code = providerCode("{ changes: true }", false);
+    await deployment(state, new FakeDocker()).register(registration(DYNAMIC, "r", { v: 1, __provider: code }));
+    const run = deployment(state, new FakeDocker());
+    await run.register(registration(DYNAMIC, "r", { v: 2, __provider: code }));
+    expect(run.changes).toEqual([`~ update  ${DYNAMIC} r`]);
+    expect(readCalls().filter((c) => c[0] === "create" || c[0] === "delete")).toEqual([["create", 1]]);
+    expect(state.resources[resourceKey(DYNAMIC, "r")].id).toBe("id-1");
+  });
+});
+
+export { NETWORK, VOLUME };
