@@ -66,8 +66,42 @@ const exists = (inspect: Promise<unknown>): Promise<ReadResult> =>
 const removed = (remove: Promise<unknown>): Promise<void> =>
   remove.then(() => undefined, (err) => (isNotFound(err) ? undefined : Promise.reject(err)));
 
+/** How long and how often a removal that Docker refuses for now is tried again (the provider's StateChangeConf). */
+export interface RemovalRetry {
+  timeoutMs: number;
+  delayMs: number;
+  pollMs: number;
+}
+
+/**
+ * networkRemoveRefresh* and volumeReadRefresh* in the provider: tried every 5 s for 30 s. Its 2 s wait before
+ * the first try is left out: it changes only how long a removal that succeeds at once takes.
+ */
+export const PROVIDER_REMOVAL_RETRY: RemovalRetry = { timeoutMs: 30_000, delayMs: 0, pollMs: 5_000 };
+
+/** Tries `remove` until it succeeds, or fails with something other than `pending`, or the time is up. */
+async function removeWithRetry(what: string, retry: RemovalRetry, remove: () => Promise<unknown>, pending: RegExp): Promise<void> {
+  const deadline = Date.now() + retry.timeoutMs;
+  if (retry.delayMs > 0) await new Promise((r) => setTimeout(r, retry.delayMs));
+  for (;;) {
+    try {
+      await removed(remove());
+      return;
+    } catch (err) {
+      const message = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message;
+      if (!pending.test(message)) throw err;
+      if (Date.now() + retry.pollMs > deadline) throw new Error(`timeout while waiting for ${what} to be removed (${message})`);
+      await new Promise((r) => setTimeout(r, retry.pollMs));
+    }
+  }
+}
+
 export class DockerResources {
-  constructor(private readonly docker: Docker, private readonly progress: Progress) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly progress: Progress,
+    private readonly removalRetry: RemovalRetry = PROVIDER_REMOVAL_RETRY,
+  ) {}
 
   // ---- networks: every input forces a new network; Docker refuses a second one of the same name.
   async createNetwork(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
@@ -87,8 +121,9 @@ export class DockerResources {
     return { id: created.id, outputs: { ...inputs } };
   }
 
+  /** resourceDockerNetworkDelete: a network with active endpoints is tried again for 30 s. */
   async deleteNetwork(id: string, name: string): Promise<void> {
-    await removed(this.docker.getNetwork(id).remove());
+    await removeWithRetry(`network ${name}`, this.removalRetry, () => this.docker.getNetwork(id).remove(), /has active endpoints/);
     this.progress(`deleted network ${name}`);
   }
 
@@ -109,8 +144,9 @@ export class DockerResources {
     return { id: inputs.name, outputs: { ...inputs, mountpoint: (volume as unknown as { Mountpoint?: string }).Mountpoint ?? "" } };
   }
 
+  /** resourceDockerVolumeDelete: VolumeRemove with force, tried again for 30 s while the volume is in use. */
   async deleteVolume(name: string): Promise<void> {
-    await removed(this.docker.getVolume(name).remove());
+    await removeWithRetry(`volume ${name}`, this.removalRetry, () => this.docker.getVolume(name).remove({ force: true }), /volume is in use/);
     this.progress(`deleted volume ${name}`);
   }
 
