@@ -12,7 +12,7 @@ import * as pulumi from "@pulumi/pulumi";
 const requireFromString: (code: string, filename?: string) => { handler(): pulumi.dynamic.ResourceProvider } = require("require-from-string");
 import { DockerResources, PartialCreateError, Progress, ReadResult } from "./docker-resources";
 import { Inputs, Step, changedInputs, deletionOrder, describeStep, planStep } from "./plan";
-import { behaviourOf } from "./provider-table";
+import { behaviourOf, inputEffect } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig } from "./stack-config";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
@@ -86,6 +86,8 @@ function defaultProgress(stack: string): Progress {
 export class Deployment {
   private readonly clients = new Map<string, DockerResources>();
   private readonly registered = new Set<string>();
+  /** Resources replaced because something they are built on is replaced first (delete-before-replace). */
+  private readonly dependentReplacements = new Set<string>();
   /** A step failed: as the Pulumi engine, start no new step unless continueOnError. */
   private failed = false;
   readonly changes: string[] = [];
@@ -163,6 +165,7 @@ export class Deployment {
         inputs,
         outputs,
         dependencies: details.dependencies.map(keyFromUrn).filter((k) => k !== key),
+        inputDependencies: Object.fromEntries(Object.entries(details.propertyDependencies ?? {}).map(([input, urns]) => [input, urns.map(keyFromUrn)])),
         provider: this.providerKey(args.provider),
         retainOnDelete: details.retainOnDelete,
         ...extra,
@@ -172,7 +175,11 @@ export class Deployment {
     const old = this.state.resources[key];
     if (args.type.startsWith(DYNAMIC)) return this.registerDynamic(key, args, inputs, old, record);
 
-    const step = planStep(args.type, old, inputs, details);
+    let step = planStep(args.type, old, inputs, details);
+    // Deleted (or, in a preview, to be deleted) ahead of the replacement of something it depends on.
+    const replacedFirst = old !== undefined && (old.deletedForReplacement || this.dependentReplacements.has(key));
+    if (replacedFirst) step = { ...step, kind: "replace", deleteBeforeReplace: true };
+    if (step.kind === "replace" && step.deleteBeforeReplace && old) await this.replaceDependentsFirst(key, old);
     this.note(step.kind, args.type, args.name, step.changes);
     if (step.kind === "same") {
       record(old!.id, old!.outputs, {});
@@ -190,7 +197,7 @@ export class Deployment {
     }
     if (step.kind === "replace") {
       if (step.deleteBeforeReplace) {
-        await this.delete(old!);
+        if (!old!.deletedForReplacement) await this.delete(old!);
         delete this.state.resources[key];
         this.save();
       } else {
@@ -262,6 +269,36 @@ export class Deployment {
     }
     record(id, { ...outs, __provider: inputs.__provider }, stored);
     return { id, state: outs };
+  }
+
+  /**
+   * pkg/resource/deploy/step_generator.go calculateDependentReplacements: before a delete-before-replace,
+   * every resource whose input comes from the replaced one and would be replaced by that input
+   * changing (networksAdvanced, mounts: ForceNew) is deleted first, dependents first; it is created
+   * again when the program registers it.
+   */
+  private async replaceDependentsFirst(key: string, old: StateResource): Promise<void> {
+    const dependents = new Set<string>();
+    const visit = (of: string) => {
+      for (const [k, res] of Object.entries(this.state.resources)) {
+        if (dependents.has(k) || res.deletedForReplacement || res.type.startsWith(DYNAMIC)) continue;
+        const forcing = Object.entries(res.inputDependencies ?? {}).some(([input, deps]) => deps.includes(of) && inputEffect(res.type, input) === "replace");
+        if (forcing) {
+          dependents.add(k);
+          visit(k);
+        }
+      }
+    };
+    visit(key);
+    for (const k of deletionOrder([...dependents], this.state.resources)) {
+      this.dependentReplacements.add(k);
+      if (!this.apply) continue;
+      const res = this.state.resources[k];
+      this.progress(`${res.name}: deleted before ${old.name} is replaced, as it is built on it`);
+      await this.delete(res);
+      res.deletedForReplacement = true;
+      this.save();
+    }
   }
 
   private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs; running?: boolean }> {

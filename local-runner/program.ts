@@ -51,6 +51,8 @@ export interface RegistrationDetails {
   deleteBeforeReplace?: boolean;
   replaceOnChanges: string[];
   ignoreChanges: string[];
+  /** For each input, the URNs of the resources its value came from. */
+  propertyDependencies?: Record<string, string[]>;
 }
 
 export type RegistrationArgs = pulumi.runtime.MockResourceArgs & { details: RegistrationDetails };
@@ -70,7 +72,16 @@ function detailsOf(req: any): RegistrationDetails {
     deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
     replaceOnChanges: req.getReplaceonchangesList(),
     ignoreChanges: req.getIgnorechangesList(),
+    propertyDependencies: propertyDependenciesOf(req),
   };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function propertyDependenciesOf(req: any): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  req.getPropertydependenciesMap?.().forEach((deps: any, prop: string) => (out[prop] = deps.getUrnsList()));
+  return out;
 }
 
 /**

@@ -17,6 +17,10 @@ export interface StateResource {
   outputs: Inputs;
   /** Keys of the resources this one depends on (explicit dependsOn and inputs from their outputs). */
   dependencies: string[];
+  /** For each input, the keys of the resources its value came from (the engine's property dependencies). */
+  inputDependencies?: Record<string, string[]>;
+  /** Deleted ahead of a replacement of something it depends on: its next registration creates it again. */
+  deletedForReplacement?: boolean;
   /** Key of the explicit provider resource it was created with (undefined: the default provider). */
   provider?: string;
   retainOnDelete?: boolean;

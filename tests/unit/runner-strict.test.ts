@@ -231,7 +231,7 @@ describe("dynamic providers, called as the Pulumi host calls them", () => {
   });
 });
 
-export { NETWORK, VOLUME };
+
 
 describe("removing a network or volume Docker says is still in use", () => {
   // resourceDockerNetworkDelete / resourceDockerVolumeDelete: StateChangeConf retrying for 30 s; VolumeRemove(force=true).
@@ -264,4 +264,53 @@ describe("removing a network or volume Docker says is still in use", () => {
   it("uses the provider's 30 s", () => {
     expect(PROVIDER_REMOVAL_RETRY).toMatchObject({ timeoutMs: 30_000, pollMs: 5_000 });
   });
+});
+
+describe("replacing a named network or volume", () => {
+  // Bridge autonaming (nameRequiresDeleteBeforeReplace) and the engine's calculateDependentReplacements.
+  const netKey = resourceKey(NETWORK, "net");
+  const volKey = resourceKey(VOLUME, "state");
+  const w1 = () =>
+    registration(CONTAINER, "w1", worker("w1"), {
+      dependencies: [`urn:pulumi:s::p::${NETWORK}::net`, `urn:pulumi:s::p::${VOLUME}::state`],
+      propertyDependencies: { networksAdvanced: [`urn:pulumi:s::p::${NETWORK}::net`], mounts: [`urn:pulumi:s::p::${VOLUME}::state`] },
+    });
+  // Depends on the network only through dependsOn: no input of it changes, so it stays.
+  const bystander = () => registration(CONTAINER, "b1", worker("b1", { mounts: undefined, networksAdvanced: [{ name: "other" }] }), { dependencies: [`urn:pulumi:s::p::${NETWORK}::net`] });
+
+  async function upWith(fake: FakeDocker, netLabels: Inputs[], apply = true): Promise<Deployment> {
+    const run = deployment(state, fake, { apply });
+    await run.register(registration(NETWORK, "net", { name: "net", labels: netLabels }));
+    await run.register(registration(VOLUME, "state", { name: "state" }));
+    await run.register(w1());
+    await run.register(bystander());
+    return run;
+  }
+
+  it("deletes the containers on it first, then the network, creates the network, then the containers again", async () => {
+    const fake = new FakeDocker();
+    await upWith(fake, []);
+    expect(state.resources[w1Key()].inputDependencies).toEqual({ networksAdvanced: [netKey], mounts: [volKey] });
+    fake.calls.length = 0;
+    const run = await upWith(fake, [{ label: "tier", value: "2" }]);
+    const order = fake.calls.filter((c) => /^(remove|create)/.test(c));
+    expect(order).toEqual(["remove w1 force=true v=true", "remove network net", "create network net", "create container w1"]);
+    expect(run.changes).toEqual([
+      `+-replace ${NETWORK} net: labels (forces replacement)`,
+      `+-replace ${CONTAINER} w1`,
+    ]);
+  });
+
+  it("shows the containers' replacement in a preview, touching nothing", async () => {
+    const fake = new FakeDocker();
+    await upWith(fake, []);
+    fake.calls.length = 0;
+    const run = await upWith(fake, [{ label: "tier", value: "2" }], false);
+    expect(run.counts).toMatchObject({ replace: 2, same: 2 });
+    expect(fake.calls.filter((c) => /^(remove|create)/.test(c))).toEqual([]);
+  });
+
+  function w1Key() {
+    return resourceKey(CONTAINER, "w1");
+  }
 });

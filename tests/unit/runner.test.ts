@@ -55,9 +55,11 @@ describe("provider table", () => {
     expect(inputEffect(type, input)).toBe(effect);
   });
 
-  it("deletes containers before creating their replacement, and nothing else", () => {
+  it("deletes containers before creating their replacement, and named networks and volumes (autonaming), nothing else", () => {
     const dbr = Object.entries(RESOURCE_BEHAVIOUR).filter(([, b]) => b.deleteBeforeReplace).map(([t]) => t);
     expect(dbr).toEqual([CONTAINER]);
+    const autonamed = Object.entries(RESOURCE_BEHAVIOUR).filter(([, b]) => b.autonamed).map(([t]) => t);
+    expect(autonamed).toEqual(["docker:index/network:Network", "docker:index/volume:Volume"]);
   });
 
   it("refuses a resource type it has no row for", () => {
@@ -88,9 +90,12 @@ describe("planning one registration", () => {
 
   it("replaces on a ForceNew input, and a deleteBeforeReplace option overrides the provider's order", () => {
     expect(planStep(CONTAINER, old, { ...old.inputs, image: "b" }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+    // The bridge's nameRequiresDeleteBeforeReplace: a name the program sets on an autonamed resource means delete first.
     const net = inState("docker:index/network:Network", { name: "n", labels: [] });
-    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: false });
-    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, { deleteBeforeReplace: true }).deleteBeforeReplace).toBe(true);
+    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+    const unnamed = inState("docker:index/volume:Volume", { labels: [] });
+    expect(planStep("docker:index/volume:Volume", unnamed, { labels: [{ label: "a", value: "b" }] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: false });
+    expect(planStep("docker:index/volume:Volume", unnamed, { labels: [] , driver: "x" }, { deleteBeforeReplace: true }).deleteBeforeReplace).toBe(true);
   });
 
   it("starts a container that refresh found stopped (the provider's must_run), and retries a failed create", () => {
