@@ -15,6 +15,7 @@ import { Inputs, Step, changedInputs, deletionOrder, describeStep, planStep } fr
 import { behaviourOf, inputEffect } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig } from "./stack-config";
+import { durationNs } from "./durations";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
 import { dockerClientOptions, resolveDockerHost } from "../config/host";
@@ -80,6 +81,29 @@ function dynamicProvider(inputs: Inputs): pulumi.dynamic.ResourceProvider {
 
 function defaultProgress(stack: string): Progress {
   return (line: string) => process.stderr.write(`[local:${stack}] ${line}\n`);
+}
+
+/** A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled. */
+async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string): Promise<T> {
+  const ms = timeout ? (durationNs(timeout) ?? 0) / 1e6 : 0;
+  if (!ms) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Wraps the named top-level outputs as secrets on the wire (additionalSecretOutputs). */
+function markSecret(state: Inputs, names: string[]): Inputs {
+  if (names.length === 0) return state;
+  const wrapped = { ...state };
+  for (const n of names) if (n in wrapped) wrapped[n] = { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wrapped[n] };
+  return wrapped;
 }
 
 /** One run of the program against the state: applies (up) or only plans (preview). */
@@ -157,6 +181,8 @@ export class Deployment {
     const inputs = unwrapSecrets(args.inputs);
     const { details } = args;
     if (details.ignoreChanges.length > 0) throw new Error(`local runner: ignoreChanges (on ${args.name}) is not implemented`);
+    if (details.unsupported?.length) throw new Error(`local runner: resource option(s) ${details.unsupported.join(", ")} (on ${args.name}) are not implemented`);
+    this.followAliases(key, args);
     const record = (id: string, outputs: Inputs, extra: Partial<StateResource> = {}) => {
       this.state.resources[key] = {
         type: args.type,
@@ -168,14 +194,32 @@ export class Deployment {
         inputDependencies: Object.fromEntries(Object.entries(details.propertyDependencies ?? {}).map(([input, urns]) => [input, urns.map(keyFromUrn)])),
         provider: this.providerKey(args.provider),
         retainOnDelete: details.retainOnDelete,
+        protect: details.protect || undefined,
+        customTimeouts: details.customTimeouts && Object.values(details.customTimeouts).some(Boolean) ? details.customTimeouts : undefined,
         ...extra,
       };
       this.save();
     };
+    const result = await this.registerProviderBacked(key, args, inputs, record);
+    // The engine marks additionalSecretOutputs secret in what it hands back to the program.
+    return { ...result, state: markSecret(result.state, details.additionalSecretOutputs ?? []) };
+  }
+
+  private async registerProviderBacked(
+    key: string,
+    args: RegistrationArgs,
+    inputs: Inputs,
+    record: (id: string, outputs: Inputs, extra?: Partial<StateResource>) => void,
+  ): Promise<pulumi.runtime.MockResourceResult> {
+    const { details } = args;
     const old = this.state.resources[key];
     if (args.type.startsWith(DYNAMIC)) return this.registerDynamic(key, args, inputs, old, record);
 
     let step = planStep(args.type, old, inputs, details);
+    // step_generator.go: a replacement of a resource protected in state and in the program is an error.
+    if (step.kind === "replace" && old?.protect && details.protect) {
+      throw new Error(`unable to replace resource ${args.name} as it is currently marked for protection; remove the protect flag from the program and run up`);
+    }
     // Deleted (or, in a preview, to be deleted) ahead of the replacement of something it depends on.
     const replacedFirst = old !== undefined && (old.deletedForReplacement || this.dependentReplacements.has(key));
     if (replacedFirst) step = { ...step, kind: "replace", deleteBeforeReplace: true };
@@ -190,8 +234,9 @@ export class Deployment {
       return step.kind === "update" ? { id: old!.id, state: { ...old!.outputs, ...inputs } } : { id: undefined, state: inputs };
     }
     const provider = this.providerKey(args.provider);
+    const timeouts = details.customTimeouts ?? {};
     if (step.kind === "update") {
-      const outputs = await this.update(old!, inputs, step, provider);
+      const outputs = await withTimeout(this.update(old!, inputs, step, provider), timeouts.update, `updating ${args.name}`);
       record(old!.id, outputs);
       return { id: old!.id, state: outputs };
     }
@@ -205,7 +250,7 @@ export class Deployment {
       }
     }
     try {
-      const { id, outputs, running } = await this.create(args.type, inputs, provider);
+      const { id, outputs, running } = await withTimeout(this.create(args.type, inputs, provider), timeouts.create, `creating ${args.name}`);
       record(id, outputs, running === false ? { stopped: true } : {});
       return { id, state: outputs };
     } catch (err) {
@@ -292,8 +337,9 @@ export class Deployment {
     visit(key);
     for (const k of deletionOrder([...dependents], this.state.resources)) {
       this.dependentReplacements.add(k);
-      if (!this.apply) continue;
       const res = this.state.resources[k];
+      if (res.protect) throw new Error(`unable to replace resource ${res.name} as it is currently marked for protection (it is built on ${old.name}, which is replaced)`);
+      if (!this.apply) continue;
       this.progress(`${res.name}: deleted before ${old.name} is replaced, as it is built on it`);
       await this.delete(res);
       res.deletedForReplacement = true;
@@ -340,6 +386,30 @@ export class Deployment {
   }
 
   async delete(res: StateResource): Promise<void> {
+    return withTimeout(this.deleteUnprotected(res), res.customTimeouts?.delete, `deleting ${res.name}`);
+  }
+
+  /**
+   * Aliases: a resource registered under a new name or type that state holds under an alias is
+   * the same resource, moved to its new key (the engine's alias matching), not a create and a delete.
+   */
+  private followAliases(key: string, args: RegistrationArgs): void {
+    if (this.state.resources[key]) return;
+    for (const alias of args.details.aliases ?? []) {
+      const from = alias.urn ? keyFromUrn(alias.urn) : resourceKey(alias.type ?? args.type, alias.name ?? args.name);
+      const res = this.state.resources[from];
+      if (!res || from === key) continue;
+      if (this.apply) this.progress(`${args.name}: found in state under its alias ${res.name}`);
+      this.state.resources[key] = { ...res, type: args.type, name: args.name };
+      delete this.state.resources[from];
+      for (const other of Object.values(this.state.resources)) {
+        other.dependencies = other.dependencies.map((d) => (d === from ? key : d));
+      }
+      return;
+    }
+  }
+
+  private async deleteUnprotected(res: StateResource): Promise<void> {
     const docker = this.docker(res.provider);
     if (res.type.startsWith(DYNAMIC)) {
       const provider = dynamicProvider(res.outputs);
@@ -366,9 +436,16 @@ export class Deployment {
     const gone = Object.keys(this.state.resources).filter((k) => !this.registered.has(k));
     const all: Record<string, StateResource> = { ...Object.fromEntries(gone.map((k) => [k, this.state.resources[k]])) };
     pending.forEach((res, i) => (all[`${resourceKey(res.type, res.name)}#replaced${i}`] = res));
+    const protectedOnes: string[] = [];
     for (const key of deletionOrder(Object.keys(all), all)) {
       const res = all[key];
       const replaced = key.includes("#replaced");
+      // The engine goes on past protected resources (deleteProtectedError) and fails the run at the end.
+      // step.go deleteProtectedError: a protected resource is never deleted (a replaced one was unprotected first).
+      if (res.protect && !replaced) {
+        protectedOnes.push(res.name);
+        continue;
+      }
       if (!replaced) this.note("delete", res.type, res.name);
       if (!this.apply) continue;
       if (res.retainOnDelete) this.progress(`${res.name}: retained (retainOnDelete), not deleted`);
@@ -377,7 +454,10 @@ export class Deployment {
       else delete this.state.resources[key];
       this.save();
     }
-    if (this.apply) delete this.state.pendingDeletes;
+    if (this.apply && (this.state.pendingDeletes ?? []).length === 0) delete this.state.pendingDeletes;
+    if (protectedOnes.length > 0) {
+      throw new Error(`resource(s) ${protectedOnes.join(", ")} cannot be deleted because they are protected; remove the protect flag from the program and run up first`);
+    }
   }
 
   /** `pulumi refresh`: what each provider's Read reports replaces what state says. */

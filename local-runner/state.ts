@@ -24,6 +24,10 @@ export interface StateResource {
   /** Key of the explicit provider resource it was created with (undefined: the default provider). */
   provider?: string;
   retainOnDelete?: boolean;
+  /** The `protect` option: neither deleted nor replaced while set. */
+  protect?: boolean;
+  /** The `customTimeouts` option, as the program last gave it (delete uses it). */
+  customTimeouts?: { create?: string; update?: string; delete?: string };
   /** Refresh found the container stopped: the next `up` starts it (the provider's must_run). */
   stopped?: boolean;
   /** Created, but its create did not finish (e.g. never healthy): the next `up` updates it. */

@@ -47,6 +47,8 @@ export interface FakeDockerBehaviour {
   exitAtOnce?: Set<string>;
   /** Networks (by name) to which connecting a container fails. */
   refuseConnect?: Set<string>;
+  /** Milliseconds a container takes to start. */
+  startDelayMs?: number;
   /** Fail uploads into containers. */
   refuseUploads?: boolean;
   /** Network removals answered "has active endpoints" before one succeeds (per network name). */
@@ -103,6 +105,7 @@ export class FakeDocker {
       start: async () => {
         const c = find();
         this.calls.push(`start ${c.name}`);
+        if (this.behaviour.startDelayMs) await new Promise((r) => setTimeout(r, this.behaviour.startDelayMs));
         if (c.running) throw dockerError(304, "container already started");
         const exits = this.behaviour.exitAtOnce?.has(c.name);
         c.running = !exits;

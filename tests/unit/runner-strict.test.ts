@@ -6,9 +6,10 @@ import * as path from "path";
 import Docker from "dockerode";
 import { DockerResources, PROVIDER_REMOVAL_RETRY } from "../../local-runner/docker-resources";
 import { Deployment, StepNotStartedError, failureReport } from "../../local-runner/engine";
-import { RegistrationArgs } from "../../local-runner/program";
+import { RegistrationArgs, detailsOf } from "../../local-runner/program";
 import { SavedState, removeState, resourceKey } from "../../local-runner/state";
 import { FakeDocker } from "./fake-engine";
+import { runWithMocks } from "./harness";
 
 const STACK = "unit-runner-strict";
 const CONTAINER = "docker:index/container:Container";
@@ -313,4 +314,84 @@ describe("replacing a named network or volume", () => {
   function w1Key() {
     return resourceKey(CONTAINER, "w1");
   }
+});
+
+describe("resource options", () => {
+  // The RegisterResourceRequest as @pulumi/pulumi builds it, read by the runner's detailsOf.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const resproto = require("@pulumi/pulumi/proto/resource_pb");
+
+  it("reads protect, customTimeouts, aliases and additionalSecretOutputs from the request, and names any option it does not implement", () => {
+    const req = new resproto.RegisterResourceRequest();
+    req.setType(CONTAINER);
+    req.setName("w1");
+    req.setProtect(true);
+    const timeouts = new resproto.RegisterResourceRequest.CustomTimeouts();
+    timeouts.setCreate("5m");
+    req.setCustomtimeouts(timeouts);
+    req.setAliasurnsList([`urn:pulumi:s::p::${CONTAINER}::old-w1`]);
+    req.setAdditionalsecretoutputsList(["exitCode"]);
+    req.setDeletedwith(`urn:pulumi:s::p::${NETWORK}::net`);
+    req.setImportid("abc");
+    expect(detailsOf(req)).toMatchObject({
+      protect: true,
+      customTimeouts: { create: "5m" },
+      aliases: [{ urn: `urn:pulumi:s::p::${CONTAINER}::old-w1` }],
+      additionalSecretOutputs: ["exitCode"],
+      unsupported: ["import", "deletedWith"],
+    });
+  });
+
+  it("refuses an option it does not implement with one line", async () => {
+    await expect(deployment(state, new FakeDocker()).register(registration(CONTAINER, "w1", worker(), { unsupported: ["deletedWith"] }))).rejects.toThrow(
+      /^local runner: resource option\(s\) deletedWith \(on w1\) are not implemented$/,
+    );
+  });
+
+  // pkg/resource/deploy/step.go deleteProtectedError and step_generator.go's protected replacement.
+  it("neither deletes nor replaces a protected resource", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(VOLUME, "state", { name: "state" }, { protect: true }));
+    await expect(deployment(state, fake).register(registration(VOLUME, "state", { name: "state", driver: "other" }, { protect: true }))).rejects.toThrow(
+      /unable to replace resource state as it is currently marked for protection/,
+    );
+    await expect(deployment(state, fake).deleteUndeclared()).rejects.toThrow(/state cannot be deleted because they are protected/);
+    expect(fake.volumes.has("state")).toBe(true);
+  });
+
+  it("fails a create that outlasts customTimeouts.create", async () => {
+    const fake = new FakeDocker({ startDelayMs: 300 });
+    await expect(deployment(state, fake).register(registration(CONTAINER, "w1", worker(), { customTimeouts: { create: "50ms" } }))).rejects.toThrow(
+      /creating w1: timed out after 50ms \(customTimeouts\)/,
+    );
+  });
+
+  it("finds a resource under its alias instead of creating it again", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "old-w1", worker("w1")));
+    const run = deployment(state, fake);
+    await run.register(registration(CONTAINER, "w1", worker("w1"), { aliases: [{ name: "old-w1" }] }));
+    expect(run.counts).toMatchObject({ same: 1, create: 0 });
+    expect(Object.keys(state.resources)).toEqual([resourceKey(CONTAINER, "w1")]);
+    expect(fake.calls.filter((c) => c.startsWith("create container"))).toHaveLength(1);
+  });
+
+  it("hands additionalSecretOutputs back to the program as secrets", async () => {
+    const result = await deployment(state, new FakeDocker()).register(
+      registration("random:index/randomPassword:RandomPassword", "pw", { length: 8 }, { additionalSecretOutputs: ["result"] }),
+    );
+    expect(result.state.result).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
+    expect(result.state.length).toBe(8);
+  });
+});
+
+describe("the program itself", () => {
+  it("sets no resource option the runner refuses, on any stack", async () => {
+    for (const stack of ["ubuntu", "qnap"]) {
+      const run = await runWithMocks(stack);
+      expect(run.error).toBeUndefined();
+      const refused = run.registrations.filter((r) => (r.details.unsupported ?? []).length > 0 || r.details.ignoreChanges.length > 0);
+      expect(refused.map((r) => `${r.name}: ${r.details.unsupported}`)).toEqual([]);
+    }
+  }, 120_000);
 });
