@@ -14,7 +14,7 @@ import { DockerResources, PartialCreateError, Progress, ReadResult } from "./doc
 import { Inputs, Step, changedInputs, deletionOrder, describeStep, planStep } from "./plan";
 import { behaviourOf, inputEffect } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
-import { readStackConfig } from "./stack-config";
+import { readStackConfig, saveConfigOverrides } from "./stack-config";
 import { durationNs } from "./durations";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
@@ -506,7 +506,8 @@ async function engineFor(config: Record<string, string>): Promise<string> {
 /** `pulumi up [--refresh]`: brings `stack` up on the Docker engine; resolves to its outputs. */
 export async function up(stack: string, options: RunOptions = {}): Promise<UpResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const state = loadState(stack);
   const started = Date.now();
@@ -552,7 +553,8 @@ async function warnAboutDrift(stack: string, state: SavedState, host: string, pr
 /** `pulumi preview`: runs the program with preview=true and reports the plan, touching nothing. */
 export async function preview(stack: string, options: RunOptions = {}): Promise<PreviewResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const deployment = new Deployment(stack, loadState(stack), host, progress, false);
   const { errors } = await runProgram(stack, config, deployment.mocks, true);
@@ -584,7 +586,8 @@ export interface DownResult {
  */
 export async function down(stack: string, options: { volumes?: boolean; progress?: Progress; overrides?: string[] } = {}): Promise<DownResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const result: DownResult = { deleted: [], leftovers: [] };
   if (options.volumes) {

@@ -7,7 +7,7 @@ import { stackReference, unwrapSecrets } from "../../local-runner/engine";
 import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
 import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
 import { PROJECT_ROOT, printableOutputs } from "../../local-runner/program";
-import { readStackConfig } from "../../local-runner/stack-config";
+import { readStackConfig, saveConfigOverrides } from "../../local-runner/stack-config";
 import { StateResource, keyFromUrn, removeState, saveState } from "../../local-runner/state";
 import { resolveDockerHost } from "../../config/host";
 
@@ -256,5 +256,34 @@ describe("a run whose resources wait on a failed one", () => {
     const result = JSON.parse(res.stdout.trim().split("\n").pop()!);
     expect(result.errors).toEqual(expect.arrayContaining([expect.stringMatching(/6818 failed: port is already allocated/)]));
     expect(result.outputs).toEqual({});
+  });
+});
+
+describe("-c key=value, saved as pulumi up -c saves it", () => {
+  const fs = jest.requireActual("fs") as typeof import("fs");
+  const os = jest.requireActual("os") as typeof import("os");
+  const path = jest.requireActual("path") as typeof import("path");
+  function project(stackText: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-config-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: slurm-cluster\nconfig:\n  grafana:\n    default: true\n");
+    fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), stackText);
+    return dir;
+  }
+
+  it("writes each value into Pulumi.<stack>.yaml, keeping its comments, so later commands without -c use it", () => {
+    const root = project("# my stack\nconfig:\n  slurm-cluster:workerCount: 2\n  # memory per worker\n  slurm-cluster:workerMemoryMb: 512\n");
+    saveConfigOverrides("s", ["workerCount=3", "grafana=false", "docker:host=tcp://nas:2375"], root);
+    const text = fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8");
+    expect(text).toBe(
+      "# my stack\nconfig:\n  slurm-cluster:workerCount: '3'\n  # memory per worker\n  slurm-cluster:workerMemoryMb: 512\n" +
+        "  slurm-cluster:grafana: 'false'\n  docker:host: tcp://nas:2375\n",
+    );
+    expect(readStackConfig("s", [], root)).toMatchObject({ "slurm-cluster:workerCount": "3", "slurm-cluster:grafana": "false", "docker:host": "tcp://nas:2375" });
+  });
+
+  it("writes nothing when an override is malformed", () => {
+    const root = project("config:\n  slurm-cluster:workerCount: 2\n");
+    expect(() => saveConfigOverrides("s", ["workerCount=4", "oops"], root)).toThrow(/-c oops: expected key=value/);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe("config:\n  slurm-cluster:workerCount: 2\n");
   });
 });
