@@ -98,6 +98,21 @@ async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, wha
   }
 }
 
+/** Outputs a provider always marks secret (pulumi-random's schema). */
+const SECRET_OUTPUTS: Record<string, string[]> = {
+  "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
+  "random:index/randomBytes:RandomBytes": ["base64", "hex"],
+};
+
+/** Which inputs arrived as secrets, and which outputs are secret: encrypted in the state file. */
+function secretNames(args: RegistrationArgs): { secretInputs?: string[]; secretOutputs?: string[] } {
+  const holds = (v: unknown): boolean =>
+    Array.isArray(v) ? v.some(holds) : v !== null && typeof v === "object" ? SECRET_SIG in v || Object.values(v).some(holds) : false;
+  const inputs = Object.keys(args.inputs).filter((k) => holds(args.inputs[k]));
+  const outputs = [...new Set([...inputs, ...(SECRET_OUTPUTS[args.type] ?? []), ...(args.details.additionalSecretOutputs ?? [])])];
+  return { secretInputs: inputs.length ? inputs : undefined, secretOutputs: outputs.length ? outputs : undefined };
+}
+
 /** Wraps the named top-level outputs as secrets on the wire (additionalSecretOutputs). */
 function markSecret(state: Inputs, names: string[]): Inputs {
   if (names.length === 0) return state;
@@ -195,6 +210,7 @@ export class Deployment {
         provider: this.providerKey(args.provider),
         retainOnDelete: details.retainOnDelete,
         protect: details.protect || undefined,
+        ...secretNames(args),
         customTimeouts: details.customTimeouts && Object.values(details.customTimeouts).some(Boolean) ? details.customTimeouts : undefined,
         ...extra,
       };
