@@ -89,7 +89,13 @@ export const CONTAINER_READ: Record<string, ReadField> = {
       Object.entries(i.NetworkSettings.Ports ?? {}).flatMap(([key, bindings]) =>
         (bindings ?? []).map((b): Port => ({ internal: Number(key.split("/")[0]), external: Number(b.HostPort), ip: b.HostIp, protocol: key.split("/")[1] })),
       ),
-    same: (a, b) => sameSet((a ?? []).map(portKey), (b ?? []).map(portKey)),
+    // An unset external port is Computed (Docker picks one): only the ports the program gave are compared.
+    same: (a, b) => {
+      const given = (a ?? []) as Inputs[];
+      const picked = given.some((p) => p.external === undefined);
+      const key = (p: Inputs) => ({ ...portKey(p), external: picked ? 0 : portKey(p).external });
+      return sameSet(given.map(key), ((b ?? []) as Inputs[]).map(key));
+    },
   },
 };
 

@@ -497,14 +497,16 @@ export class Deployment {
       if (!read.exists) {
         this.progress(`refresh: ${res.name} no longer exists`);
         delete this.state.resources[key];
-      } else if (read.running === false) {
-        this.progress(`refresh: ${res.name} is stopped`);
-        res.stopped = true;
       } else {
-        // As the bridge: what Read set becomes the state the next plan diffs the program's inputs against.
+        // As the bridge: what Read set (a stopped container too) becomes the state the next plan diffs against.
         if (read.inputs) res.inputs = read.inputs;
-        if (read.outputs) res.outputs = read.outputs;
-        delete res.stopped;
+        if (read.running === false) {
+          this.progress(`refresh: ${res.name} is stopped`);
+          res.stopped = true;
+        } else {
+          if (read.outputs) res.outputs = read.outputs;
+          delete res.stopped;
+        }
       }
     }
     this.save();

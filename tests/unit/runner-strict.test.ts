@@ -395,3 +395,37 @@ describe("the program itself", () => {
     }
   }, 120_000);
 });
+
+describe("refresh of a stopped container", () => {
+  // resourceDockerContainerRead: with must_run, ports are read even from a stopped container, which reports none.
+  it("reads its inputs too: published ports read as none, so the provider replaces it rather than starting it", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+    fake.dockerStop("w1");
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker()));
+    expect(next.changes).toEqual([`+-replace ${CONTAINER} w1: ports (forces replacement), mustRun`]);
+  });
+
+  it("is started in place when it publishes no ports", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1", { ports: undefined })));
+    fake.dockerStop("w1");
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", worker("w1", { ports: undefined })));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1: mustRun`]);
+  });
+
+  it("does not compare an external port Docker picked", async () => {
+    const fake = new FakeDocker();
+    const inputs = worker("w1", { ports: [{ internal: 9100, ip: "127.0.0.1" }] });
+    await deployment(state, fake).register(registration(CONTAINER, "w1", inputs));
+    fake.dockerUpdate("w1", { PortBindings: { "9100/tcp": [{ HostIp: "127.0.0.1", HostPort: "32768" }] } });
+    const next = deployment(state, fake);
+    await next.refresh();
+    await next.register(registration(CONTAINER, "w1", inputs));
+    expect(next.changes).toEqual([]);
+  });
+});
