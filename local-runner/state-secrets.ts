@@ -34,20 +34,26 @@ export function keyFilePath(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(base, "slurm-cluster", "local-runner-secrets.key");
 }
 
-/** The key for a state file (`salt` as saved in it, if any); a new salt or key file when there is none yet. */
-export function secretsKey(salt: string | undefined, env: NodeJS.ProcessEnv = process.env): SecretsKey {
+/**
+ * The key for a state file: the provider its file records (as a Pulumi stack keeps the secrets
+ * provider it was created with), or for a new one the passphrase if given, else the key file.
+ */
+export function secretsKey(recorded: SecretsKey["describe"] | undefined, env: NodeJS.ProcessEnv = process.env): SecretsKey {
   const phrase = passphrase(env);
-  if (phrase !== undefined) {
-    const useSalt = salt ?? crypto.randomBytes(8).toString("base64");
+  if (recorded?.type === "passphrase" && phrase === undefined) {
+    throw new Error("the runner's state holds secrets encrypted with a passphrase: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE");
+  }
+  if (recorded?.type === "passphrase" || (recorded === undefined && phrase !== undefined)) {
+    const useSalt = recorded?.type === "passphrase" ? recorded.salt : crypto.randomBytes(8).toString("base64");
     const id = `${phrase}\n${useSalt}`;
     let key = derived.get(id);
     if (!key) {
-      key = crypto.pbkdf2Sync(phrase, Buffer.from(useSalt, "base64"), ROUNDS, 32, "sha256");
+      key = crypto.pbkdf2Sync(phrase!, Buffer.from(useSalt, "base64"), ROUNDS, 32, "sha256");
       derived.set(id, key);
     }
     return { key, describe: { type: "passphrase", salt: useSalt } };
   }
-  const file = keyFilePath(env);
+  const file = recorded?.type === "keyfile" ? recorded.path : keyFilePath(env);
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     fs.writeFileSync(file, crypto.randomBytes(32).toString("base64"), { mode: 0o600, flag: "wx" });

@@ -106,17 +106,16 @@ export function loadState(stack: string): SavedState {
         `(npm run local:down -- ${stack} --volumes) and run up again`,
     );
   }
-  const salt = saved.secrets?.type === "passphrase" ? saved.secrets.salt : undefined;
   const hasSecrets = JSON.stringify(saved).includes('"ciphertext"');
   if (!hasSecrets) return saved;
-  const { key } = secretsKey(salt);
+  const { key } = secretsKey(saved.secrets);
   return mapSecrets(saved, (v) => (isEncrypted(v) ? decrypt(key, v) : v));
 }
 
 export function saveState(stack: string, state: SavedState): void {
   fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
   const file = stateFile(stack);
-  const { key, describe } = secretsKey(state.secrets?.type === "passphrase" ? state.secrets.salt : undefined);
+  const { key, describe } = secretsKey(state.secrets);
   state.secrets = describe;
   const sealed = mapSecrets(state, (v) => encrypt(key, v));
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(sealed, null, 2), { mode: 0o600 });

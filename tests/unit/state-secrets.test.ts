@@ -75,6 +75,14 @@ describe("secrets in the runner's state file", () => {
     expect(fs.readFileSync(key, "utf8")).toBe(first);
   });
 
+  it("stay with the secrets provider the state was written with, as a Pulumi stack does", async () => {
+    await stateWithSecrets();
+    process.env.PULUMI_CONFIG_PASSPHRASE = "set later";
+    expect(loadState(STACK).outputs).toMatchObject({ database: { password: { secret: expect.any(String) } } });
+    saveState(STACK, loadState(STACK));
+    expect(JSON.parse(fs.readFileSync(stateFile(STACK), "utf8")).secrets).toEqual({ type: "keyfile", path: keyFilePath() });
+  });
+
   it("follow PULUMI_CONFIG_PASSPHRASE: the salt is in the file, and another passphrase cannot read them", async () => {
     process.env.PULUMI_CONFIG_PASSPHRASE = "correct horse";
     await stateWithSecrets();
@@ -83,5 +91,7 @@ describe("secrets in the runner's state file", () => {
     expect(loadState(STACK).outputs).toMatchObject({ database: { password: { secret: expect.any(String) } } });
     process.env.PULUMI_CONFIG_PASSPHRASE = "wrong";
     expect(() => loadState(STACK)).toThrow(/wrong PULUMI_CONFIG_PASSPHRASE/);
+    delete process.env.PULUMI_CONFIG_PASSPHRASE;
+    expect(() => loadState(STACK)).toThrow(/set PULUMI_CONFIG_PASSPHRASE/);
   }, 60_000);
 });
