@@ -4,6 +4,7 @@
 // from an ignored-but-re-included folder (node_modules/prom-client) changes the tag.
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 
 interface IgnoreRules {
@@ -47,16 +48,37 @@ export function contextFiles(context: string): string[] {
 }
 
 const digests = new Map<string, string>();
+/** Digests by the files' names, sizes and modification times: the contents are read again only when one changed. */
+const DIGEST_CACHE = path.join(os.tmpdir(), `slurm-cluster-context-digests-${process.getuid?.() ?? "user"}.json`);
 
-/** A sha256 over the context's files (names and contents) and the Dockerfile; computed once per process. */
+function readCache(): Record<string, string> {
+  try {
+    return JSON.parse(fs.readFileSync(DIGEST_CACHE, "utf8")) as Record<string, string>;
+  } catch {
+    return {};
+  }
+}
+
+/** A sha256 over the context's files (names and contents) and the Dockerfile. */
 export function contextDigest(context: string, dockerfile: string): string {
-  const key = `${context}\n${dockerfile}`;
-  const known = digests.get(key);
+  const files = contextFiles(context).map((f) => path.join(context, f));
+  const stamp = crypto.createHash("sha256");
+  for (const file of [...files, dockerfile]) {
+    const st = fs.statSync(file);
+    stamp.update(`${file}\t${st.size}\t${st.mtimeMs}\n`);
+  }
+  const key = stamp.digest("hex");
+  const known = digests.get(key) ?? readCache()[key];
   if (known) return known;
   const hash = crypto.createHash("sha256");
-  for (const file of contextFiles(context)) hash.update(`${file}\n`).update(fs.readFileSync(path.join(context, file)));
+  for (const file of files) hash.update(`${path.relative(context, file)}\n`).update(fs.readFileSync(file));
   hash.update(`dockerfile=${path.relative(context, dockerfile)}\n`).update(fs.readFileSync(dockerfile));
   const digest = hash.digest("hex");
   digests.set(key, digest);
+  try {
+    fs.writeFileSync(DIGEST_CACHE, JSON.stringify({ ...Object.fromEntries(Object.entries(readCache()).slice(-50)), [key]: digest }), { mode: 0o600 });
+  } catch {
+    // A cache that cannot be written only costs time.
+  }
   return digest;
 }
