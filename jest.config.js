@@ -7,9 +7,7 @@ module.exports = {
       displayName: "unit",
       testEnvironment: "node",
       transform,
-      // A test's first program run also type-checks the whole program (ts-jest): on a loaded 2-core
-      // machine that alone passed jest's 5 s default, and a timed-out run then disturbed the next tests.
-      testTimeout: 60_000,
+      setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
     },
     {
