@@ -7,6 +7,7 @@ module.exports = {
       displayName: "unit",
       testEnvironment: "node",
       transform,
+      setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
     },
     {

@@ -4,20 +4,18 @@
 import { PROJECT_LABEL, STACK_LABEL } from "../config/spec";
 import { ContainerExec, ExecOptions, ExecResult } from "../docker/container-exec";
 import { CliError } from "./errors";
+import { ClusterStackOutputs, STACK_OUTPUTS_SCHEMA, StackOutputs } from "../config/stack-outputs";
 import { stackDockerHost, stackOutputs } from "./stacks";
 
-/** The part of a cluster stack's outputs the CLI reads. */
-export interface ClusterOutputs {
-  readonly role: "cluster" | "workers";
-  readonly clusterName: string;
-  readonly slurmVersion: string;
-  readonly controllerStack?: string;
-  readonly controller: { readonly containerName: string };
-  readonly nodes: { readonly name: string; readonly containerName: string }[];
-  readonly database: { readonly host: string; readonly port: number; readonly name: string; readonly user: string; readonly password: string };
-  readonly sharedVolume: { readonly mountPath: string };
-  readonly accounting?: { readonly users: string[] };
-  readonly monitoring: { readonly prometheusUrl: string } | null;
+/** A cluster stack's outputs, parsed with the schema stacks/cluster.ts produces them from. */
+export type ClusterOutputs = ClusterStackOutputs;
+
+/** A stack's outputs checked against the schema; a mismatch is one line naming the first difference. */
+function parseOutputs(stack: string, raw: unknown): StackOutputs {
+  const parsed = STACK_OUTPUTS_SCHEMA.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new CliError(`stack ${stack}'s outputs are not what this version writes (${issue.path.join(".") || "outputs"}: ${issue.message}): bring it up again (slurm-cluster up ${stack})`, 1);
 }
 
 export interface Cluster {
@@ -35,13 +33,15 @@ export interface Cluster {
 
 /** Resolves a stack to its cluster; a workers stack leads to its controller stack. */
 export async function openCluster(stack: string, note: (line: string) => void = () => undefined): Promise<Cluster> {
-  let outputs = (await stackOutputs(stack, true)) as unknown as ClusterOutputs;
+  let parsed = parseOutputs(stack, await stackOutputs(stack, true));
   let clusterStack = stack;
-  if (outputs.role === "workers" && outputs.controllerStack) {
-    clusterStack = outputs.controllerStack;
+  if (parsed.role === "workers") {
+    clusterStack = parsed.controllerStack;
     note(`stack ${stack} is a workers stack: using its cluster's controller stack ${clusterStack}`);
-    outputs = (await stackOutputs(clusterStack, true)) as unknown as ClusterOutputs;
+    parsed = parseOutputs(clusterStack, await stackOutputs(clusterStack, true));
   }
+  if (parsed.role !== "cluster") throw new CliError(`stack ${clusterStack} is not a cluster stack`, 1);
+  const outputs = parsed;
   const engine = new ContainerExec(stackDockerHost(clusterStack));
   await engine.ping().catch((e: Error) => {
     throw new CliError(`no Docker engine answers at ${engine.dockerHost} (${e.message}): start Docker (scripts/start-docker.sh)`, 1);

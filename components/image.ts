@@ -1,52 +1,40 @@
 import * as crypto from "crypto";
-import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { contextDigest } from "./build-context";
 
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
 export const IMAGES_DIR = "shared/images";
 
 export type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "mariadb" | "monitoring" | "slurm-exporter";
 
-/** Where an image is built from, relative to the project root, and what its tag hashes. */
+/** Where an image is built from, relative to the project root. */
 interface ImageSource {
   context: string;
   dockerfile: string;
-  /** Files and folders whose content decides the image (the tag is their hash). */
-  inputs: string[];
 }
 
 export function imageSource(kind: ImageKind): ImageSource {
   const dir = `${IMAGES_DIR}/${kind}`;
-  if (kind === "slurm-exporter") {
-    // Built from the project root (see .dockerignore): the exporter's source and its npm packages.
-    return { context: ".", dockerfile: `${dir}/Dockerfile`, inputs: [dir, "shared/slurm-exporter", "package-lock.json", ".dockerignore"] };
-  }
-  return { context: dir, dockerfile: `${dir}/Dockerfile`, inputs: [dir] };
+  // The exporter is built from the project root (see .dockerignore): its source and its npm packages.
+  return { context: kind === "slurm-exporter" ? "." : dir, dockerfile: `${dir}/Dockerfile` };
 }
 
 const PROJECT_ROOT = path.join(__dirname, "..");
 
-function hashPath(hash: crypto.Hash, relative: string): void {
-  const full = path.join(PROJECT_ROOT, relative);
-  if (fs.statSync(full).isDirectory()) {
-    for (const entry of fs.readdirSync(full).sort()) hashPath(hash, `${relative}/${entry}`);
-  } else {
-    hash.update(`${relative}\n`).update(fs.readFileSync(full));
-  }
-}
-
 /**
- * The image's name: a content hash of its sources and build arguments as the tag, so
+ * The image's name: a hash of its build context as Docker receives it (.dockerignore applied, as
+ * pulumi-docker's contextDigest), its Dockerfile, build arguments and platform as the tag, so
  * containers are replaced exactly when their image's sources change, and an unchanged image
  * is not rebuilt.
  */
 export function imageName(kind: ImageKind, buildArgs: Record<string, string>, platform: string): string {
+  const source = imageSource(kind);
   const hash = crypto.createHash("sha256");
   hash.update(`platform=${platform}\n`);
   for (const key of Object.keys(buildArgs).sort()) hash.update(`${key}=${buildArgs[key]}\n`);
-  for (const input of imageSource(kind).inputs) hashPath(hash, input);
+  hash.update(contextDigest(path.join(PROJECT_ROOT, source.context), path.join(PROJECT_ROOT, source.dockerfile)));
   return `slurm-cluster/${kind}:${hash.digest("hex").slice(0, 12)}`;
 }
 

@@ -1,31 +1,10 @@
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
-import { z } from "zod";
-import { CGROUP_MODES } from "./keys";
 
-/**
- * What a cluster stack publishes for the workers stacks that join it: its `join` output. A
- * workers stack reads it through a StackReference and checks it before creating anything.
- */
-export const JOIN_SCHEMA = z.object({
-  clusterName: z.string(),
-  slurmVersion: z.string(),
-  baseImage: z.string(),
-  cgroupMode: z.enum(CGROUP_MODES),
-  /** Where slurmctld (and srun's ports) are published for other machines; null: nowhere. */
-  controllerAddress: z.string().nullable(),
-  slurmctldPort: z.number(),
-  partitions: z.array(z.string()),
-  /** The cluster stack's own node names (a workers stack may not reuse them). */
-  nodeNames: z.array(z.string()),
-  /** slurm.conf, which must be the same on every node of the cluster. */
-  slurmConf: z.string(),
-  /** The cluster users' Linux accounts (name:uid:gid lines), the same on every node. */
-  usersFile: z.string(),
-  /** The munge key, base64 (a secret output). */
-  mungeKeyBase64: z.string(),
-});
-export type ControllerJoin = z.infer<typeof JOIN_SCHEMA>;
+// The join output's schema lives with the other stack outputs (stack-outputs.ts, no Pulumi SDK).
+import { ControllerJoin, JOIN_SCHEMA } from "./stack-outputs";
+export { JOIN_SCHEMA };
+export type { ControllerJoin };
 
 /** Where a workers stack learns of its controller: the other stack, and the network to it. */
 export interface ControllerStackReader {

@@ -1,4 +1,4 @@
-// npm run local:up -- <stack> [-c key=value ...] [--refresh] [--show-secrets]
+// npm run local:up -- <stack> [-c key=value ...] [--refresh] [--show-secrets] [--continue-on-error]
 // npm run local:preview -- <stack> [-c key=value ...]
 // npm run local:down -- <stack> [--volumes]
 // npm run local:output -- <stack> [--show-secrets]
@@ -9,7 +9,7 @@ import { printableOutputs } from "./program";
 import { parseStackArgs } from "./stack-config";
 
 const FLAGS: Record<string, string[]> = {
-  up: ["--show-secrets", "--refresh"],
+  up: ["--show-secrets", "--refresh", "--continue-on-error"],
   preview: [],
   down: ["--volumes"],
   output: ["--show-secrets"],
@@ -18,7 +18,7 @@ const FLAGS: Record<string, string[]> = {
 async function main(argv: string[]): Promise<void> {
   const [command, stack, ...rest] = argv;
   if (!command || !stack || stack.startsWith("-")) {
-    throw new Error("usage: cli.ts up|preview|down|output <stack> [-c key=value ...] [--refresh] [--show-secrets] [--volumes]");
+    throw new Error("usage: cli.ts up|preview|down|output <stack> [-c key=value ...] [--refresh] [--show-secrets] [--continue-on-error] [--volumes]");
   }
   const known = FLAGS[command];
   if (!known) throw new Error(`unknown command ${command}; use up, preview, down or output`);
@@ -26,7 +26,7 @@ async function main(argv: string[]): Promise<void> {
   for (const f of flags) if (!known.includes(f)) throw new Error(`${command} does not take ${f}`);
 
   if (command === "up") {
-    const result = await up(stack, { overrides, refresh: flags.has("--refresh") });
+    const result = await up(stack, { overrides, refresh: flags.has("--refresh"), continueOnError: flags.has("--continue-on-error") });
     process.stderr.write(`[local:${stack}] up in ${result.seconds.toFixed(1)}s\n`);
     process.stdout.write(JSON.stringify(printableOutputs(result.outputs, flags.has("--show-secrets")), null, 4) + "\n");
   } else if (command === "preview") {

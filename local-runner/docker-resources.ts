@@ -9,6 +9,8 @@ import Docker from "dockerode";
 import * as tar from "tar-stream";
 import { demuxDockerLog } from "../components/node-registration";
 import { PROJECT_ROOT } from "./program";
+import { readContainerInputs } from "./container-read";
+import { durationNs } from "./durations";
 
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -32,25 +34,12 @@ function labelMap(labels: { label: string; value: string }[] | undefined): Recor
   return Object.fromEntries((labels ?? []).map((l) => [l.label, l.value]));
 }
 
-/** Docker durations ("2s", "1m30s", "500ms") to nanoseconds, as the Engine API wants. */
-export function durationNs(value: string | undefined): number | undefined {
-  if (!value) return undefined;
-  const units: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/g;
-  let matched = "";
-  for (let m = re.exec(value); m; m = re.exec(value)) {
-    total += Number(m[1]) * units[m[2]];
-    matched += m[0];
-  }
-  if (matched !== value) throw new Error(`local runner: cannot read duration "${value}"`);
-  return Math.round(total);
-}
+export { durationNs };
 
 const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
   "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
-  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus",
+  "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus", "removeVolumes",
 ];
 
 /**
@@ -67,7 +56,7 @@ export function gpuRequest(value: string): { Driver: string; Count: number; Devi
 }
 
 /** What refresh learned of a resource: gone, or there (for a container, whether it runs). */
-export type ReadResult = { exists: false } | { exists: true; running?: boolean; outputs?: Inputs };
+export type ReadResult = { exists: false } | { exists: true; running?: boolean; inputs?: Inputs; outputs?: Inputs };
 
 const isNotFound = (err: { statusCode?: number }) => err?.statusCode === 404;
 /** Whether the object an inspect asks for exists (any other error is an error). */
@@ -77,8 +66,42 @@ const exists = (inspect: Promise<unknown>): Promise<ReadResult> =>
 const removed = (remove: Promise<unknown>): Promise<void> =>
   remove.then(() => undefined, (err) => (isNotFound(err) ? undefined : Promise.reject(err)));
 
+/** How long and how often a removal that Docker refuses for now is tried again (the provider's StateChangeConf). */
+export interface RemovalRetry {
+  timeoutMs: number;
+  delayMs: number;
+  pollMs: number;
+}
+
+/**
+ * networkRemoveRefresh* and volumeReadRefresh* in the provider: tried every 5 s for 30 s. Its 2 s wait before
+ * the first try is left out: it changes only how long a removal that succeeds at once takes.
+ */
+export const PROVIDER_REMOVAL_RETRY: RemovalRetry = { timeoutMs: 30_000, delayMs: 0, pollMs: 5_000 };
+
+/** Tries `remove` until it succeeds, or fails with something other than `pending`, or the time is up. */
+async function removeWithRetry(what: string, retry: RemovalRetry, remove: () => Promise<unknown>, pending: RegExp): Promise<void> {
+  const deadline = Date.now() + retry.timeoutMs;
+  if (retry.delayMs > 0) await new Promise((r) => setTimeout(r, retry.delayMs));
+  for (;;) {
+    try {
+      await removed(remove());
+      return;
+    } catch (err) {
+      const message = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message;
+      if (!pending.test(message)) throw err;
+      if (Date.now() + retry.pollMs > deadline) throw new Error(`timeout while waiting for ${what} to be removed (${message})`);
+      await new Promise((r) => setTimeout(r, retry.pollMs));
+    }
+  }
+}
+
 export class DockerResources {
-  constructor(private readonly docker: Docker, private readonly progress: Progress) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly progress: Progress,
+    private readonly removalRetry: RemovalRetry = PROVIDER_REMOVAL_RETRY,
+  ) {}
 
   // ---- networks: every input forces a new network; Docker refuses a second one of the same name.
   async createNetwork(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
@@ -98,8 +121,9 @@ export class DockerResources {
     return { id: created.id, outputs: { ...inputs } };
   }
 
+  /** resourceDockerNetworkDelete: a network with active endpoints is tried again for 30 s. */
   async deleteNetwork(id: string, name: string): Promise<void> {
-    await removed(this.docker.getNetwork(id).remove());
+    await removeWithRetry(`network ${name}`, this.removalRetry, () => this.docker.getNetwork(id).remove(), /has active endpoints/);
     this.progress(`deleted network ${name}`);
   }
 
@@ -120,8 +144,9 @@ export class DockerResources {
     return { id: inputs.name, outputs: { ...inputs, mountpoint: (volume as unknown as { Mountpoint?: string }).Mountpoint ?? "" } };
   }
 
+  /** resourceDockerVolumeDelete: VolumeRemove with force, tried again for 30 s while the volume is in use. */
   async deleteVolume(name: string): Promise<void> {
-    await removed(this.docker.getVolume(name).remove());
+    await removeWithRetry(`volume ${name}`, this.removalRetry, () => this.docker.getVolume(name).remove({ force: true }), /volume is in use/);
     this.progress(`deleted volume ${name}`);
   }
 
@@ -205,7 +230,7 @@ export class DockerResources {
    * with `wait`, poll until healthy for waitTimeout seconds, and a container that never gets
    * there stays, recorded with the error (PartialCreateError).
    */
-  async createContainer(inputs: Inputs): Promise<{ id: string; outputs: Inputs }> {
+  async createContainer(inputs: Inputs): Promise<{ id: string; outputs: Inputs; running: boolean }> {
     refuseUnknown("Container", inputs, CONTAINER_INPUTS);
     const name: string = inputs.name;
     const networks: { name: string; aliases?: string[]; ipv4Address?: string }[] = inputs.networksAdvanced ?? [];
@@ -270,10 +295,20 @@ export class DockerResources {
     const created = await this.docker.createContainer(options).catch((err: Error) => {
       throw new Error(`Unable to create container ${name}: ${err.message}`);
     });
+    // resourceDockerContainerCreate returns its error after ContainerCreate succeeded, so the bridge keeps the
+    // container in state with init errors: a failed network connect or upload does the same here.
+    const partial = async (what: string, err: Error) =>
+      new PartialCreateError(`${what} (container ${name}): ${err.message}`, created.id, this.containerOutputs(inputs, await created.inspect()));
     for (const extra of networks.slice(1)) {
-      await this.docker.getNetwork(extra.name).connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } });
+      await this.docker
+        .getNetwork(extra.name)
+        .connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } })
+        .catch(async (err: Error) => Promise.reject(await partial(`Unable to connect to network ${extra.name}`, err)));
     }
-    if (inputs.uploads?.length) await created.putArchive(await uploadsTar(inputs.uploads), { path: "/" });
+    if (inputs.uploads?.length) {
+      const archive = await uploadsTar(inputs.uploads);
+      await created.putArchive(archive, { path: "/" }).catch(async (err: Error) => Promise.reject(await partial("Unable to upload volume content", err)));
+    }
     await created.start().catch(async (err: Error) => {
       // As the provider: the container exists once created, so a failed start leaves it in state
       // (with init errors) for the next `up` to deal with, not as a stray that blocks its name.
@@ -292,7 +327,10 @@ export class DockerResources {
         );
       }
     }
-    return { id: created.id, outputs: this.containerOutputs(inputs, await created.inspect()) };
+    // Create ends with resourceDockerContainerRead: a container that already exited is read with must_run
+    // false, so the next `up` starts it.
+    const info = await created.inspect();
+    return { id: created.id, outputs: this.containerOutputs(inputs, info), running: info.State.Running };
   }
 
   /** The provider's wait loop: healthy within waitTimeout, or not; it does not give up earlier. */
@@ -333,7 +371,7 @@ export class DockerResources {
     return this.containerOutputs(news, info);
   }
 
-  /** The provider's delete: stop with destroyGraceSeconds (0 when unset), then remove. */
+  /** The provider's delete: stop with destroyGraceSeconds (0 when unset), remove, then wait until it is gone. */
   async deleteContainer(id: string, inputs: Inputs): Promise<void> {
     const container = this.docker.getContainer(id);
     const grace = inputs.destroyGraceSeconds ?? 0;
@@ -341,14 +379,17 @@ export class DockerResources {
     await container.stop({ t: grace }).catch((err: { statusCode?: number }) => {
       if (err.statusCode !== 304 && err.statusCode !== 404) throw err; // 304: already stopped
     });
-    await removed(container.remove({ force: true }));
+    // resourceDockerContainerDelete: RemoveVolumes = remove_volumes (default true), Force = true, then ContainerWait(not-running), "No such container" ignored.
+    await removed(container.remove({ force: true, v: inputs.removeVolumes ?? true }));
+    await removed(container.wait({ condition: "not-running" }));
     this.progress(`deleted container ${inputs.name} (stopped in ${((Date.now() - started) / 1000).toFixed(1)}s, grace ${grace}s)`);
   }
 
   async readContainer(id: string, inputs: Inputs): Promise<ReadResult> {
     const info = await this.docker.getContainer(id).inspect().catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)));
     if (!info) return { exists: false };
-    return { exists: true, running: info.State.Running, outputs: this.containerOutputs(inputs, info) };
+    const read = readContainerInputs(inputs, info);
+    return { exists: true, running: info.State.Running, inputs: read, outputs: this.containerOutputs(read, info) };
   }
 
   private containerOutputs(inputs: Inputs, info: Docker.ContainerInspectInfo): Inputs {

@@ -11,10 +11,11 @@ import * as pulumi from "@pulumi/pulumi";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const requireFromString: (code: string, filename?: string) => { handler(): pulumi.dynamic.ResourceProvider } = require("require-from-string");
 import { DockerResources, PartialCreateError, Progress, ReadResult } from "./docker-resources";
-import { Inputs, Step, deletionOrder, describeStep, planStep } from "./plan";
-import { behaviourOf } from "./provider-table";
+import { Inputs, Step, changedInputs, deletionOrder, describeStep, planStep } from "./plan";
+import { behaviourOf, inputEffect } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
-import { readStackConfig } from "./stack-config";
+import { readStackConfig, saveConfigOverrides } from "./stack-config";
+import { durationNs } from "./durations";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
 import { dockerClientOptions, resolveDockerHost } from "../config/host";
@@ -26,7 +27,15 @@ export interface RunOptions {
   progress?: Progress;
   /** Read the engine's real state into the runner's state first (`pulumi up --refresh`). */
   refresh?: boolean;
+  /** Keep starting steps after one failed (`pulumi up --continue-on-error`). */
+  continueOnError?: boolean;
 }
+
+/** A registration that reached the runner after an earlier step failed: the Pulumi engine starts no new step then. */
+export class StepNotStartedError extends Error {}
+
+/** How a Deployment reaches Docker; tests hand in an in-memory engine. */
+export type DockerFactory = (host: string) => Docker;
 
 export interface UpResult {
   outputs: Record<string, ResolvedOutput>;
@@ -76,10 +85,52 @@ function defaultProgress(stack: string): Progress {
   return (line: string) => process.stderr.write(`[local:${stack}] ${line}\n`);
 }
 
+/** A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled. */
+async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string): Promise<T> {
+  const ms = timeout ? (durationNs(timeout) ?? 0) / 1e6 : 0;
+  if (!ms) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`)), ms);
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Outputs a provider always marks secret (pulumi-random's schema). */
+const SECRET_OUTPUTS: Record<string, string[]> = {
+  "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
+  "random:index/randomBytes:RandomBytes": ["base64", "hex"],
+};
+
+/** Which inputs arrived as secrets, and which outputs are secret: encrypted in the state file. */
+function secretNames(args: RegistrationArgs): { secretInputs?: string[]; secretOutputs?: string[] } {
+  const holds = (v: unknown): boolean =>
+    Array.isArray(v) ? v.some(holds) : v !== null && typeof v === "object" ? SECRET_SIG in v || Object.values(v).some(holds) : false;
+  const inputs = Object.keys(args.inputs).filter((k) => holds(args.inputs[k]));
+  const outputs = [...new Set([...inputs, ...(SECRET_OUTPUTS[args.type] ?? []), ...(args.details.additionalSecretOutputs ?? [])])];
+  return { secretInputs: inputs.length ? inputs : undefined, secretOutputs: outputs.length ? outputs : undefined };
+}
+
+/** Wraps the named top-level outputs as secrets on the wire (additionalSecretOutputs). */
+function markSecret(state: Inputs, names: string[]): Inputs {
+  if (names.length === 0) return state;
+  const wrapped = { ...state };
+  for (const n of names) if (n in wrapped) wrapped[n] = { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wrapped[n] };
+  return wrapped;
+}
+
 /** One run of the program against the state: applies (up) or only plans (preview). */
-class Deployment {
+export class Deployment {
   private readonly clients = new Map<string, DockerResources>();
   private readonly registered = new Set<string>();
+  /** Resources replaced because something they are built on is replaced first (delete-before-replace). */
+  private readonly dependentReplacements = new Set<string>();
+  /** A step failed: as the Pulumi engine, start no new step unless continueOnError. */
+  private failed = false;
   readonly changes: string[] = [];
   readonly counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
 
@@ -89,6 +140,7 @@ class Deployment {
     private readonly defaultHost: string,
     private readonly progress: Progress,
     private readonly apply: boolean,
+    private readonly options: { continueOnError?: boolean; docker?: DockerFactory } = {},
   ) {}
 
   private save(): void {
@@ -108,7 +160,7 @@ class Deployment {
     const host = (providerKey && this.state.resources[providerKey]?.inputs.host) || this.defaultHost;
     let client = this.clients.get(host);
     if (!client) {
-      client = new DockerResources(new Docker(dockerClientOptions(host)), this.progress);
+      client = new DockerResources(this.options.docker ? this.options.docker(host) : new Docker(dockerClientOptions(host)), this.progress);
       this.clients.set(host, client);
     }
     return client;
@@ -125,14 +177,29 @@ class Deployment {
     },
   };
 
-  private async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
+  async register(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     if (!args.custom) return { id: undefined, state: args.inputs }; // components own nothing
     if (args.type === STACK_REFERENCE) return stackReference(String(args.inputs.name ?? args.id ?? args.name), this.stack);
+    // pkg/resource/deploy/step_executor.go: after a step fails the executor cancels and starts no further step.
+    if (this.apply && this.failed && !this.options.continueOnError) {
+      throw new StepNotStartedError(`${args.name}: not started, an earlier step failed (up --continue-on-error applies what does not depend on it)`);
+    }
+    try {
+      return await this.registerStep(args);
+    } catch (err) {
+      if (this.apply) this.failed = true;
+      throw err;
+    }
+  }
+
+  private async registerStep(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     const key = resourceKey(args.type, args.name);
     this.registered.add(key);
     const inputs = unwrapSecrets(args.inputs);
     const { details } = args;
     if (details.ignoreChanges.length > 0) throw new Error(`local runner: ignoreChanges (on ${args.name}) is not implemented`);
+    if (details.unsupported?.length) throw new Error(`local runner: resource option(s) ${details.unsupported.join(", ")} (on ${args.name}) are not implemented`);
+    this.followAliases(key, args);
     const record = (id: string, outputs: Inputs, extra: Partial<StateResource> = {}) => {
       this.state.resources[key] = {
         type: args.type,
@@ -141,16 +208,40 @@ class Deployment {
         inputs,
         outputs,
         dependencies: details.dependencies.map(keyFromUrn).filter((k) => k !== key),
+        inputDependencies: Object.fromEntries(Object.entries(details.propertyDependencies ?? {}).map(([input, urns]) => [input, urns.map(keyFromUrn)])),
         provider: this.providerKey(args.provider),
         retainOnDelete: details.retainOnDelete,
+        protect: details.protect || undefined,
+        ...secretNames(args),
+        customTimeouts: details.customTimeouts && Object.values(details.customTimeouts).some(Boolean) ? details.customTimeouts : undefined,
         ...extra,
       };
       this.save();
     };
+    const result = await this.registerProviderBacked(key, args, inputs, record);
+    // The engine marks additionalSecretOutputs secret in what it hands back to the program.
+    return { ...result, state: markSecret(result.state, details.additionalSecretOutputs ?? []) };
+  }
+
+  private async registerProviderBacked(
+    key: string,
+    args: RegistrationArgs,
+    inputs: Inputs,
+    record: (id: string, outputs: Inputs, extra?: Partial<StateResource>) => void,
+  ): Promise<pulumi.runtime.MockResourceResult> {
+    const { details } = args;
     const old = this.state.resources[key];
     if (args.type.startsWith(DYNAMIC)) return this.registerDynamic(key, args, inputs, old, record);
 
-    const step = planStep(args.type, old, inputs, details);
+    let step = planStep(args.type, old, inputs, details);
+    // step_generator.go: a replacement of a resource protected in state and in the program is an error.
+    if (step.kind === "replace" && old?.protect && details.protect) {
+      throw new Error(`unable to replace resource ${args.name} as it is currently marked for protection; remove the protect flag from the program and run up`);
+    }
+    // Deleted (or, in a preview, to be deleted) ahead of the replacement of something it depends on.
+    const replacedFirst = old !== undefined && (old.deletedForReplacement || this.dependentReplacements.has(key));
+    if (replacedFirst) step = { ...step, kind: "replace", deleteBeforeReplace: true };
+    if (step.kind === "replace" && step.deleteBeforeReplace && old) await this.replaceDependentsFirst(key, old);
     this.note(step.kind, args.type, args.name, step.changes);
     if (step.kind === "same") {
       record(old!.id, old!.outputs, {});
@@ -161,14 +252,15 @@ class Deployment {
       return step.kind === "update" ? { id: old!.id, state: { ...old!.outputs, ...inputs } } : { id: undefined, state: inputs };
     }
     const provider = this.providerKey(args.provider);
+    const timeouts = details.customTimeouts ?? {};
     if (step.kind === "update") {
-      const outputs = await this.update(old!, inputs, step, provider);
+      const outputs = await withTimeout(this.update(old!, inputs, step, provider), timeouts.update, `updating ${args.name}`);
       record(old!.id, outputs);
       return { id: old!.id, state: outputs };
     }
     if (step.kind === "replace") {
       if (step.deleteBeforeReplace) {
-        await this.delete(old!);
+        if (!old!.deletedForReplacement) await this.delete(old!);
         delete this.state.resources[key];
         this.save();
       } else {
@@ -176,8 +268,8 @@ class Deployment {
       }
     }
     try {
-      const { id, outputs } = await this.create(args.type, inputs, provider);
-      record(id, outputs);
+      const { id, outputs, running } = await withTimeout(this.create(args.type, inputs, provider), timeouts.create, `creating ${args.name}`);
+      record(id, outputs, running === false ? { stopped: true } : {});
       return { id, state: outputs };
     } catch (err) {
       // A container created but never healthy stays in state, as the provider leaves it.
@@ -186,6 +278,13 @@ class Deployment {
     }
   }
 
+  /**
+   * A dynamic resource, called as the Pulumi host's dynamic provider server calls it
+   * (sdk/nodejs/cmd/dynamic-provider): check(old inputs, news); diff(id, old outputs, news), and
+   * without a diff (or changes undefined) the engine's own comparison of inputs, where any change is
+   * an update; replace only on `replaces`, create-before-delete unless diff says deleteBeforeReplace;
+   * a provider without update touches nothing (its outputs become empty, as the host's are).
+   */
   private async registerDynamic(
     key: string,
     args: RegistrationArgs,
@@ -194,37 +293,79 @@ class Deployment {
     record: (id: string, outputs: Inputs, extra?: Partial<StateResource>) => void,
   ): Promise<pulumi.runtime.MockResourceResult> {
     const provider = dynamicProvider(inputs);
-    const { __provider: _code, ...props } = inputs;
-    const news = provider.check ? ((await provider.check(old?.outputs ?? {}, props)).inputs ?? props) : props;
+    const withoutCode = ({ __provider: _code, ...rest }: Inputs) => rest;
+    const props = withoutCode(inputs);
+    const oldInputs = old ? withoutCode(old.inputs) : {};
+    const news = provider.check ? ((await provider.check(oldInputs, props)).inputs ?? props) : props;
+    const stored = { inputs: { ...news, __provider: inputs.__provider } };
     if (!old) {
       this.note("create", args.type, args.name);
       if (!this.apply) return { id: undefined, state: inputs };
       const { id, outs = {} } = await provider.create(news);
-      record(id, { ...outs, __provider: inputs.__provider });
+      record(id, { ...outs, __provider: inputs.__provider }, stored);
       return { id, state: outs };
     }
-    const diff = provider.diff ? await provider.diff(old.id, old.outputs, news) : { changes: true };
-    if (!diff.changes) {
+    const diff = provider.diff ? await provider.diff(old.id, old.outputs, news) : {};
+    const changed = diff.changes ?? changedInputs(oldInputs, news).length > 0;
+    if (!changed) {
       this.note("same", args.type, args.name);
-      record(old.id, old.outputs);
+      record(old.id, old.outputs, { inputs: old.inputs });
       return { id: old.id, state: old.outputs };
     }
-    const replace = (diff.replaces?.length ?? 0) > 0 || !provider.update;
+    const replace = (diff.replaces?.length ?? 0) > 0;
     this.note(replace ? "replace" : "update", args.type, args.name, (diff.replaces ?? []).map((input) => ({ input, effect: "replace" as const })));
     if (!this.apply) return { id: old.id, state: inputs };
     let id = old.id;
     let outs: Inputs;
     if (replace) {
-      if (provider.delete) await provider.delete(old.id, old.outputs);
+      if (diff.deleteBeforeReplace) {
+        if (provider.delete) await provider.delete(old.id, old.outputs);
+        delete this.state.resources[key];
+        this.save();
+      } else {
+        this.state.pendingDeletes = [...(this.state.pendingDeletes ?? []), old];
+      }
       ({ id, outs = {} } = await provider.create(news));
     } else {
-      outs = (await provider.update!(old.id, old.outputs, news)).outs ?? {};
+      // The host's update: without provider.update the result is empty, so only __provider stays in the outputs.
+      outs = provider.update ? ((await provider.update(old.id, old.outputs, news))?.outs ?? {}) : {};
     }
-    record(id, { ...outs, __provider: inputs.__provider });
+    record(id, { ...outs, __provider: inputs.__provider }, stored);
     return { id, state: outs };
   }
 
-  private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs }> {
+  /**
+   * pkg/resource/deploy/step_generator.go calculateDependentReplacements: before a delete-before-replace,
+   * every resource whose input comes from the replaced one and would be replaced by that input
+   * changing (networksAdvanced, mounts: ForceNew) is deleted first, dependents first; it is created
+   * again when the program registers it.
+   */
+  private async replaceDependentsFirst(key: string, old: StateResource): Promise<void> {
+    const dependents = new Set<string>();
+    const visit = (of: string) => {
+      for (const [k, res] of Object.entries(this.state.resources)) {
+        if (dependents.has(k) || res.deletedForReplacement || res.type.startsWith(DYNAMIC)) continue;
+        const forcing = Object.entries(res.inputDependencies ?? {}).some(([input, deps]) => deps.includes(of) && inputEffect(res.type, input) === "replace");
+        if (forcing) {
+          dependents.add(k);
+          visit(k);
+        }
+      }
+    };
+    visit(key);
+    for (const k of deletionOrder([...dependents], this.state.resources)) {
+      this.dependentReplacements.add(k);
+      const res = this.state.resources[k];
+      if (res.protect) throw new Error(`unable to replace resource ${res.name} as it is currently marked for protection (it is built on ${old.name}, which is replaced)`);
+      if (!this.apply) continue;
+      this.progress(`${res.name}: deleted before ${old.name} is replaced, as it is built on it`);
+      await this.delete(res);
+      res.deletedForReplacement = true;
+      this.save();
+    }
+  }
+
+  private async create(type: string, inputs: Inputs, provider: string | undefined): Promise<{ id: string; outputs: Inputs; running?: boolean }> {
     switch (type) {
       case "pulumi:providers:docker":
         return { id: crypto.randomUUID(), outputs: inputs };
@@ -263,6 +404,30 @@ class Deployment {
   }
 
   async delete(res: StateResource): Promise<void> {
+    return withTimeout(this.deleteUnprotected(res), res.customTimeouts?.delete, `deleting ${res.name}`);
+  }
+
+  /**
+   * Aliases: a resource registered under a new name or type that state holds under an alias is
+   * the same resource, moved to its new key (the engine's alias matching), not a create and a delete.
+   */
+  private followAliases(key: string, args: RegistrationArgs): void {
+    if (this.state.resources[key]) return;
+    for (const alias of args.details.aliases ?? []) {
+      const from = alias.urn ? keyFromUrn(alias.urn) : resourceKey(alias.type ?? args.type, alias.name ?? args.name);
+      const res = this.state.resources[from];
+      if (!res || from === key) continue;
+      if (this.apply) this.progress(`${args.name}: found in state under its alias ${res.name}`);
+      this.state.resources[key] = { ...res, type: args.type, name: args.name };
+      delete this.state.resources[from];
+      for (const other of Object.values(this.state.resources)) {
+        other.dependencies = other.dependencies.map((d) => (d === from ? key : d));
+      }
+      return;
+    }
+  }
+
+  private async deleteUnprotected(res: StateResource): Promise<void> {
     const docker = this.docker(res.provider);
     if (res.type.startsWith(DYNAMIC)) {
       const provider = dynamicProvider(res.outputs);
@@ -289,9 +454,16 @@ class Deployment {
     const gone = Object.keys(this.state.resources).filter((k) => !this.registered.has(k));
     const all: Record<string, StateResource> = { ...Object.fromEntries(gone.map((k) => [k, this.state.resources[k]])) };
     pending.forEach((res, i) => (all[`${resourceKey(res.type, res.name)}#replaced${i}`] = res));
+    const protectedOnes: string[] = [];
     for (const key of deletionOrder(Object.keys(all), all)) {
       const res = all[key];
       const replaced = key.includes("#replaced");
+      // The engine goes on past protected resources (deleteProtectedError) and fails the run at the end.
+      // step.go deleteProtectedError: a protected resource is never deleted (a replaced one was unprotected first).
+      if (res.protect && !replaced) {
+        protectedOnes.push(res.name);
+        continue;
+      }
       if (!replaced) this.note("delete", res.type, res.name);
       if (!this.apply) continue;
       if (res.retainOnDelete) this.progress(`${res.name}: retained (retainOnDelete), not deleted`);
@@ -300,7 +472,10 @@ class Deployment {
       else delete this.state.resources[key];
       this.save();
     }
-    if (this.apply) delete this.state.pendingDeletes;
+    if (this.apply && (this.state.pendingDeletes ?? []).length === 0) delete this.state.pendingDeletes;
+    if (protectedOnes.length > 0) {
+      throw new Error(`resource(s) ${protectedOnes.join(", ")} cannot be deleted because they are protected; remove the protect flag from the program and run up first`);
+    }
   }
 
   /** `pulumi refresh`: what each provider's Read reports replaces what state says. */
@@ -324,12 +499,16 @@ class Deployment {
       if (!read.exists) {
         this.progress(`refresh: ${res.name} no longer exists`);
         delete this.state.resources[key];
-      } else if (read.running === false) {
-        this.progress(`refresh: ${res.name} is stopped`);
-        res.stopped = true;
       } else {
-        if (read.outputs) res.outputs = read.outputs;
-        delete res.stopped;
+        // As the bridge: what Read set (a stopped container too) becomes the state the next plan diffs against.
+        if (read.inputs) res.inputs = read.inputs;
+        if (read.running === false) {
+          this.progress(`refresh: ${res.name} is stopped`);
+          res.stopped = true;
+        } else {
+          if (read.outputs) res.outputs = read.outputs;
+          delete res.stopped;
+        }
       }
     }
     this.save();
@@ -347,17 +526,16 @@ async function engineFor(config: Record<string, string>): Promise<string> {
 /** `pulumi up [--refresh]`: brings `stack` up on the Docker engine; resolves to its outputs. */
 export async function up(stack: string, options: RunOptions = {}): Promise<UpResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const state = loadState(stack);
   const started = Date.now();
-  const deployment = new Deployment(stack, state, host, progress, true);
+  const deployment = new Deployment(stack, state, host, progress, true, { continueOnError: options.continueOnError });
   if (options.refresh) await deployment.refresh();
   progress(`running the program for stack ${stack}`);
   const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
-  if (errors.length > 0) {
-    throw new Error(`stack ${stack} failed:\n${errors.map((e) => e.message).join("\n---\n")}`);
-  }
+  if (errors.length > 0) throw new Error(`stack ${stack} failed:\n${failureReport(errors)}`);
   await deployment.deleteUndeclared();
   state.outputs = outputs;
   saveState(stack, state);
@@ -365,6 +543,14 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   const c = deployment.counts;
   progress(`${c.create} created, ${c.update} updated, ${c.replace} replaced, ${c.delete} deleted, ${c.same} unchanged`);
   return { outputs, seconds: (Date.now() - started) / 1000, changes: deployment.changes };
+}
+
+/** The errors of a failed run: each failure once, and how many steps were not started after it. */
+export function failureReport(errors: Error[]): string {
+  const notStarted = errors.filter((e) => e instanceof StepNotStartedError);
+  const failures = errors.filter((e) => !(e instanceof StepNotStartedError) && !notStarted.some((n) => e.message.includes(n.message)));
+  const lines = failures.map((e) => e.message).join("\n---\n");
+  return notStarted.length > 0 ? `${lines}\n(${notStarted.length} step(s) not started after the failure, as pulumi up stops; --continue-on-error applies them)` : lines;
 }
 
 /**
@@ -387,7 +573,8 @@ async function warnAboutDrift(stack: string, state: SavedState, host: string, pr
 /** `pulumi preview`: runs the program with preview=true and reports the plan, touching nothing. */
 export async function preview(stack: string, options: RunOptions = {}): Promise<PreviewResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const deployment = new Deployment(stack, loadState(stack), host, progress, false);
   const { errors } = await runProgram(stack, config, deployment.mocks, true);
@@ -412,7 +599,8 @@ export interface DownResult {
  */
 export async function down(stack: string, options: { volumes?: boolean; progress?: Progress; overrides?: string[] } = {}): Promise<DownResult> {
   const progress = options.progress ?? defaultProgress(stack);
-  const config = readStackConfig(stack, options.overrides ?? []);
+  saveConfigOverrides(stack, options.overrides ?? []); // as pulumi up/preview/destroy -c: saved for every later command
+  const config = readStackConfig(stack);
   const host = await engineFor(config);
   const result: DownResult = { deleted: [], leftovers: [] };
   if (options.volumes) {

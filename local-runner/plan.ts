@@ -58,7 +58,7 @@ export function changedInputs(olds: Inputs, news: Inputs): string[] {
  */
 export function planStep(type: string, old: StateResource | undefined, news: Inputs, options: ResourceOptions): Step {
   const behaviour = behaviourOf(type);
-  const deleteBeforeReplace = options.deleteBeforeReplace ?? behaviour.deleteBeforeReplace;
+  const deleteBeforeReplace = options.deleteBeforeReplace ?? (behaviour.deleteBeforeReplace || (behaviour.autonamed === true && news.name !== undefined));
   if (!old) return { kind: "create", changes: [], deleteBeforeReplace };
   const changes = changedInputs(old.inputs, news).map((input) => ({
     input,

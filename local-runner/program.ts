@@ -44,6 +44,16 @@ export interface RegistrationDetails {
   deleteBeforeReplace?: boolean;
   replaceOnChanges: string[];
   ignoreChanges: string[];
+  /** For each input, the URNs of the resources its value came from. */
+  propertyDependencies?: Record<string, string[]>;
+  protect?: boolean;
+  /** customTimeouts, as Go durations ("5m"); empty when unset. */
+  customTimeouts?: { create?: string; update?: string; delete?: string };
+  /** Earlier identities of the resource (aliases): a URN, or a name and/or type to look under. */
+  aliases?: { urn?: string; name?: string; type?: string }[];
+  additionalSecretOutputs?: string[];
+  /** Options set on the registration that the runner does not implement (it refuses them). */
+  unsupported?: string[];
 }
 
 export type RegistrationArgs = pulumi.runtime.MockResourceArgs & { details: RegistrationDetails };
@@ -55,7 +65,7 @@ export interface ProgramMocks {
 
 /** The registration request's options, which the mock monitor does not pass on to newResource. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function detailsOf(req: any): RegistrationDetails {
+export function detailsOf(req: any): RegistrationDetails {
   return {
     dependencies: req.getDependenciesList(),
     parent: req.getParent(),
@@ -63,7 +73,58 @@ function detailsOf(req: any): RegistrationDetails {
     deleteBeforeReplace: req.getDeletebeforereplacedefined() ? req.getDeletebeforereplace() : undefined,
     replaceOnChanges: req.getReplaceonchangesList(),
     ignoreChanges: req.getIgnorechangesList(),
+    propertyDependencies: propertyDependenciesOf(req),
+    protect: req.getProtect?.() === true,
+    customTimeouts: customTimeoutsOf(req),
+    aliases: aliasesOf(req),
+    additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+    unsupported: unsupportedOptionsOf(req),
   };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function customTimeoutsOf(req: any): RegistrationDetails["customTimeouts"] {
+  const t = req.getCustomtimeouts?.();
+  if (!t) return {};
+  const pick = (v: string) => (v ? v : undefined);
+  return { create: pick(t.getCreate()), update: pick(t.getUpdate()), delete: pick(t.getDelete()) };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function aliasesOf(req: any): RegistrationDetails["aliases"] {
+  const urns = (req.getAliasurnsList?.() ?? []).map((urn: string) => ({ urn }));
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const specs = (req.getAliasesList?.() ?? []).map((a: any) => {
+    const urn = a.getUrn?.();
+    if (urn) return { urn };
+    const spec = a.getSpec();
+    return { name: spec.getName() || undefined, type: spec.getType() || undefined };
+  });
+  return [...urns, ...specs];
+}
+
+/** Options a program may set that the runner has no implementation for. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function unsupportedOptionsOf(req: any): string[] {
+  const set: [string, boolean][] = [
+    ["import", !!req.getImportid?.()],
+    ["deletedWith", !!req.getDeletedwith?.()],
+    ["replaceWith", (req.getReplaceWithList?.() ?? []).length > 0],
+    ["replacementTrigger", !!req.getReplacementTrigger?.()],
+    ["hideDiffs", (req.getHidediffsList?.() ?? []).length > 0],
+    ["hooks", !!req.getHooks?.()],
+    ["transforms", (req.getTransformsList?.() ?? []).length > 0],
+    ["envVarMappings", (req.getEnvvarmappingsMap?.()?.getLength?.() ?? 0) > 0],
+  ];
+  return set.filter(([, on]) => on).map(([name]) => name);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function propertyDependenciesOf(req: any): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  req.getPropertydependenciesMap?.().forEach((deps: any, prop: string) => (out[prop] = deps.getUrnsList()));
+  return out;
 }
 
 /**

@@ -5,7 +5,8 @@
 //   replaces; resourceDockerContainerUpdate applies only restart, max_retry_count, cpu_shares,
 //   memory, memory_reservation, cpu_set, memory_swap and the device_* limits; every other input
 //   without ForceNew (healthcheck, tmpfs, wait, destroy_grace_seconds, ...) is written to state and
-//   changes nothing in Docker. pulumi-docker sets DeleteBeforeReplace on Container only.
+//   changes nothing in Docker. pulumi-docker sets DeleteBeforeReplace on Container; Network
+//   and Volume are deleted first when the program names them (the bridge's autonaming rule, see autonamed).
 // - docker:index/image:Image is pulumi-docker's own provider: any input change is an update
 //   (rebuild), Read returns the state as it is (refresh never notices a deleted image) and Delete
 //   does nothing (the image stays on the engine).
@@ -21,6 +22,11 @@ export interface ResourceBehaviour {
   inputs: Record<string, InputEffect>;
   /** The provider deletes the old resource before creating its replacement. */
   deleteBeforeReplace: boolean;
+  /**
+   * pulumi-docker autonames `name` (SetAutonaming in provider/resources.go): the bridge deletes before
+   * replacing when the program set the name itself (nameRequiresDeleteBeforeReplace).
+   */
+  autonamed?: boolean;
   /** What `refresh` learns from the engine. */
   refresh: "container" | "exists" | "none";
 }
@@ -45,8 +51,8 @@ export const RESOURCE_BEHAVIOUR: Record<string, ResourceBehaviour> = {
     deleteBeforeReplace: true,
     refresh: "container",
   },
-  "docker:index/network:Network": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "exists" },
-  "docker:index/volume:Volume": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "exists" },
+  "docker:index/network:Network": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, autonamed: true, refresh: "exists" },
+  "docker:index/volume:Volume": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, autonamed: true, refresh: "exists" },
   "docker:index/image:Image": { otherInputs: "update", inputs: {}, deleteBeforeReplace: false, refresh: "none" },
   "docker:index/remoteImage:RemoteImage": {
     otherInputs: "replace",

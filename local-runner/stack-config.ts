@@ -29,6 +29,42 @@ export function parseStackArgs(args: string[], allowFlags: boolean): { overrides
   return { overrides, flags };
 }
 
+function parseOverride(override: string): [string, string] {
+  const eq = override.indexOf("=");
+  if (eq <= 0) throw new Error(`-c ${override}: expected key=value`);
+  return [fullKey(override.slice(0, eq)), override.slice(eq + 1)];
+}
+
+/**
+ * `pulumi up -c key=value` (and preview, destroy) saves each value into Pulumi.<stack>.yaml, as
+ * `pulumi config set` does, so every later command uses it. Lines are edited in place: the file's
+ * comments stay. Values are written as strings, as Pulumi writes them.
+ */
+export function saveConfigOverrides(stack: string, overrides: string[], root = PROJECT_ROOT): void {
+  if (overrides.length === 0) return;
+  const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+  readStackConfig(stack, overrides, root); // an unknown stack or a bad override fails before anything is written
+  let lines = fs.readFileSync(stackFile, "utf8").replace(/\n$/, "").split("\n");
+  for (const override of overrides) {
+    const [key, value] = parseOverride(override);
+    const short = key.startsWith(`${PROJECT_NAME}:`) ? key.slice(PROJECT_NAME.length + 1) : undefined;
+    const line = `  ${key}: ${yaml.dump(value, { lineWidth: -1 }).trimEnd()}`;
+    const existing = lines.findIndex((l) => l.startsWith(`  ${key}:`) || (short !== undefined && l.startsWith(`  ${short}:`)));
+    if (existing >= 0 && !/:\s*[|>]/.test(lines[existing]) && !/^\s{4}/.test(lines[existing + 1] ?? "")) {
+      lines[existing] = line;
+      continue;
+    }
+    if (existing >= 0) throw new Error(`${stackFile}: ${key} holds a multi-line value; set it with an editor, not -c`);
+    if (!lines.includes("config:")) lines = [...lines, "config:"];
+    const section = lines.indexOf("config:");
+    let end = section + 1;
+    while (end < lines.length && (/^\s+\S/.test(lines[end]) || lines[end].trim() === "")) end++;
+    while (end > section + 1 && lines[end - 1].trim() === "") end--;
+    lines.splice(end, 0, line);
+  }
+  fs.writeFileSync(stackFile, `${lines.join("\n")}\n`);
+}
+
 export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT): Record<string, string> {
   const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) {
@@ -50,9 +86,8 @@ export function readStackConfig(stack: string, overrides: string[] = [], root = 
     config[fullKey(key)] = asConfigString(value);
   }
   for (const override of overrides) {
-    const eq = override.indexOf("=");
-    if (eq <= 0) throw new Error(`-c ${override}: expected key=value`);
-    config[fullKey(override.slice(0, eq))] = override.slice(eq + 1);
+    const [key, value] = parseOverride(override);
+    config[key] = value;
   }
   return config;
 }

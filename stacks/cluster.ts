@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../config";
 import { renderUsersFile } from "../config/accounting";
 import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
@@ -14,6 +13,7 @@ import { WorkerNode } from "../components/worker-node";
 import { ClusterAccounts } from "../components/cluster-accounts";
 import { LinuxUsers } from "../components/linux-users";
 import { nodeOutput, stackFoundation } from "./common";
+import { ClusterStackOutputs, ProgramOutputs } from "../config/stack-outputs";
 
 /** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
 export function clusterStack(spec: ClusterSpec) {
@@ -80,7 +80,7 @@ export function clusterStack(spec: ClusterSpec) {
 
   // Stack outputs: stable names, read by dashboards and scripts (documented in the README).
   return {
-    role: spec.role,
+    role: "cluster" as const, // index.ts runs this stack for role cluster only
     clusterName: spec.clusterName,
     partition: spec.partition,
     platform: spec.platform,
@@ -130,5 +130,5 @@ export function clusterStack(spec: ClusterSpec) {
           grafanaAdminPassword: monitoring.grafanaAdminPassword ?? null,
         }
       : null,
-  } satisfies Record<string, pulumi.Input<unknown>>;
+  } satisfies { [K in keyof ClusterStackOutputs]: ProgramOutputs<ClusterStackOutputs[K]> };
 }

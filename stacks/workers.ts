@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../config";
 import { controllerMungeKey } from "../config/controller-stack";
 import { renderCgroupConf, workerContainerSettings } from "../config/render";
@@ -9,6 +8,7 @@ import { nodeExporter } from "../components/monitoring-stack";
 import { WorkerNode } from "../components/worker-node";
 import { LinuxUsers } from "../components/linux-users";
 import { nodeOutput, stackFoundation } from "./common";
+import { ProgramOutputs, WorkersStackOutputs } from "../config/stack-outputs";
 
 /**
  * Workers only (role workers), on another machine, joining the cluster of spec.controller.stack:
@@ -48,7 +48,7 @@ export function workersStack(spec: ClusterSpec) {
   new LinuxUsers("linux-users", { usersFile: files.usersFile, containers: workers.map((w) => w.containerName), dockerHost: spec.dockerHost }, { dependsOn: workers });
 
   return {
-    role: spec.role,
+    role: "workers" as const, // index.ts runs this stack for role workers only
     clusterName: spec.clusterName,
     controllerStack: controller.stack,
     partition: spec.partition,
@@ -65,5 +65,5 @@ export function workersStack(spec: ClusterSpec) {
     })),
     sharedVolume: { name: shared.name, mountPath: spec.sharedMountPath, nfs: spec.sharedNfs || null },
     monitoring: exporter ? { nodeExporterUrl: `http://${spec.advertiseAddress}:${spec.monitoring!.nodeExporterPort}/metrics` } : null,
-  } satisfies Record<string, pulumi.Input<unknown>>;
+  } satisfies { [K in keyof WorkersStackOutputs]: ProgramOutputs<WorkersStackOutputs[K]> };
 }

@@ -7,7 +7,7 @@ import { stackReference, unwrapSecrets } from "../../local-runner/engine";
 import { changedInputs, deletionOrder, describeStep, planStep } from "../../local-runner/plan";
 import { RESOURCE_BEHAVIOUR, inputEffect } from "../../local-runner/provider-table";
 import { PROJECT_ROOT, printableOutputs } from "../../local-runner/program";
-import { readStackConfig } from "../../local-runner/stack-config";
+import { readStackConfig, saveConfigOverrides } from "../../local-runner/stack-config";
 import { StateResource, keyFromUrn, removeState, saveState } from "../../local-runner/state";
 import { resolveDockerHost } from "../../config/host";
 
@@ -55,9 +55,11 @@ describe("provider table", () => {
     expect(inputEffect(type, input)).toBe(effect);
   });
 
-  it("deletes containers before creating their replacement, and nothing else", () => {
+  it("deletes containers before creating their replacement, and named networks and volumes (autonaming), nothing else", () => {
     const dbr = Object.entries(RESOURCE_BEHAVIOUR).filter(([, b]) => b.deleteBeforeReplace).map(([t]) => t);
     expect(dbr).toEqual([CONTAINER]);
+    const autonamed = Object.entries(RESOURCE_BEHAVIOUR).filter(([, b]) => b.autonamed).map(([t]) => t);
+    expect(autonamed).toEqual(["docker:index/network:Network", "docker:index/volume:Volume"]);
   });
 
   it("refuses a resource type it has no row for", () => {
@@ -88,9 +90,12 @@ describe("planning one registration", () => {
 
   it("replaces on a ForceNew input, and a deleteBeforeReplace option overrides the provider's order", () => {
     expect(planStep(CONTAINER, old, { ...old.inputs, image: "b" }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+    // The bridge's nameRequiresDeleteBeforeReplace: a name the program sets on an autonamed resource means delete first.
     const net = inState("docker:index/network:Network", { name: "n", labels: [] });
-    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: false });
-    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, { deleteBeforeReplace: true }).deleteBeforeReplace).toBe(true);
+    expect(planStep("docker:index/network:Network", net, { name: "n2", labels: [] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: true });
+    const unnamed = inState("docker:index/volume:Volume", { labels: [] });
+    expect(planStep("docker:index/volume:Volume", unnamed, { labels: [{ label: "a", value: "b" }] }, {})).toMatchObject({ kind: "replace", deleteBeforeReplace: false });
+    expect(planStep("docker:index/volume:Volume", unnamed, { labels: [] , driver: "x" }, { deleteBeforeReplace: true }).deleteBeforeReplace).toBe(true);
   });
 
   it("starts a container that refresh found stopped (the provider's must_run), and retries a failed create", () => {
@@ -188,7 +193,11 @@ describe("deleting a container, as the provider does", () => {
     const calls: string[] = [];
     const container = {
       stop: async (o: { t: number }) => void calls.push(`stop t=${o.t}`),
-      remove: async (o: { force: boolean }) => void calls.push(`remove force=${o.force}`),
+      remove: async (o: { force: boolean; v: boolean }) => void calls.push(`remove force=${o.force} v=${o.v}`),
+      wait: async (o: { condition: string }) => {
+        calls.push(`wait ${o.condition}`);
+        throw Object.assign(new Error("No such container"), { statusCode: 404 });
+      },
     };
     const docker = { getContainer: () => container } as unknown as Docker;
     return { calls, resources: new DockerResources(docker, () => undefined) };
@@ -197,13 +206,20 @@ describe("deleting a container, as the provider does", () => {
   it("stops with destroyGraceSeconds before removing", async () => {
     const { calls, resources } = recordingEngine();
     await resources.deleteContainer("id", { name: "c", destroyGraceSeconds: 30 });
-    expect(calls).toEqual(["stop t=30", "remove force=true"]);
+    expect(calls).toEqual(["stop t=30", "remove force=true v=true", "wait not-running"]);
   });
 
   it("stops with a zero timeout when destroyGraceSeconds is unset, as pulumi-docker does", async () => {
     const { calls, resources } = recordingEngine();
     await resources.deleteContainer("id", { name: "c" });
-    expect(calls).toEqual(["stop t=0", "remove force=true"]);
+    expect(calls).toEqual(["stop t=0", "remove force=true v=true", "wait not-running"]);
+  });
+
+  // resourceDockerContainerDelete: RemoveVolumes from remove_volumes (default true), Force, then ContainerWait.
+  it("removes anonymous volumes unless removeVolumes is false, forcibly, and waits until the container is gone", async () => {
+    const { calls, resources } = recordingEngine();
+    await resources.deleteContainer("id", { name: "c", removeVolumes: false });
+    expect(calls).toEqual(["stop t=0", "remove force=true v=false", "wait not-running"]);
   });
 });
 
@@ -240,5 +256,34 @@ describe("a run whose resources wait on a failed one", () => {
     const result = JSON.parse(res.stdout.trim().split("\n").pop()!);
     expect(result.errors).toEqual(expect.arrayContaining([expect.stringMatching(/6818 failed: port is already allocated/)]));
     expect(result.outputs).toEqual({});
+  });
+});
+
+describe("-c key=value, saved as pulumi up -c saves it", () => {
+  const fs = jest.requireActual("fs") as typeof import("fs");
+  const os = jest.requireActual("os") as typeof import("os");
+  const path = jest.requireActual("path") as typeof import("path");
+  function project(stackText: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-config-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: slurm-cluster\nconfig:\n  grafana:\n    default: true\n");
+    fs.writeFileSync(path.join(dir, "Pulumi.s.yaml"), stackText);
+    return dir;
+  }
+
+  it("writes each value into Pulumi.<stack>.yaml, keeping its comments, so later commands without -c use it", () => {
+    const root = project("# my stack\nconfig:\n  slurm-cluster:workerCount: 2\n  # memory per worker\n  slurm-cluster:workerMemoryMb: 512\n");
+    saveConfigOverrides("s", ["workerCount=3", "grafana=false", "docker:host=tcp://nas:2375"], root);
+    const text = fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8");
+    expect(text).toBe(
+      "# my stack\nconfig:\n  slurm-cluster:workerCount: '3'\n  # memory per worker\n  slurm-cluster:workerMemoryMb: 512\n" +
+        "  slurm-cluster:grafana: 'false'\n  docker:host: tcp://nas:2375\n",
+    );
+    expect(readStackConfig("s", [], root)).toMatchObject({ "slurm-cluster:workerCount": "3", "slurm-cluster:grafana": "false", "docker:host": "tcp://nas:2375" });
+  });
+
+  it("writes nothing when an override is malformed", () => {
+    const root = project("config:\n  slurm-cluster:workerCount: 2\n");
+    expect(() => saveConfigOverrides("s", ["workerCount=4", "oops"], root)).toThrow(/-c oops: expected key=value/);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe("config:\n  slurm-cluster:workerCount: 2\n");
   });
 });

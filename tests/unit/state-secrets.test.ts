@@ -1,0 +1,97 @@
+// Secrets are encrypted in the runner's state file, as Pulumi's passphrase secrets provider keeps
+// them in a checkpoint: reading the file finds none of them; the runner reads them back.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import Docker from "dockerode";
+import { Deployment, lastOutputs } from "../../local-runner/engine";
+import { RegistrationArgs } from "../../local-runner/program";
+import { STATE_DIR, SavedState, loadState, removeState, resourceKey, saveState, stateFile } from "../../local-runner/state";
+import { keyFilePath } from "../../local-runner/state-secrets";
+import { FakeDocker } from "./fake-engine";
+
+const STACK = "unit-state-secrets";
+const SIG = "4dabf18193072939515e22adb298388d";
+const wireSecret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", value });
+
+function registration(type: string, name: string, inputs: Record<string, unknown>): RegistrationArgs {
+  return { type, name, inputs, custom: true, details: { dependencies: [], parent: "", replaceOnChanges: [], ignoreChanges: [] } };
+}
+
+const saved = { ...process.env };
+let config: string;
+beforeEach(() => {
+  config = fs.mkdtempSync(path.join(os.tmpdir(), "runner-config-"));
+  process.env.XDG_CONFIG_HOME = config;
+  delete process.env.PULUMI_CONFIG_PASSPHRASE;
+  delete process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+});
+afterEach(() => {
+  process.env = { ...saved };
+  removeState(STACK);
+});
+
+async function stateWithSecrets(): Promise<SavedState> {
+  const state: SavedState = { version: 2, resources: {} };
+  const run = new Deployment(STACK, state, "tcp://fake:2375", () => undefined, true, { docker: () => new FakeDocker() as unknown as Docker });
+  const pw = await run.register(registration("random:index/randomPassword:RandomPassword", "db-password", { length: 24, special: false }));
+  await run.register(
+    registration("docker:index/container:Container", "ctl", {
+      name: "ctl",
+      image: "slurm:abc",
+      uploads: wireSecret([{ file: "/etc/munge/munge.key", contentBase64: "TVVOR0UtS0VZLVNFQ1JFVA==" }]),
+      envs: ["PLAIN=1"],
+    }),
+  );
+  state.outputs = { clusterName: "ubuntu", database: { user: "slurm", password: { secret: pw.state.result } } };
+  saveState(STACK, state);
+  return state;
+}
+
+describe("secrets in the runner's state file", () => {
+  it("are not in the file, and come back when the runner loads it", async () => {
+    const state = await stateWithSecrets();
+    const password = state.resources[resourceKey("random:index/randomPassword:RandomPassword", "db-password")].outputs.result as string;
+    const text = fs.readFileSync(stateFile(STACK), "utf8");
+    for (const secret of [password, "TVVOR0UtS0VZLVNFQ1JFVA=="]) expect(text).not.toContain(secret);
+    expect(text).toContain("PLAIN=1");
+    expect(text).toMatch(/"ciphertext": "v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+"/);
+
+    const loaded = loadState(STACK);
+    expect(loaded.resources[resourceKey("random:index/randomPassword:RandomPassword", "db-password")].outputs.result).toBe(password);
+    expect(loaded.resources[resourceKey("docker:index/container:Container", "ctl")].inputs.uploads).toEqual([{ file: "/etc/munge/munge.key", contentBase64: "TVVOR0UtS0VZLVNFQ1JFVA==" }]);
+    expect(lastOutputs(STACK, true)).toEqual({ clusterName: "ubuntu", database: { user: "slurm", password } });
+    expect(lastOutputs(STACK, false)).toEqual({ clusterName: "ubuntu", database: { user: "slurm", password: "[secret]" } });
+  });
+
+  it("with no passphrase, use a key generated once in the user's config directory, 0600, outside the state directory", async () => {
+    await stateWithSecrets();
+    const key = keyFilePath();
+    expect(key.startsWith(config)).toBe(true);
+    expect(path.relative(STATE_DIR, key).startsWith("..")).toBe(true);
+    expect(fs.statSync(key).mode & 0o777).toBe(0o600);
+    const first = fs.readFileSync(key, "utf8");
+    saveState(STACK, loadState(STACK));
+    expect(fs.readFileSync(key, "utf8")).toBe(first);
+  });
+
+  it("stay with the secrets provider the state was written with, as a Pulumi stack does", async () => {
+    await stateWithSecrets();
+    process.env.PULUMI_CONFIG_PASSPHRASE = "set later";
+    expect(loadState(STACK).outputs).toMatchObject({ database: { password: { secret: expect.any(String) } } });
+    saveState(STACK, loadState(STACK));
+    expect(JSON.parse(fs.readFileSync(stateFile(STACK), "utf8")).secrets).toEqual({ type: "keyfile", path: keyFilePath() });
+  });
+
+  it("follow PULUMI_CONFIG_PASSPHRASE: the salt is in the file, and another passphrase cannot read them", async () => {
+    process.env.PULUMI_CONFIG_PASSPHRASE = "correct horse";
+    await stateWithSecrets();
+    expect(JSON.parse(fs.readFileSync(stateFile(STACK), "utf8")).secrets).toEqual({ type: "passphrase", salt: expect.any(String) });
+    expect(fs.existsSync(keyFilePath())).toBe(false);
+    expect(loadState(STACK).outputs).toMatchObject({ database: { password: { secret: expect.any(String) } } });
+    process.env.PULUMI_CONFIG_PASSPHRASE = "wrong";
+    expect(() => loadState(STACK)).toThrow(/wrong PULUMI_CONFIG_PASSPHRASE/);
+    delete process.env.PULUMI_CONFIG_PASSPHRASE;
+    expect(() => loadState(STACK)).toThrow(/set PULUMI_CONFIG_PASSPHRASE/);
+  }, 60_000);
+});
