@@ -33,15 +33,17 @@ install_munge_key() {
   if [ ! -s /etc/munge/munge.key ]; then
     fatal "no munge key at /etc/munge/munge.key; the deployment must upload one"
   fi
+  # munged refuses a key, or a directory on its path, that others may write or that munge does not
+  # own: the upload lands as root, so owner and modes are set here and munged runs with its checks.
+  install -d -o munge -g munge -m 0700 /etc/munge /var/lib/munge /var/log/munge
   chown munge:munge /etc/munge/munge.key
   chmod 0400 /etc/munge/munge.key
-  install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
 }
 
 start_munge() {
   install_munge_key
   install -d -o munge -g munge -m 0755 /run/munge
-  runuser -u munge -- /usr/sbin/munged --force
+  runuser -u munge -- /usr/sbin/munged
   wait_for "munged" 10 munge -n
 }
 
