@@ -186,7 +186,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
           networksAdvanced: network(m.hosts.grafana),
           ports: [{ internal: m.internalPorts.grafana, external: m.grafanaPort, ip: bind }],
           uploads: [
-            { file: "/etc/grafana/admin-password", content: this.grafanaAdminPassword, permissions: "0444" },
+            // Uploads land owned by root:root (the provider has no owner field). The image runs
+            // Grafana as uid 472 with primary group root (GF_GID=0): 0440 lets it read, no one else.
+            { file: "/etc/grafana/admin-password", content: this.grafanaAdminPassword, permissions: "0440" },
             { file: "/etc/grafana/provisioning/datasources/slurm.yaml", content: renderGrafanaDatasource(spec, m) },
             { file: "/etc/grafana/provisioning/dashboards/slurm.yaml", content: renderGrafanaDashboardProvider(spec) },
             ...dashboards,
