@@ -180,10 +180,11 @@ case "$role" in
     exec runuser -u slurmrestd -- slurmrestd -a rest_auth/jwt "0.0.0.0:${SLURMRESTD_PORT:-6820}"
     ;;
   exporter)
-    # The Slurm exporter: asks slurmctld with the Slurm client commands, as the slurm user.
+    # The Slurm exporter: asks slurmctld with the Slurm client commands, as its own user
+    # (slurm-exporter, made by the exporter's image), which only reads what any user may read.
     start_munge
     wait_for "slurmctld" 120 scontrol ping
-    exec runuser -u slurm -- node /opt/slurm-exporter/server.js
+    exec runuser -u slurm-exporter -- node /opt/slurm-exporter/server.js
     ;;
   systemd)
     # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
