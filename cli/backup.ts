@@ -235,7 +235,7 @@ export async function restore(cluster: Cluster, file: string, force: boolean, pr
   progress(`loading the accounting database (${manifest.jobs} jobs)`);
   // As the accounting user (all privileges on its database, nothing else), not the database's
   // root: the dump can touch only accounting. Its name and password are the container's own files.
-  const load = await cluster.engine.run(database, ["sh", "-c", LOAD_AS_ACCOUNTING_USER, "load", cluster.outputs.database.name], {
+  const load = await cluster.engine.run(database, loadDumpCommand(cluster.outputs.database.name), {
     input: files["accounting.sql"].toString(),
   });
   if (load.code !== 0) throw new CliError(`loading the dump failed: ${load.err.trim()} (slurmctld and slurmdbd are stopped: run up --refresh to start them)`, 1);
@@ -257,9 +257,14 @@ export async function restore(cluster: Cluster, file: string, force: boolean, pr
   return { jobs: after.jobs, lastJobId: after.lastJobId };
 }
 
-/** mariadb as the accounting user, its password from the database container's file (never argv). */
-const LOAD_AS_ACCOUNTING_USER =
-  'MYSQL_PWD="$(cat /etc/slurm-cluster/database-password)" exec mariadb -u "$(cat /etc/slurm-cluster/database-user)" "$1"';
+/**
+ * The command (in the database container) that loads a dump from stdin: mariadb as the accounting
+ * user, its name and password from the container's own files (the password never on a command line).
+ */
+export function loadDumpCommand(database: string): string[] {
+  const script = 'MYSQL_PWD="$(cat /etc/slurm-cluster/database-password)" exec mariadb -u "$(cat /etc/slurm-cluster/database-user)" "$1"';
+  return ["sh", "-c", script, "load", database];
+}
 
 /**
  * Why a state copy must not be unpacked into the controller (docker cp extracts as root), or

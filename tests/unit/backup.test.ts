@@ -6,7 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import { gunzipSync, gzipSync } from "zlib";
 import * as tar from "tar-stream";
-import { Manifest, packArchive, readArchive, restoreRefusal, slurmRelease, stateArchiveProblem } from "../../cli/backup";
+import { Manifest, packArchive, readArchive, loadDumpCommand, restoreRefusal, slurmRelease, stateArchiveProblem } from "../../cli/backup";
 import { backupKey, backupKeyDir } from "../../cli/backup-key";
 
 const base = {
@@ -144,4 +144,10 @@ describe("the state copy restore unpacks into the controller (as root, by docker
     expect(why).toMatch(problem);
     expect(why).toMatch(/only regular files and directories under slurmctld\/ are restored$/);
   });
+});
+
+it("loads the dump as the accounting user, not the database's root, the password kept off the command line", () => {
+  const [shell, flag, script, ...args] = loadDumpCommand("slurm_acct_db");
+  expect([shell, flag, args]).toEqual(["sh", "-c", ["load", "slurm_acct_db"]]);
+  expect(script).toMatch(/^MYSQL_PWD="\$\(cat \/etc\/slurm-cluster\/database-password\)" exec mariadb -u "\$\(cat \/etc\/slurm-cluster\/database-user\)" "\$1"$/);
 });
