@@ -9,12 +9,13 @@
 // moment; slurmdbd writes only what slurmctld sends. The workers and their running jobs go on;
 // jobs cannot be submitted for those few seconds. mariadb-dump --single-transaction takes a
 // consistent dump without locking.
-import { createHash } from "crypto";
+import { createHash, createHmac, timingSafeEqual } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { gunzipSync, gzipSync } from "zlib";
 import * as tar from "tar-stream";
 import { accountingSummary } from "./accounting-db";
+import { backupKey } from "./backup-key";
 import { Cluster, onController } from "./cluster";
 import { CliError } from "./errors";
 
@@ -39,14 +40,19 @@ export interface Manifest {
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-/** The archive's bytes from its files: manifest.json first, then the files it lists. */
-export async function packArchive(manifest: Omit<Manifest, "files">, files: Record<string, Buffer>): Promise<Buffer> {
+/** The archive's signature: HMAC-SHA256 of manifest.json's bytes (which hold every file's sha256). */
+const SIGNATURE_FILE = "manifest.sig";
+const signature = (manifestBytes: Buffer, key: Buffer) => `hmac-sha256:${createHmac("sha256", key).update(manifestBytes).digest("hex")}\n`;
+
+/** The archive's bytes from its files: manifest.json and its signature first, then the files it lists. */
+export async function packArchive(manifest: Omit<Manifest, "files">, files: Record<string, Buffer>, key: Buffer): Promise<Buffer> {
   const full: Manifest = {
     ...manifest,
     files: Object.fromEntries(Object.entries(files).map(([name, b]) => [name, { sha256: sha256(b), bytes: b.length }])),
   };
   const pack = tar.pack();
-  const entries = { "manifest.json": Buffer.from(JSON.stringify(full, null, 2) + "\n"), ...files };
+  const manifestBytes = Buffer.from(JSON.stringify(full, null, 2) + "\n");
+  const entries = { "manifest.json": manifestBytes, [SIGNATURE_FILE]: Buffer.from(signature(manifestBytes, key)), ...files };
   for (const [name, body] of Object.entries(entries)) pack.entry({ name, mode: 0o600, mtime: new Date(manifest.createdAt) }, body);
   pack.finalize();
   const chunks: Buffer[] = [];
@@ -54,8 +60,11 @@ export async function packArchive(manifest: Omit<Manifest, "files">, files: Reco
   return gzipSync(Buffer.concat(chunks));
 }
 
-/** Reads and verifies an archive: readable, a manifest, every file present with its checksum. */
-export async function readArchive(file: string): Promise<{ manifest: Manifest; files: Record<string, Buffer> }> {
+/**
+ * Reads and verifies an archive: readable, a manifest signed with the key of the stack it names
+ * (`keyFor`), every file present with its checksum.
+ */
+export async function readArchive(file: string, keyFor: (stack: string) => Buffer): Promise<{ manifest: Manifest; files: Record<string, Buffer> }> {
   let raw: Buffer;
   try {
     raw = gunzipSync(fs.readFileSync(file));
@@ -84,7 +93,18 @@ export async function readArchive(file: string): Promise<{ manifest: Manifest; f
   });
   const manifestText = entries["manifest.json"];
   if (!manifestText) throw new CliError(`${file} has no manifest.json: not a slurm-cluster backup; nothing changed`, 1);
-  const manifest = JSON.parse(manifestText.toString()) as Manifest;
+  const signed = entries[SIGNATURE_FILE];
+  if (!signed) throw new CliError(`${file} is not signed (no ${SIGNATURE_FILE}): restore loads only backups signed with the stack's backup key; nothing changed`, 1);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(manifestText.toString()) as Manifest;
+  } catch {
+    throw new CliError(`${file} has a manifest.json that is not JSON: not a slurm-cluster backup; nothing changed`, 1);
+  }
+  const expected = Buffer.from(signature(manifestText, keyFor(String(manifest.stack))));
+  if (signed.length !== expected.length || !timingSafeEqual(signed, expected)) {
+    throw new CliError(`${file} was altered or signed with another key: its manifest does not match its signature for stack ${manifest.stack}; nothing changed`, 1);
+  }
   if (manifest.format !== FORMAT) throw new CliError(`${file} is backup format ${manifest.format}; this version reads format ${FORMAT}`, 1);
   const files: Record<string, Buffer> = {};
   for (const [name, expected] of Object.entries(manifest.files)) {
@@ -173,6 +193,7 @@ export async function backup(cluster: Cluster, dir: string, progress: (line: str
       secrets: "none: the munge key, database password and JWT key stay with the stack; a restored stack uses its own",
     },
     { "accounting.sql": Buffer.from(dump), "slurmctld-state.tar": state, ...config },
+    backupKey(cluster.stack, true),
   );
   fs.mkdirSync(dir, { recursive: true });
   const file = path.resolve(dir, `slurm-cluster-${cluster.stack}-${createdAt.replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}.tar.gz`);
@@ -200,7 +221,9 @@ export interface RestoreResult {
  * registers with the restored controller. Every check comes first; a refused archive changes nothing.
  */
 export async function restore(cluster: Cluster, file: string, force: boolean, progress: (line: string) => void): Promise<RestoreResult> {
-  const { manifest, files } = await readArchive(file);
+  const { manifest, files } = await readArchive(file, (stack) => backupKey(stack, false));
+  const unsafe = await stateArchiveProblem(files["slurmctld-state.tar"] ?? Buffer.alloc(0));
+  if (unsafe) throw new CliError(`${file}: ${unsafe}; nothing changed`, 1);
   const now = await accountingSummary(cluster);
   const refusal = restoreRefusal(manifest, cluster.outputs, now.jobs, force);
   if (refusal) throw new CliError(`${refusal}; nothing changed`, 1);
@@ -210,7 +233,11 @@ export async function restore(cluster: Cluster, file: string, force: boolean, pr
   await cluster.engine.stop(controller, 30);
   await cluster.engine.stop(slurmdbd, 30);
   progress(`loading the accounting database (${manifest.jobs} jobs)`);
-  const load = await cluster.engine.run(database, ["mariadb", cluster.outputs.database.name], { input: files["accounting.sql"].toString() });
+  // As the accounting user (all privileges on its database, nothing else), not the database's
+  // root: the dump can touch only accounting. Its name and password are the container's own files.
+  const load = await cluster.engine.run(database, loadDumpCommand(cluster.outputs.database.name), {
+    input: files["accounting.sql"].toString(),
+  });
   if (load.code !== 0) throw new CliError(`loading the dump failed: ${load.err.trim()} (slurmctld and slurmdbd are stopped: run up --refresh to start them)`, 1);
   progress(`restoring ${STATE_DIR}`);
   await cluster.engine.copyTo(controller, path.posix.dirname(STATE_DIR), files["slurmctld-state.tar"]);
@@ -228,4 +255,44 @@ export async function restore(cluster: Cluster, file: string, force: boolean, pr
   await waitFor("slurmdbd answering", 60, async () => (await onController(cluster, ["sacctmgr", "-n", "show", "cluster"])).code === 0);
   const after = await accountingSummary(cluster);
   return { jobs: after.jobs, lastJobId: after.lastJobId };
+}
+
+/**
+ * The command (in the database container) that loads a dump from stdin: mariadb as the accounting
+ * user, its name and password from the container's own files (the password never on a command line).
+ */
+export function loadDumpCommand(database: string): string[] {
+  const script = 'MYSQL_PWD="$(cat /etc/slurm-cluster/database-password)" exec mariadb -u "$(cat /etc/slurm-cluster/database-user)" "$1"';
+  return ["sh", "-c", script, "load", database];
+}
+
+/**
+ * Why a state copy must not be unpacked into the controller (docker cp extracts as root), or
+ * undefined: only regular files and directories under the state directory's own name, no absolute
+ * names, no `..`, no links or devices.
+ */
+export async function stateArchiveProblem(stateTar: Buffer): Promise<string | undefined> {
+  const top = path.posix.basename(STATE_DIR);
+  const problems: string[] = [];
+  const extract = tar.extract();
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on("entry", (header, stream, next) => {
+      const name = header.name.replace(/\/+$/, "");
+      const parts = name.split("/");
+      if (header.type !== "file" && header.type !== "directory") problems.push(`${name} is a ${header.type}`);
+      else if (name.startsWith("/") || parts.includes("..") || parts[0] !== top) problems.push(`${name} is outside ${top}/`);
+      stream.resume();
+      stream.on("end", next);
+    });
+    extract.on("finish", resolve);
+    extract.on("error", reject);
+  });
+  extract.end(stateTar);
+  try {
+    await done;
+  } catch (err) {
+    return `slurmctld-state.tar cannot be read (${(err as Error).message})`;
+  }
+  if (problems.length === 0) return undefined;
+  return `slurmctld-state.tar holds ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}: only regular files and directories under ${top}/ are restored`;
 }

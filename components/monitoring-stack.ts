@@ -141,7 +141,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
         labels: labels("alertmanager"),
         networksAdvanced: network(m.hosts.alertmanager),
         ports: [{ internal: m.internalPorts.alertmanager, external: m.alertmanagerPort, ip: bind }],
-        uploads: [{ file: ALERTMANAGER_CONFIG_FILE, content: renderAlertmanagerYml(spec, m.alertWebhookUrl) }],
+        // The webhook URL may carry a token (the key can be set with --secret): with one, the
+        // rendered file is a secret in state and in the provider's inputs.
+        uploads: [{ file: ALERTMANAGER_CONFIG_FILE, content: alertmanagerConfig(spec, m.alertWebhookUrl) }],
         healthcheck: tcpReadinessCheck(m.internalPorts.alertmanager),
         wait: true,
         waitTimeout: 120,
@@ -186,7 +188,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
           networksAdvanced: network(m.hosts.grafana),
           ports: [{ internal: m.internalPorts.grafana, external: m.grafanaPort, ip: bind }],
           uploads: [
-            { file: "/etc/grafana/admin-password", content: this.grafanaAdminPassword, permissions: "0444" },
+            // Uploads land owned by root:root (the provider has no owner field). The image runs
+            // Grafana as uid 472 with primary group root (GF_GID=0): 0440 lets it read, no one else.
+            { file: "/etc/grafana/admin-password", content: this.grafanaAdminPassword, permissions: "0440" },
             { file: "/etc/grafana/provisioning/datasources/slurm.yaml", content: renderGrafanaDatasource(spec, m) },
             { file: "/etc/grafana/provisioning/dashboards/slurm.yaml", content: renderGrafanaDashboardProvider(spec) },
             ...dashboards,
@@ -240,4 +244,10 @@ export function nodeExporter(
     },
     { ...opts, replaceOnChanges: REPLACE_ON_CHANGES },
   );
+}
+
+/** alertmanager.yml as an upload's content: a secret whenever it names a webhook. */
+function alertmanagerConfig(spec: ClusterSpec, webhookUrl: string): pulumi.Input<string> {
+  const text = renderAlertmanagerYml(spec, webhookUrl);
+  return webhookUrl ? pulumi.secret(text) : text;
 }

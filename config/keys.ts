@@ -222,6 +222,7 @@ export const CONFIG_KEYS = {
   },
   alertWebhookUrl: {
     // Where Alertmanager sends alerts (its webhook receiver); empty: they stay in Alertmanager.
+    // May be set with --secret (see SECRET_CONFIG_KEYS).
     schema: z.string().regex(/^(https?:\/\/[^\s]+)?$/),
     default: "",
     allowed: "an http(s) URL Alertmanager posts alerts to (a webhook receiver), or empty to keep them in Alertmanager only",
@@ -277,6 +278,11 @@ export const CONFIG_KEYS = {
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
+/**
+ * Keys whose value may be a secret (`pulumi config set --secret`): a webhook URL usually carries
+ * its token. The program keeps what it renders from them secret, and errors do not quote them.
+ */
+export const SECRET_CONFIG_KEYS: ReadonlySet<ConfigKey> = new Set<ConfigKey>(["alertWebhookUrl"]);
 
 /** Validated stack settings, one field per config key: the type is the schemas' output. */
 export type ClusterSettings = { -readonly [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K]["schema"]> };

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { accountingProblems } from "./accounting";
-import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, ClusterSettings } from "./keys";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, ClusterSettings, SECRET_CONFIG_KEYS } from "./keys";
 
 /**
  * Bad stack config: every problem found, one line each, naming the key, the value and what is
@@ -49,7 +49,7 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
       // A list's entries each say what is wrong with them; other keys say what is allowed.
       const own = (result.error?.issues ?? []).filter((i) => i.params?.entry);
       if (own.length > 0) problems.push(...own.map((i) => `${prefix}${key}: ${i.message}`));
-      else problems.push(`${prefix}${key} = ${JSON.stringify(rawValue)}: expected ${def.allowed}`);
+      else problems.push(`${prefix}${key} = ${SECRET_CONFIG_KEYS.has(key) ? "(secret, not shown)" : JSON.stringify(rawValue)}: expected ${def.allowed}`);
       continue;
     }
     values[key] = result.data;

@@ -65,6 +65,14 @@ export function saveConfigOverrides(stack: string, overrides: string[], root = P
   fs.writeFileSync(stackFile, `${lines.join("\n")}\n`);
 }
 
+/**
+ * The runner cannot decrypt `secure:` values: the alert webhook (which may carry a token, so a
+ * stack keeps it with `pulumi config set --secret`) comes from this variable instead, over the
+ * stack file; the program keeps what it renders from it secret, in the runner's state too.
+ */
+export const ALERT_WEBHOOK_ENV = "SLURM_CLUSTER_ALERT_WEBHOOK_URL";
+const ALERT_WEBHOOK_KEY = fullKey("alertWebhookUrl");
+
 export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT): Record<string, string> {
   const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) {
@@ -79,12 +87,16 @@ export function readStackConfig(stack: string, overrides: string[] = [], root = 
     if (decl && typeof decl === "object" && "default" in decl) config[fullKey(key)] = asConfigString(decl.default);
   }
   const stackDoc = (yaml.load(fs.readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const webhookFromEnv = process.env[ALERT_WEBHOOK_ENV];
   for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
     if (value && typeof value === "object" && "secure" in value) {
-      throw new Error(`${stackFile}: ${key} is a secure value, which only the Pulumi CLI can decrypt`);
+      if (fullKey(key) === ALERT_WEBHOOK_KEY && webhookFromEnv !== undefined) continue;
+      const hint = fullKey(key) === ALERT_WEBHOOK_KEY ? `; give the runner its value in ${ALERT_WEBHOOK_ENV}` : "";
+      throw new Error(`${stackFile}: ${key} is a secure value, which only the Pulumi CLI can decrypt${hint}`);
     }
     config[fullKey(key)] = asConfigString(value);
   }
+  if (webhookFromEnv !== undefined) config[ALERT_WEBHOOK_KEY] = webhookFromEnv;
   for (const override of overrides) {
     const [key, value] = parseOverride(override);
     config[key] = value;

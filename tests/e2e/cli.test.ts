@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { packArchive, readArchive } from "../../cli/backup";
+import { backupKey } from "../../cli/backup-key";
 import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, keepingStackFiles } from "./helpers";
 
 const STACK = "ubuntu";
@@ -234,10 +235,16 @@ test("backup, destroy with volumes, up, restore: the same jobs in sacct and job 
   fs.writeFileSync(truncated, fs.readFileSync(archive).subarray(0, 2000));
   const bad = spawnSync("npm", ["run", "-s", "restore", "--", STACK, truncated, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
   expect([bad.status, bad.stderr]).toEqual([1, expect.stringMatching(/is truncated or not a slurm-cluster backup \(unexpected end of file\); nothing changed\n$/)]);
-  // An archive of another cluster (its manifest and checksums intact) is refused too.
-  const { manifest, files } = await readArchive(archive);
+  // An archive of another cluster (its manifest and checksums intact, signed with the stack's key) is refused too.
+  const key = backupKey(STACK, false);
+  const { manifest, files } = await readArchive(archive, () => key);
   const other = path.join(backupDir, "other-cluster.tar.gz");
-  fs.writeFileSync(other, await packArchive({ ...manifest, clusterName: "lab" }, files));
+  fs.writeFileSync(other, await packArchive({ ...manifest, clusterName: "lab" }, files, key));
+  // Signed with any other key, it is refused before anything else is looked at.
+  const forged = path.join(backupDir, "forged.tar.gz");
+  fs.writeFileSync(forged, await packArchive(manifest, files, Buffer.alloc(32, 1)));
+  const forgedRun = spawnSync("npm", ["run", "-s", "restore", "--", STACK, forged, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
+  expect([forgedRun.status, forgedRun.stderr]).toEqual([1, expect.stringMatching(/forged.tar.gz was altered or signed with another key: .*; nothing changed\n$/)]);
   const wrong = spawnSync("npm", ["run", "-s", "restore", "--", STACK, other, "--force"], { cwd: PROJECT_ROOT, encoding: "utf8" });
   expect([wrong.status, wrong.stderr]).toEqual([1, "error: the archive is of cluster lab, this stack's cluster is ubuntu: accounting keys everything by cluster name; nothing changed\n"]);
   expect(sacct().split("\n")).toHaveLength(before.split("\n").length + 1);

@@ -259,6 +259,6 @@ describe("Alertmanager", () => {
     const run = await runWithMocks("ubuntu", ["alertWebhookUrl=http://chat.example/hook"]);
     const am = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-alertmanager")!;
     expect(am.inputs.ports).toEqual([{ internal: 9093, external: 9093, ip: "127.0.0.1" }]);
-    expect(am.inputs.uploads[0].content).toContain("http://chat.example/hook");
+    expect(am.inputs.uploads.value[0].content).toContain("http://chat.example/hook");
   });
 });

@@ -35,5 +35,16 @@ GRANT ALL PRIVILEGES ON \`$name\`.* TO '$user'@'%';
 FLUSH PRIVILEGES;
 SQL
 chown mysql:mysql "$init"
+# The init file holds the password: removed as soon as the server answers, which it does only after
+# running the file. The watcher is bounded and detached (tini, PID 1, reaps it, not mariadbd).
+( (
+  for _ in $(seq 1 300); do
+    if mariadb-admin --protocol=socket ping >/dev/null 2>&1; then
+      rm -f "$init"
+      exit 0
+    fi
+    sleep 1
+  done
+) & )
 log "starting mariadbd (database ${name}, user ${user})"
 exec mariadbd --user=mysql --datadir="$datadir" --init-file="$init"

@@ -33,15 +33,17 @@ install_munge_key() {
   if [ ! -s /etc/munge/munge.key ]; then
     fatal "no munge key at /etc/munge/munge.key; the deployment must upload one"
   fi
+  # munged refuses a key, or a directory on its path, that others may write or that munge does not
+  # own: the upload lands as root, so owner and modes are set here and munged runs with its checks.
+  install -d -o munge -g munge -m 0700 /etc/munge /var/lib/munge /var/log/munge
   chown munge:munge /etc/munge/munge.key
   chmod 0400 /etc/munge/munge.key
-  install -d -o munge -g munge -m 0700 /var/lib/munge /var/log/munge
 }
 
 start_munge() {
   install_munge_key
   install -d -o munge -g munge -m 0755 /run/munge
-  runuser -u munge -- /usr/sbin/munged --force
+  runuser -u munge -- /usr/sbin/munged
   wait_for "munged" 10 munge -n
 }
 
@@ -182,10 +184,11 @@ case "$role" in
     exec runuser -u slurmrestd -- slurmrestd -a rest_auth/jwt "0.0.0.0:${SLURMRESTD_PORT:-6820}"
     ;;
   exporter)
-    # The Slurm exporter: asks slurmctld with the Slurm client commands, as the slurm user.
+    # The Slurm exporter: asks slurmctld with the Slurm client commands, as its own user
+    # (slurm-exporter, made by the exporter's image), which only reads what any user may read.
     start_munge
     wait_for "slurmctld" 120 scontrol ping
-    exec runuser -u slurm -- node /opt/slurm-exporter/server.js
+    exec runuser -u slurm-exporter -- node /opt/slurm-exporter/server.js
     ;;
   systemd)
     # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
