@@ -27,10 +27,11 @@ export function judgeContainers(stack: string, expected: string[], seen: Contain
   const byName = new Map(seen.map((c) => [c.name, c]));
   const missing = expected.filter((n) => !byName.has(n));
   const stopped = seen.filter((c) => c.state !== "running");
-  // "starting": no probe has run yet (workers probe every 30 s): not known, not failed; the nodes
-  // check asks slurmctld about the same workers.
-  const starting = seen.filter((c) => c.state === "running" && c.health === "starting");
-  const unhealthy = seen.filter((c) => c.state === "running" && c.health !== null && c.health !== "healthy" && c.health !== "starting");
+  // A worker "starting": no probe has run yet (workers probe every 30 s): not known, not failed; the
+  // nodes check asks slurmctld about the same workers. Other containers were waited for healthy by
+  // up, so "starting" there means a restart.
+  const starting = seen.filter((c) => c.state === "running" && c.health === "starting" && c.role === "worker");
+  const unhealthy = seen.filter((c) => c.state === "running" && c.health !== null && c.health !== "healthy" && !starting.includes(c));
   if (missing.length + stopped.length + unhealthy.length === 0) {
     const checked = seen.filter((c) => c.health !== null).length - starting.length;
     const detail = `${seen.length} running, ${checked} with healthchecks all healthy`;

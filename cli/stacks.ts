@@ -71,7 +71,8 @@ export async function stackOutputs(stack: string, showSecrets: boolean, runner =
 /** The stack's config as the program sees it; an unknown stack is one clear line. */
 export function stackConfig(stack: string, overrides: string[]): Record<string, string> {
   try {
-    return readStackConfig(stack, overrides);
+    // Secret values stay with the runner that deploys (the Pulumi CLI decrypts them): not needed here.
+    return readStackConfig(stack, overrides, undefined, "omit");
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }

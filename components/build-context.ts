@@ -4,8 +4,8 @@
 // from an ignored-but-re-included folder (node_modules/prom-client) changes the tag.
 import * as crypto from "crypto";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { PROJECT_ROOT } from "../config/project";
 
 interface IgnoreRules {
   ignores(pathname: string): boolean;
@@ -48,8 +48,12 @@ export function contextFiles(context: string): string[] {
 }
 
 const digests = new Map<string, string>();
-/** Digests by the files' names, sizes and modification times: the contents are read again only when one changed. */
-const DIGEST_CACHE = path.join(os.tmpdir(), `slurm-cluster-context-digests-${process.getuid?.() ?? "user"}.json`);
+/**
+ * Digests by the files' names, inodes, sizes and modification and change times: the contents are
+ * read again only when one changed (a copy that keeps the modification time still gets a new change
+ * time). Kept in the checkout's git-ignored .local-state/, which only its owner writes.
+ */
+const DIGEST_CACHE = path.join(PROJECT_ROOT, ".local-state", "context-digests.json");
 
 function readCache(): Record<string, string> {
   try {
@@ -65,7 +69,7 @@ export function contextDigest(context: string, dockerfile: string): string {
   const stamp = crypto.createHash("sha256");
   for (const file of [...files, dockerfile]) {
     const st = fs.statSync(file);
-    stamp.update(`${file}\t${st.size}\t${st.mtimeMs}\n`);
+    stamp.update(`${file}\t${st.ino}\t${st.size}\t${st.mtimeMs}\t${st.ctimeMs}\n`);
   }
   const key = stamp.digest("hex");
   const known = digests.get(key) ?? readCache()[key];
@@ -76,6 +80,7 @@ export function contextDigest(context: string, dockerfile: string): string {
   const digest = hash.digest("hex");
   digests.set(key, digest);
   try {
+    fs.mkdirSync(path.dirname(DIGEST_CACHE), { recursive: true, mode: 0o700 });
     fs.writeFileSync(DIGEST_CACHE, JSON.stringify({ ...Object.fromEntries(Object.entries(readCache()).slice(-50)), [key]: digest }), { mode: 0o600 });
   } catch {
     // A cache that cannot be written only costs time.

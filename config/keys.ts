@@ -161,7 +161,7 @@ export const CONFIG_KEYS = {
   },
   jobRuntimes: {
     // Python with NumPy/scikit-learn and Open MPI with mpi4py in the workers' image (the job
-    // templates need them); false keeps workers on the daemons' image (about 500 MB less per
+    // templates need them); false keeps workers on the daemons' image (about 410 MB less per
     // machine, and much faster to build for another architecture under emulation).
     schema: z.enum(["true", "false"]).transform((v) => v === "true"),
     default: true,

@@ -73,7 +73,12 @@ export function saveConfigOverrides(stack: string, overrides: string[], root = P
 export const ALERT_WEBHOOK_ENV = "SLURM_CLUSTER_ALERT_WEBHOOK_URL";
 const ALERT_WEBHOOK_KEY = fullKey("alertWebhookUrl");
 
-export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT): Record<string, string> {
+/**
+ * The stack's config: Pulumi.yaml's defaults, the stack file, then `-c` overrides. A `secure:` value
+ * (only the Pulumi CLI can decrypt it) is refused, or left out with `secureValues: "omit"` for
+ * readers that need no secret (the operator CLI finding a stack's engine).
+ */
+export function readStackConfig(stack: string, overrides: string[] = [], root = PROJECT_ROOT, secureValues: "refuse" | "omit" = "refuse"): Record<string, string> {
   const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
   if (!fs.existsSync(stackFile)) {
     const known = fs.readdirSync(root).filter((f) => /^Pulumi\..+\.yaml$/.test(f)).map((f) => f.slice(7, -5));
@@ -90,6 +95,7 @@ export function readStackConfig(stack: string, overrides: string[] = [], root = 
   const webhookFromEnv = process.env[ALERT_WEBHOOK_ENV];
   for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
     if (value && typeof value === "object" && "secure" in value) {
+      if (secureValues === "omit") continue;
       if (fullKey(key) === ALERT_WEBHOOK_KEY && webhookFromEnv !== undefined) continue;
       const hint = fullKey(key) === ALERT_WEBHOOK_KEY ? `; give the runner its value in ${ALERT_WEBHOOK_ENV}` : "";
       throw new Error(`${stackFile}: ${key} is a secure value, which only the Pulumi CLI can decrypt${hint}`);

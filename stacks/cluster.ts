@@ -39,8 +39,12 @@ export function clusterStack(spec: ClusterSpec) {
   // The daemons start side by side rather than one after another: each entrypoint waits (bounded)
   // for what it needs (slurmdbd for its database, slurmctld for slurmdbd, slurmd and slurmrestd for
   // slurmctld), and up still waits for the controller to answer and for every node to register.
-  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 }, components);
-  const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, components);
+  // They start once every image is built, so no daemon's wait runs while another's image builds
+  // (minutes for another architecture under emulation).
+  const built = [images.slurm, images.worker, images.database, images.monitoring, images.slurmExporter].filter((i) => i !== undefined);
+  const afterImages = { ...components, dependsOn: built };
+  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 }, afterImages);
+  const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, afterImages);
 
   const workerSettings = workerContainerSettings(spec);
   const workers = spec.workers.map(
@@ -48,7 +52,7 @@ export function clusterStack(spec: ClusterSpec) {
       new WorkerNode(
         worker.nodeName,
         { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
-        components,
+        afterImages,
       ),
   );
 
@@ -74,7 +78,7 @@ export function clusterStack(spec: ClusterSpec) {
           files,
           stateSaveVolume: controller.stateSaveVolume,
         },
-        components,
+        afterImages,
       )
     : undefined;
 

@@ -336,24 +336,27 @@ test("growing to 3 workers and back to 2 touches no other container, and a runni
   const before = containerIds(STACK);
   const held = heldJob(ctl, ["-w", "worker1"]);
   const running = held.id;
-  await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+  try {
+    await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
 
-  const grown = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3"]);
-  // The container and its registration; the users' resource adds the new worker to its list.
-  expect(grown.stderr).toMatch(/2 created, 1 updated, 0 replaced, 0 deleted/);
-  expect(grown.stderr).toMatch(/~ update\s+pulumi-nodejs:dynamic\/slurm-cluster:LinuxUsers linux-users/);
-  const afterGrow = containerIds(STACK);
-  expect(Object.keys(afterGrow).sort()).toEqual([...Object.keys(before), "slurm-ubuntu-worker3"].sort());
-  for (const [name, id] of Object.entries(before)) expect({ name, id: afterGrow[name] }).toEqual({ name, id });
-  // Outputs of unchanged workers are what up verified then; the new worker's is fresh.
-  expect(JSON.parse(grown.stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 IDLE", "worker2 IDLE", "worker3 IDLE"]);
-  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["worker1 mix", "worker2 idle", "worker3 idle"]);
+    const grown = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3"]);
+    // The container and its registration; the users' resource adds the new worker to its list.
+    expect(grown.stderr).toMatch(/2 created, 1 updated, 0 replaced, 0 deleted/);
+    expect(grown.stderr).toMatch(/~ update\s+pulumi-nodejs:dynamic\/slurm-cluster:LinuxUsers linux-users/);
+    const afterGrow = containerIds(STACK);
+    expect(Object.keys(afterGrow).sort()).toEqual([...Object.keys(before), "slurm-ubuntu-worker3"].sort());
+    for (const [name, id] of Object.entries(before)) expect({ name, id: afterGrow[name] }).toEqual({ name, id });
+    // Outputs of unchanged workers are what up verified then; the new worker's is fresh.
+    expect(JSON.parse(grown.stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 IDLE", "worker2 IDLE", "worker3 IDLE"]);
+    expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["worker1 mix", "worker2 idle", "worker3 idle"]);
 
-  const shrunk = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
-  expect(shrunk.stderr).toMatch(/0 created, 1 updated, 0 replaced, 2 deleted/);
-  expect(containerIds(STACK)).toEqual(before);
-  expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
-  held.release();
+    const shrunk = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
+    expect(shrunk.stderr).toMatch(/0 created, 1 updated, 0 replaced, 2 deleted/);
+    expect(containerIds(STACK)).toEqual(before);
+    expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
+  } finally {
+    held.release(); // a failed assertion must not leave worker1 busy for the tests after it
+  }
   expect(await waitForJobEnd(ctl, running, 60)).toBe("COMPLETED");
 });
 

@@ -184,17 +184,20 @@ test("the controller's Prometheus finds and scrapes each other machine's node ex
 test("tearing down qnap removes its nodes from the cluster and leaves ubuntu's nodes and jobs alone", async () => {
   const held = heldJob(CTL, ["-w", "worker1"]);
   const running = held.id;
-  await eventually("job running", 30, () => (dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
-  const { stderr } = npmRunFull("local:down", ["qnap", "-c", `docker:host=${qnap.host}`]);
-  expect(stderr).toMatch(/delete\s+pulumi-nodejs:dynamic\/slurm-cluster:NodeRegistration qnap1-registration/);
-  expect(dockerOn(qnap.host, ["ps", "-a", "--format", "{{.Names}}"])).toBe("");
-  // and the Slurm exporter no longer offers its node exporter to Prometheus
-  const sd = (await (await fetch("http://127.0.0.1:9341/sd/node-exporters")).json()) as { labels: { machine: string } }[];
-  expect(sd.map((g) => g.labels.machine)).toEqual(["macos"]);
-  const nodes = dockerExec(CTL, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n");
-  expect(nodes.filter((n) => n.startsWith("qnap"))).toEqual([]);
-  expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
-  held.release();
+  try {
+    await eventually("job running", 30, () => (dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+    const { stderr } = npmRunFull("local:down", ["qnap", "-c", `docker:host=${qnap.host}`]);
+    expect(stderr).toMatch(/delete\s+pulumi-nodejs:dynamic\/slurm-cluster:NodeRegistration qnap1-registration/);
+    expect(dockerOn(qnap.host, ["ps", "-a", "--format", "{{.Names}}"])).toBe("");
+    // and the Slurm exporter no longer offers its node exporter to Prometheus
+    const sd = (await (await fetch("http://127.0.0.1:9341/sd/node-exporters")).json()) as { labels: { machine: string } }[];
+    expect(sd.map((g) => g.labels.machine)).toEqual(["macos"]);
+    const nodes = dockerExec(CTL, ["sinfo", "-h", "-N", "-o", "%N"]).trim().split("\n");
+    expect(nodes.filter((n) => n.startsWith("qnap"))).toEqual([]);
+    expect(dockerExec(CTL, ["squeue", "-h", "-j", running, "-o", "%T %N"]).trim()).toBe("RUNNING worker1");
+  } finally {
+    held.release(); // a failed assertion must not leave worker1 busy for the tests after it
+  }
   expect(await waitForJobEnd(CTL, running, 60)).toBe("COMPLETED");
   expect(dockerExec(CTL, ["sinfo", "-h", "-N", "-p", "ubuntu", "-o", "%N %T"]).trim().split("\n").sort()).toEqual(["worker1 idle", "worker2 idle"]);
 });

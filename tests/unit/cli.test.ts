@@ -80,6 +80,9 @@ describe("health verdicts on recorded output", () => {
     ];
     const result = judgeContainers("ubuntu", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1"], seen);
     expect(result).toEqual({ check: "containers", status: "ok", detail: "2 running, 1 with healthchecks all healthy; slurm-ubuntu-worker1 not probed yet" });
+    // A daemon up waited for healthy that shows "starting" again has restarted.
+    const restarted = judgeContainers("ubuntu", ["slurm-ubuntu-controller"], [{ ...seen[0], health: "starting" }]);
+    expect(restarted.status).toBe("fail");
   });
 
   it("fails munge when a credential does not decode, naming the direction and unmunge's error", () => {

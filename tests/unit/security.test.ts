@@ -97,5 +97,11 @@ describe("alertWebhookUrl as a secret", () => {
     it("without it, says which variable to set", () => {
       expect(() => readStackConfig("lab", [], root)).toThrow(/alertWebhookUrl is a secure value, which only the Pulumi CLI can decrypt; give the runner its value in SLURM_CLUSTER_ALERT_WEBHOOK_URL/);
     });
+
+    it("leaves it out for a reader that needs no secret (the operator CLI on the Pulumi path)", () => {
+      const config = readStackConfig("lab", [], root, "omit");
+      expect(config["slurm-cluster:alertWebhookUrl"]).toBe("");
+      expect(config["slurm-cluster:workerCount"]).toBe("2");
+    });
   });
 });

@@ -47,6 +47,11 @@ describe("the ubuntu stack's wiring", () => {
     // accounting (or the controller) to be ready before they are created.
     expect(ctl.started).toBeLessThan(dbd.finished);
     for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeLessThan(ctl.finished);
+    // ... but only once every image is built: no daemon's bounded wait runs during a build.
+    const lastImage = Math.max(...ofType(run, IMAGE).map((i) => i.finished));
+    for (const name of ["slurm-ubuntu-controller", "slurm-ubuntu-rest", "slurm-ubuntu-worker1", "slurm-ubuntu-slurm-exporter"]) {
+      expect({ name, afterImages: byName[name].started > lastImage }).toEqual({ name, afterImages: true });
+    }
     const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     for (const check of checks) {
       const worker = byName[check.inputs.workerContainer];
