@@ -119,7 +119,10 @@ function secretNames(args: RegistrationArgs): { secretInputs?: string[]; secretO
 function markSecret(state: Inputs, names: string[]): Inputs {
   if (names.length === 0) return state;
   const wrapped = { ...state };
-  for (const n of names) if (n in wrapped) wrapped[n] = { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wrapped[n] };
+  const isWrapped = (v: unknown) => v !== null && typeof v === "object" && SECRET_SIG in v;
+  // The SDK may list a name twice (pulumi-random merges its own list into the program's options):
+  // a secret is marked once, or the program would see the marker object instead of the value.
+  for (const n of new Set(names)) if (n in wrapped && !isWrapped(wrapped[n])) wrapped[n] = { [SECRET_SIG]: "1b47061264138c4ac30d75fd1eb44270", value: wrapped[n] };
   return wrapped;
 }
 

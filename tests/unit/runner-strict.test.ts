@@ -383,6 +383,14 @@ describe("resource options", () => {
     expect(result.state.result).toMatchObject({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" });
     expect(result.state.length).toBe(8);
   });
+
+  it("marks a secret once when the SDK lists it twice (pulumi-random adds its own list to the program's)", async () => {
+    const result = await deployment(state, new FakeDocker()).register(
+      registration("random:index/randomPassword:RandomPassword", "pw2", { length: 8 }, { additionalSecretOutputs: ["bcryptHash", "result", "bcryptHash", "result"] }),
+    );
+    expect(typeof result.state.result.value).toBe("string");
+    expect(result.state.result.value).toHaveLength(8);
+  });
 });
 
 describe("the program itself", () => {
