@@ -404,7 +404,7 @@ test("a new networkSubnet replaces the network and, first, every container on it
   const ctl = outputs.controller.containerName;
   const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
   const change = [STACK, ...NO_GRAFANA, "-c", "networkSubnet=172.31.250.0/24"];
-  const plan = npmRunFull("local:preview", change).stderr;
+  const plan = npmRunFull("local:preview", change).stdout;
   const before = containerIds(STACK);
   for (const name of ["controller-slurmctld", "accounting-database", "accounting-slurmdbd", "worker1-slurmd", "worker2-slurmd", "rest-slurmrestd"]) {
     expect(plan).toMatch(new RegExp(`\\+-replace\\s+docker:index/container:Container ${name}`));
