@@ -135,10 +135,6 @@ function schedulingLines(spec: ClusterSpec): string[] {
     "# second took slot time from short jobs (8.4 vs 7.2 jobs/s measured on plain Slurm here).",
     "# default_queue_depth=1000: consider the whole queue on each event pass, not 100 jobs.",
     "SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=30,default_queue_depth=1000",
-    "# An epilog, even one that does nothing, makes slurmd report each job's end as epilog-complete,",
-    "# which slurmctld schedules on at once; without one the end only queues a request that waits",
-    "# for the next whole-second pass. Cost: one fork of /bin/true per job on the worker.",
-    "Epilog=/bin/true",
     "MinJobAge=2",
   ];
 }

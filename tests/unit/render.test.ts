@@ -43,8 +43,9 @@ describe("slurm.conf", () => {
     expect(lines(conf)).toContain("DependencyParameters=kill_invalid_depend");
   });
 
-  it("starts short jobs on events (schedulerProfile=throughput): an epilog so each job's end schedules at once", async () => {
-    expect(lines(conf)).toContain("Epilog=/bin/true");
+  it("schedules short jobs on events (schedulerProfile=throughput), backfill at its default interval", async () => {
+    // No Epilog: Epilog=/bin/true failed on arm64 nodes under qemu ("epilog failed: rc:1"), draining them.
+    expect(conf).not.toMatch(/^Epilog=/m);
     expect(lines(conf)).toContain("SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=30,default_queue_depth=1000");
     const stock = renderSlurmConf(await spec({ "slurm-cluster:schedulerProfile": "stock" }));
     expect(stock).not.toMatch(/^(Epilog|SchedulerParameters)=/m);
