@@ -48,7 +48,9 @@ export function saveConfigOverrides(stack: string, overrides: string[], root = P
   for (const override of overrides) {
     const [key, value] = parseOverride(override);
     const short = key.startsWith(`${PROJECT_NAME}:`) ? key.slice(PROJECT_NAME.length + 1) : undefined;
-    const line = `  ${key}: ${yaml.dump(value, { lineWidth: -1 }).trimEnd()}`;
+    // A multi-line value is a block scalar: its lines go one level deeper than the key.
+    const [first, ...more] = yaml.dump(value, { lineWidth: -1 }).trimEnd().split("\n");
+    const line = [`  ${key}: ${first}`, ...more.map((l) => `  ${l}`)].join("\n");
     const existing = lines.findIndex((l) => l.startsWith(`  ${key}:`) || (short !== undefined && l.startsWith(`  ${short}:`)));
     if (existing >= 0 && !/:\s*[|>]/.test(lines[existing]) && !/^\s{4}/.test(lines[existing + 1] ?? "")) {
       lines[existing] = line;

@@ -281,6 +281,15 @@ describe("-c key=value, saved as pulumi up -c saves it", () => {
     expect(readStackConfig("s", [], root)).toMatchObject({ "slurm-cluster:workerCount": "3", "slurm-cluster:grafana": "false", "docker:host": "tcp://nas:2375" });
   });
 
+  it("writes a multi-line value (users, accounts) as a block the next command reads back", () => {
+    const root = project("config:\n  slurm-cluster:workerCount: 2\n");
+    saveConfigOverrides("s", ["users=alice uid=1001 account=research\nbob uid=1002 account=physics", "workerCount=3"], root);
+    expect(readStackConfig("s", [], root)).toMatchObject({
+      "slurm-cluster:users": "alice uid=1001 account=research\nbob uid=1002 account=physics",
+      "slurm-cluster:workerCount": "3",
+    });
+  });
+
   it("writes nothing when an override is malformed", () => {
     const root = project("config:\n  slurm-cluster:workerCount: 2\n");
     expect(() => saveConfigOverrides("s", ["workerCount=4", "oops"], root)).toThrow(/-c oops: expected key=value/);
