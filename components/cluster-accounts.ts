@@ -10,6 +10,9 @@ export interface ClusterAccountsArgs {
   controllerContainer: pulumi.Input<string>;
 }
 
+/** The Slurm exporter's Linux user (shared/images/slurm/Dockerfile) and Slurm operator. */
+export const EXPORTER_USER = "slurm-exporter";
+
 const ADMIN_LEVEL = { none: "None", operator: "Operator", administrator: "Admin" } as const;
 
 /**
@@ -43,6 +46,13 @@ export class ClusterAccounts extends pulumi.ComponentResource {
     for (const u of spec.accounting.users) {
       const settings = { account: u.account, defaultaccount: u.account, adminlevel: ADMIN_LEVEL[u.admin] };
       new SlurmUser(`user-${u.name}`, { ...common, name: u.name, settings }, after([accounts.get(u.account)!]));
+    }
+
+    // The Slurm exporter's user (uid 61000 in the Slurm image) sees every job and node under
+    // PrivateData as an operator; its association is under root and may submit nothing.
+    if (spec.monitoring) {
+      const settings = { account: "root", defaultaccount: "root", adminlevel: ADMIN_LEVEL.operator, maxsubmitjobs: "0" };
+      new SlurmUser(`user-${EXPORTER_USER}`, { ...common, name: EXPORTER_USER, settings }, after([]));
     }
 
     this.accounts = spec.accounting.accounts.map((a) => a.name);

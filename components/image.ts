@@ -7,7 +7,7 @@ import { contextDigest } from "./build-context";
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
 export const IMAGES_DIR = "shared/images";
 
-export type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "mariadb" | "monitoring" | "slurm-exporter";
+export type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "slurm-login" | "mariadb" | "monitoring" | "slurm-exporter";
 
 /** Where an image is built from, relative to the project root. */
 interface ImageSource {

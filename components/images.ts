@@ -13,6 +13,8 @@ export interface ClusterImages {
    * for cgroupMode=systemd its systemd variant built FROM that.
    */
   readonly worker: docker.Image;
+  /** The login node's image (cluster stacks): the Slurm image with OpenSSH's server. */
+  readonly login?: docker.Image;
   readonly database: docker.Image;
   readonly monitoring?: docker.Image;
   readonly slurmExporter?: docker.Image;
@@ -26,6 +28,7 @@ export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOpti
   return {
     slurm,
     worker,
+    login: spec.login ? projectImage("login-image", "slurm-login", fromSlurm, spec.platform, afterSlurm) : undefined,
     database: projectImage("database-image", "mariadb", base, spec.platform, opts),
     monitoring: spec.monitoring ? projectImage("monitoring-image", "monitoring", base, spec.platform, opts) : undefined,
     slurmExporter: spec.monitoring ? projectImage("slurm-exporter-image", "slurm-exporter", fromSlurm, spec.platform, afterSlurm) : undefined,

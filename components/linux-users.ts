@@ -9,6 +9,8 @@ export interface LinuxUsersInputs {
   /** The stack's Slurm containers; the first writes the list to the shared volume. */
   containers: string[];
   dockerHost: string;
+  /** Cluster stacks: the users' SSH public keys, `user key` lines, written beside the list for the login node. */
+  authorizedKeys?: string;
 }
 
 // Runs inside Pulumi's dynamic-provider host: dockerExec only.
@@ -28,7 +30,8 @@ async function apply(inputs: LinuxUsersInputs): Promise<void> {
   };
   const [first, ...rest] = inputs.containers;
   if (first === undefined) return;
-  await run(first, ["WRITE_USERS=1", `SLURM_CLUSTER_USERS=${inputs.usersFile}`]);
+  const keys = inputs.authorizedKeys !== undefined ? ["WRITE_KEYS=1", `SLURM_CLUSTER_AUTHORIZED_KEYS=${inputs.authorizedKeys}`] : [];
+  await run(first, ["WRITE_USERS=1", `SLURM_CLUSTER_USERS=${inputs.usersFile}`, ...keys]);
   const queue = [...rest];
   const failures: string[] = [];
   const lane = async () => {
@@ -46,7 +49,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
     return { id: "linux-users", outs: inputs };
   },
   async diff(_id: string, olds: LinuxUsersInputs, news: LinuxUsersInputs) {
-    const keys: (keyof LinuxUsersInputs)[] = ["usersFile", "containers", "dockerHost"];
+    const keys: (keyof LinuxUsersInputs)[] = ["usersFile", "containers", "dockerHost", "authorizedKeys"];
     return { changes: keys.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])) };
   },
   async update(_id: string, _olds: LinuxUsersInputs, news: LinuxUsersInputs) {
@@ -63,7 +66,11 @@ const provider: pulumi.dynamic.ResourceProvider = {
  * once their association is gone.
  */
 export class LinuxUsers extends pulumi.dynamic.Resource {
-  constructor(name: string, args: { usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string }, opts?: pulumi.CustomResourceOptions) {
+  constructor(
+    name: string,
+    args: { usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string; authorizedKeys?: string },
+    opts?: pulumi.CustomResourceOptions,
+  ) {
     super(provider, name, args, opts, TYPE_PREFIX, "LinuxUsers");
   }
 }

@@ -31,6 +31,8 @@ export interface SlurmUserSpec {
   account: string;
   /** Slurm admin level: none, operator or administrator. */
   admin: "none" | "operator" | "administrator";
+  /** A public key file on the deploying machine (sshKey=; ~ expanded when read): the user's login over SSH. */
+  sshKeyPath?: string;
 }
 
 export interface SlurmQosSpec {
@@ -53,7 +55,8 @@ function entries(text: string): { name: string; settings: Record<string, string>
       const settings: Record<string, string> = {};
       for (const pair of rest) {
         const at = pair.indexOf("=");
-        settings[at < 0 ? pair : pair.slice(0, at)] = at < 0 ? "" : pair.slice(at + 1);
+        // Setting names are matched in any case: sshKey= as the README writes it, maxjobs= as Slurm does.
+        settings[(at < 0 ? pair : pair.slice(0, at)).toLowerCase()] = at < 0 ? "" : pair.slice(at + 1);
       }
       return { name, settings, raw };
     });
@@ -95,13 +98,21 @@ export const ACCOUNTS_SCHEMA = listSchema<SlurmAccountSpec>(["parent", "fairshar
   };
 });
 
-export const USERS_SCHEMA = listSchema<SlurmUserSpec>(["uid", "gid", "account", "admin"], (name, s) => {
+export const USERS_SCHEMA = listSchema<SlurmUserSpec>(["uid", "gid", "account", "admin", "sshkey"], (name, s) => {
   const uid = whole(s.uid, "uid", 1000, 60000);
   if (uid === undefined) throw new Error("uid=<1000..60000> is required (the same on every node)");
   if (!s.account) throw new Error("account=<account> is required (the user's default account)");
   const admin = s.admin ?? "none";
   if (!["none", "operator", "administrator"].includes(admin)) throw new Error(`admin=${admin}: expected none, operator or administrator`);
-  return { name, uid, gid: whole(s.gid, "gid", 1000, 60000) ?? uid, account: s.account, admin: admin as SlurmUserSpec["admin"] };
+  if (s.sshkey !== undefined && s.sshkey.trim() === "") throw new Error("sshKey=<path to a public key file> is empty");
+  return {
+    name,
+    uid,
+    gid: whole(s.gid, "gid", 1000, 60000) ?? uid,
+    account: s.account,
+    admin: admin as SlurmUserSpec["admin"],
+    ...(s.sshkey !== undefined ? { sshKeyPath: s.sshkey } : {}),
+  };
 });
 
 export const QOS_SCHEMA = listSchema<SlurmQosSpec>(["priority", "maxwall"], (name, s) => {

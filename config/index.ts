@@ -4,6 +4,7 @@ import { detectHostCgroupVersion, engineMemoryBytes, enginePlatform, resolveDock
 import { workerContainerSettings } from "./render/container-settings";
 import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
+import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
 
 export type { ClusterSpec, WorkerSpec } from "./spec";
@@ -120,7 +121,13 @@ export async function loadClusterSpec(
     throw new pulumi.RunError((err as Error).message);
   }
   const controller = settings.role === "workers" ? await readController(settings, context.stack, stacks) : undefined;
-  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, controller });
+  let authorizedKeys: Record<string, string[]> | undefined;
+  if (settings.role === "cluster") {
+    const read = readUsersPublicKeys(settings.users);
+    if (read.problems.length > 0) throw new ClusterConfigError(read.problems.map((p) => `${key("users")}: ${p}`));
+    authorizedKeys = read.keys;
+  }
+  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, controller, authorizedKeys });
   let memoryBytes: number;
   try {
     memoryBytes = await engine.memoryBytes(dockerHost);

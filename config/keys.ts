@@ -205,6 +205,12 @@ export const CONFIG_KEYS = {
     default: 6820,
     allowed: "a TCP port from 1 to 65535",
   },
+  loginPort: {
+    // The login node's sshd, published on advertiseAddress (or 127.0.0.1 for one machine).
+    schema: wholeNumber(1, 65535),
+    default: 2222,
+    allowed: "a TCP port from 1 to 65535 that no other service of the stack publishes",
+  },
   prometheusPort: {
     schema: wholeNumber(1, 65535),
     default: 9090,
@@ -262,7 +268,7 @@ export const CONFIG_KEYS = {
   users: {
     schema: USERS_SCHEMA,
     default: "alice uid=1001 account=research",
-    allowed: "cluster users, one per line: name uid=<1000..60000> account=<account> [gid=N] [admin=none|operator|administrator]",
+    allowed: "cluster users, one per line: name uid=<1000..60000> account=<account> [gid=N] [admin=none|operator|administrator] [sshKey=<public key file>]",
   },
   qos: {
     schema: QOS_SCHEMA,

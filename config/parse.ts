@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { accountingProblems } from "./accounting";
+import { SLURMCTLD_PORT, SRUN_PORTS } from "./spec";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, CONFIG_NAMESPACE, ClusterSettings, SECRET_CONFIG_KEYS } from "./keys";
 
 /**
@@ -56,7 +57,7 @@ export function validateClusterConfig(raw: Record<string, string>): ClusterSetti
   }
 
   if (problems.length === 0) {
-    const published = ["restPort", ...(values.monitoring ? ["prometheusPort", "slurmExporterPort", "alertmanagerPort", ...(values.grafana ? ["grafanaPort"] : [])] : [])];
+    const published = ["restPort", ...(values.role === "cluster" ? ["loginPort"] : []), ...(values.monitoring ? ["prometheusPort", "slurmExporterPort", "alertmanagerPort", ...(values.grafana ? ["grafanaPort"] : [])] : [])];
     const ports = published.map((k) => [k, values[k] as number] as const);
     const clash = ports.find(([k, port]) => ports.some(([other, p]) => other !== k && p === port));
     if (clash) {
@@ -87,6 +88,11 @@ function crossKeyProblems(v: ClusterSettings): string[] {
   }
   if (v.role === "workers" && v.monitoring && v.nodeExporterPort >= v.slurmdPort && v.nodeExporterPort < v.slurmdPort + v.workerCount) {
     problems.push(`${key("nodeExporterPort")} = "${v.nodeExporterPort}": expected a port none of the ${v.workerCount} slurmd ports from ${key("slurmdPort")} ${v.slurmdPort} uses`);
+  }
+  if (v.role === "cluster" && v.advertiseAddress && (v.loginPort === SLURMCTLD_PORT || (v.loginPort >= SRUN_PORTS.first && v.loginPort <= SRUN_PORTS.last))) {
+    problems.push(
+      `${key("loginPort")} = "${v.loginPort}": expected a port slurmctld (${SLURMCTLD_PORT}) and srun (${SRUN_PORTS.first}-${SRUN_PORTS.last}) do not publish on ${key("advertiseAddress")}`,
+    );
   }
   if (v.slurmdPort + v.workerCount - 1 > 65535) problems.push(`${key("slurmdPort")} = "${v.slurmdPort}": with ${v.workerCount} workers the ports pass 65535`);
   if (v.gpusPerWorker > 0) {

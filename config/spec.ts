@@ -79,7 +79,23 @@ export interface ClusterSpec {
   rest: { container: string; host: string; bindAddress: string; port: number };
   /** Undefined when the stack turns monitoring off. */
   monitoring?: MonitoringSpec;
+  /** The login node (cluster stacks): users' only way in, by SSH. Undefined on a workers stack. */
+  login?: LoginSpec;
 }
+
+/** The login node: its container, where its sshd is published, and the users' public keys. */
+export interface LoginSpec {
+  container: string;
+  host: string;
+  /** The host address sshd's port is published on: advertiseAddress, else 127.0.0.1. */
+  bindAddress: string;
+  port: number;
+  /** Each user's public keys (authorized_keys lines); a user with none cannot log in. */
+  authorizedKeys: Record<string, string[]>;
+}
+
+/** slurmctld's port (slurm.conf SlurmctldPort), published on advertiseAddress for other machines. */
+export const SLURMCTLD_PORT = 6817;
 
 /** slurmd's port inside the cluster network (slurm.conf SlurmdPort). */
 export const SLURMD_PORT = 6818;
@@ -116,6 +132,8 @@ export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion" | "
   dockerHost: string;
   /** Workers stacks: the controller stack's join output (checked). */
   controller?: ControllerJoin & { stack: string };
+  /** Cluster stacks: the users' public keys, read from their sshKey files. */
+  authorizedKeys?: Record<string, string[]>;
 }
 
 /** The partition of a stack: as configured, else the stack's own name. */
@@ -195,6 +213,16 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     rest: { container: `${prefix}-rest`, host: "rest", bindAddress: v.restBindAddress, port: v.restPort },
     database: { name: "slurm_acct_db", user: "slurm", port: 3306 },
     workers,
+    login:
+      v.role === "cluster"
+        ? {
+            container: `${prefix}-login`,
+            host: "login",
+            bindAddress: v.advertiseAddress || "127.0.0.1",
+            port: v.loginPort,
+            authorizedKeys: v.authorizedKeys ?? Object.fromEntries(v.users.map((u) => [u.name, []])),
+          }
+        : undefined,
     monitoring: v.monitoring
       ? {
           grafana: v.grafana,

@@ -54,6 +54,8 @@ export const CLUSTER_OUTPUTS_SCHEMA = z
     sharedVolume: z.object({ name: z.string(), mountPath: z.string() }).strict(),
     accounting: z.object({ accounts: z.array(z.string()), users: z.array(z.string()), qos: z.array(z.string()) }).strict(),
     rest: z.object({ url: z.string(), openapiVersion: z.string(), tokenCommand: z.string() }).strict(),
+    /** The login node: where users reach it by SSH, and its host key (for known_hosts). */
+    login: z.object({ host: z.string(), port: z.number(), sshCommand: z.string(), hostKey: z.string() }).strict(),
     monitoring: z
       .object({
         prometheusUrl: z.string(),

@@ -12,6 +12,8 @@ import { SlurmDb } from "../components/slurm-db";
 import { WorkerNode } from "../components/worker-node";
 import { ClusterAccounts } from "../components/cluster-accounts";
 import { LinuxUsers } from "../components/linux-users";
+import { LoginNode } from "../components/login-node";
+import { renderAuthorizedKeys } from "../config/ssh-keys";
 import { nodeOutput, stackFoundation } from "./common";
 import { ClusterStackOutputs, ProgramOutputs } from "../config/stack-outputs";
 
@@ -41,7 +43,7 @@ export function clusterStack(spec: ClusterSpec) {
   // slurmctld), and up still waits for the controller to answer and for every node to register.
   // They start once every image is built, so no daemon's wait runs while another's image builds
   // (minutes for another architecture under emulation).
-  const built = [images.slurm, images.worker, images.database, images.monitoring, images.slurmExporter].filter((i) => i !== undefined);
+  const built = [images.slurm, images.worker, images.login, images.database, images.monitoring, images.slurmExporter].filter((i) => i !== undefined);
   const afterImages = { ...components, dependsOn: built };
   const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 }, afterImages);
   const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, afterImages);
@@ -56,12 +58,20 @@ export function clusterStack(spec: ClusterSpec) {
       ),
   );
 
-  // The users' Linux accounts on the controller and workers (after their registration: the
-  // containers run), before their Slurm associations are of use.
+  // The users' only way in: SSH to the login node.
+  const login = new LoginNode("login", { spec, login: spec.login!, loginImage: images.login!.imageName, files }, afterImages);
+
+  // The users' Linux accounts on the controller, workers and login node (after their registration:
+  // the containers run), before their Slurm associations are of use; with them, their SSH keys.
   const linuxUsers = new LinuxUsers(
     "linux-users",
-    { usersFile: files.usersFile, containers: [controller.containerName, ...workers.map((w) => w.containerName)], dockerHost: spec.dockerHost },
-    { dependsOn: workers },
+    {
+      usersFile: files.usersFile,
+      containers: [controller.containerName, ...workers.map((w) => w.containerName), login.containerName],
+      dockerHost: spec.dockerHost,
+      authorizedKeys: renderAuthorizedKeys(spec.login!.authorizedKeys),
+    },
+    { dependsOn: [...workers, login] },
   );
   // Accounts, users and QOS in slurmdbd (sacctmgr on the controller). After the Linux users: slurmctld
   // learns each association's uid from the user's name when the association arrives.
@@ -124,6 +134,7 @@ export function clusterStack(spec: ClusterSpec) {
     sharedVolume: { name: sharedVolume.name, mountPath: spec.sharedMountPath },
     accounting: { accounts: accounts.accounts, users: accounts.users, qos: accounts.qos },
     rest: { url: rest.url, openapiVersion: rest.openapiVersion, tokenCommand: rest.tokenCommand },
+    login: { host: login.host, port: login.port, sshCommand: login.sshCommand, hostKey: login.hostKey },
     monitoring: monitoring
       ? {
           prometheusUrl: monitoring.prometheusUrl,

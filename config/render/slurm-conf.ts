@@ -1,8 +1,7 @@
-import { ClusterSpec, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
+import { ClusterSpec, SLURMCTLD_PORT, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
 
-export const SLURMCTLD_PORT = 6817;
-export { SLURMD_PORT };
+export { SLURMCTLD_PORT, SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
 export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
@@ -153,6 +152,10 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       ...jwtAuthLines(),
       `SlurmctldPort=${SLURMCTLD_PORT}`,
       `SlurmdPort=${SLURMD_PORT}`,
+      "# Each user sees only their own jobs, accounting records, usage and associations (squeue, sacct,",
+      "# sshare, sacctmgr); root, SlurmUser and Slurm operators and administrators see all. Nodes and",
+      "# partitions stay visible: users need sinfo to choose where to run.",
+      "PrivateData=accounts,jobs,reservations,usage,users",
       "MpiDefault=none",
       "ReturnToService=2",
       "# No mailer in the containers: job mail (sbatch --mail-type) is a no-op instead of an error at every start.",

@@ -106,11 +106,32 @@ create_users() {
       useradd -u "$uid" -g "$gid" -d "/shared/home/$name" -M -s /bin/bash "$name"
     fi
     if [ ! -d "/shared/home/$name" ]; then
+      # 0700: no other user reads a home (job scripts, output, keys), whatever groups they share.
       install -d -m 0755 /shared/home
-      install -d -o "$uid" -g "$gid" -m 0750 "/shared/home/$name"
+      install -d -o "$uid" -g "$gid" -m 0700 "/shared/home/$name"
     fi
   done < "$USERS_FILE"
   log "users: $(cut -d: -f1 "$USERS_FILE" | paste -sd, -)"
+}
+
+# The users' SSH public keys ("user key" lines in $SLURM_CLUSTER_AUTHORIZED_KEYS), one root-owned
+# file per user on the shared volume, where the login node's sshd looks (AuthorizedKeysFile): a
+# user cannot add keys of their own, and a user the list no longer names loses their file.
+KEYS_DIR=/shared/.slurm-cluster/authorized_keys
+write_authorized_keys() {
+  local staging="$KEYS_DIR.new.$$" user key
+  rm -rf "$staging"
+  install -d -m 0755 "$staging"
+  while read -r user key; do
+    [ -n "$user" ] || continue
+    printf '%s\n' "$key" >> "$staging/$user"
+  done <<< "${SLURM_CLUSTER_AUTHORIZED_KEYS:-}"
+  chmod 0644 "$staging"/* 2>/dev/null || true
+  rm -rf "$KEYS_DIR.old"
+  [ ! -d "$KEYS_DIR" ] || mv "$KEYS_DIR" "$KEYS_DIR.old"
+  mv "$staging" "$KEYS_DIR"
+  rm -rf "$KEYS_DIR.old"
+  log "SSH keys for: $(ls "$KEYS_DIR" | paste -sd, -)"
 }
 
 # A worker of a workers stack (SLURM_NODE_ADDRESS: its machine's address) takes only a node name
@@ -190,6 +211,18 @@ case "$role" in
     wait_for "slurmctld" 120 scontrol ping
     exec runuser -u slurm-exporter -- node /opt/slurm-exporter/server.js
     ;;
+  login)
+    # The login node: users arrive by SSH (public keys from the stack config only) and use the
+    # Slurm client commands as themselves. The stack's host key arrives as an upload.
+    create_users
+    start_munge
+    [ -s /etc/ssh/ssh_host_ed25519_key ] || fatal "no SSH host key at /etc/ssh/ssh_host_ed25519_key; the deployment must upload one"
+    chown root:root /etc/ssh/ssh_host_ed25519_key
+    chmod 0600 /etc/ssh/ssh_host_ed25519_key
+    install -d -m 0755 /run/sshd
+    /usr/sbin/sshd -t || fatal "sshd refuses its configuration (above)"
+    exec /usr/sbin/sshd -D -e
+    ;;
   systemd)
     # Worker with systemd as PID 1: systemd starts munge and slurmd (units from Debian).
     prepare_cgroups
@@ -204,11 +237,12 @@ case "$role" in
     if [ "${WRITE_USERS:-0}" = 1 ]; then
       install -d -m 0755 "$(dirname "$USERS_FILE")"
       printf '%s' "${SLURM_CLUSTER_USERS:-}" > "$USERS_FILE.tmp" && chmod 0644 "$USERS_FILE.tmp" && mv "$USERS_FILE.tmp" "$USERS_FILE"
+      [ "${WRITE_KEYS:-0}" != 1 ] || write_authorized_keys
     fi
     create_users
     ;;
   *)
-    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|rest|exporter|users" >&2
+    echo "usage: slurm-entrypoint slurmdbd|controller|worker|systemd|rest|exporter|login|users" >&2
     exit 64
     ;;
 esac
