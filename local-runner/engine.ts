@@ -16,6 +16,7 @@ import { behaviourOf, inputEffect } from "./provider-table";
 import { PROJECT_ROOT, RegistrationArgs, ProgramMocks, printableOutputs, ResolvedOutput, runProgram } from "./program";
 import { readStackConfig, saveConfigOverrides } from "./stack-config";
 import { durationNs } from "./durations";
+import { TLS_PRIVATE_KEY, checkPrivateKeyInputs, createPrivateKey } from "./tls-private-key";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
 import { dockerClientOptions, resolveDockerHost } from "../config/host";
@@ -100,11 +101,20 @@ async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, wha
   }
 }
 
-/** Outputs a provider always marks secret (pulumi-random's schema). */
+/** Outputs a provider always marks secret (pulumi-random's and pulumi-tls's schemas). */
 const SECRET_OUTPUTS: Record<string, string[]> = {
   "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
   "random:index/randomBytes:RandomBytes": ["base64", "hex"],
+  [TLS_PRIVATE_KEY]: ["privateKeyOpenssh", "privateKeyPem", "privateKeyPemPkcs8"],
 };
+
+/**
+ * The provider's Check, before anything is planned (so a preview fails too): for tls.PrivateKey
+ * its validators and defaults. Other types' inputs are used as the program gave them.
+ */
+function checkInputs(type: string, name: string, inputs: Inputs): Inputs {
+  return type === TLS_PRIVATE_KEY ? checkPrivateKeyInputs(name, inputs) : inputs;
+}
 
 /** Which inputs arrived as secrets, and which outputs are secret: encrypted in the state file. */
 function secretNames(args: RegistrationArgs): { secretInputs?: string[]; secretOutputs?: string[] } {
@@ -116,7 +126,7 @@ function secretNames(args: RegistrationArgs): { secretInputs?: string[]; secretO
 }
 
 /** Wraps the named top-level outputs as secrets on the wire (additionalSecretOutputs). */
-function markSecret(state: Inputs, names: string[]): Inputs {
+export function markSecret(state: Inputs, names: string[]): Inputs {
   if (names.length === 0) return state;
   const wrapped = { ...state };
   const isWrapped = (v: unknown) => v !== null && typeof v === "object" && SECRET_SIG in v;
@@ -198,7 +208,7 @@ export class Deployment {
   private async registerStep(args: RegistrationArgs): Promise<pulumi.runtime.MockResourceResult> {
     const key = resourceKey(args.type, args.name);
     this.registered.add(key);
-    const inputs = unwrapSecrets(args.inputs);
+    const inputs = checkInputs(args.type, args.name, unwrapSecrets(args.inputs));
     const { details } = args;
     if (details.ignoreChanges.length > 0) throw new Error(`local runner: ignoreChanges (on ${args.name}) is not implemented`);
     if (details.unsupported?.length) throw new Error(`local runner: resource option(s) ${details.unsupported.join(", ")} (on ${args.name}) are not implemented`);
@@ -388,6 +398,8 @@ export class Deployment {
       }
       case "random:index/randomPassword:RandomPassword":
         return { id: "none", outputs: { ...inputs, result: randomString(inputs.length, inputs) } };
+      case TLS_PRIVATE_KEY:
+        return createPrivateKey(inputs);
       default:
         throw new Error(`local runner: creating ${type} is not implemented`);
     }

@@ -12,6 +12,7 @@ import { unwrapSecrets } from "./engine";
 import * as net from "net";
 import { PROJECT_NAME, ProgramMocks, RegistrationArgs, ResolvedOutput, printableOutputs, runProgram } from "./program";
 import { parseStackArgs, readStackConfig } from "./stack-config";
+import { TLS_PRIVATE_KEY, checkPrivateKeyInputs, createPrivateKey } from "./tls-private-key";
 
 export interface Violation {
   policy: string;
@@ -29,7 +30,7 @@ interface Captured {
 }
 
 /** What a provider would compute, made up so that everything the program derives from it is known. */
-function madeUpOutputs(args: RegistrationArgs): Record<string, unknown> {
+export function madeUpOutputs(args: RegistrationArgs): Record<string, unknown> {
   const inputs = args.inputs;
   switch (args.type) {
     case "docker:index/container:Container":
@@ -38,6 +39,9 @@ function madeUpOutputs(args: RegistrationArgs): Record<string, unknown> {
       return { ...inputs, base64: crypto.randomBytes(inputs.length).toString("base64") };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: crypto.randomBytes(24).toString("base64url").slice(0, inputs.length) };
+    case TLS_PRIVATE_KEY:
+      // A real key (cheap for ED25519), checked as the provider checks it, so a bad algorithm fails here too.
+      return createPrivateKey(checkPrivateKeyInputs(args.name, unwrapSecrets(inputs))).outputs;
     default:
       if (args.type.startsWith("pulumi-nodejs:dynamic")) return { ...inputs, state: "IDLE", cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
       return inputs;

@@ -11,6 +11,9 @@
 //   (rebuild), Read returns the state as it is (refresh never notices a deleted image) and Delete
 //   does nothing (the image stays on the engine).
 // - random:index/* (pulumi-random): every input forces a new value.
+// - tls:index/privateKey:PrivateKey (pulumi-tls, terraform-provider-tls resource_private_key.go):
+//   algorithm, rsa_bits and ecdsa_curve all RequiresReplace; Read, Update and Delete are no-ops, the
+//   key lives only in state, so it stays the same from one up to the next while its inputs do.
 
 /** What a changed input does to a live resource. */
 export type InputEffect = "update" | "replace" | "ignored";
@@ -62,6 +65,7 @@ export const RESOURCE_BEHAVIOUR: Record<string, ResourceBehaviour> = {
   },
   "random:index/randomBytes:RandomBytes": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "none" },
   "random:index/randomPassword:RandomPassword": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "none" },
+  "tls:index/privateKey:PrivateKey": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "none" },
   "pulumi:providers:docker": { otherInputs: "replace", inputs: {}, deleteBeforeReplace: false, refresh: "none" },
 };
 

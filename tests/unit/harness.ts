@@ -3,6 +3,8 @@
 // and ordering as a user of `pulumi preview` would see it.
 import { ProgramMocks, RegistrationDetails, ResolvedOutput, runProgram } from "../../local-runner/program";
 import { readStackConfig } from "../../local-runner/stack-config";
+import { markSecret } from "../../local-runner/engine";
+import { TLS_PRIVATE_KEY, checkPrivateKeyInputs, createPrivateKey } from "../../local-runner/tls-private-key";
 import { DEFAULT_FACTS, EngineFacts, startFakeEngine } from "./fake-engine";
 import { fakeSlurmctld, ubuntuJoin } from "./controller-fixture";
 
@@ -60,6 +62,13 @@ export async function runWithMocks(
           return { id: "bytes", state: { ...inputs, base64: Buffer.alloc(inputs.length, 7).toString("base64") } };
         case "random:index/randomPassword:RandomPassword":
           return { id: "password", state: { ...inputs, result: "MockPassword123" } };
+        case TLS_PRIVATE_KEY: {
+          // A real key, so a program that uploads it or prints its fingerprint sees real values; its
+          // private encodings come back secret, as the engine marks pulumi-tls's additionalSecretOutputs
+          // (Pulumi's mock monitor does not).
+          const { id, outputs: key } = createPrivateKey(checkPrivateKeyInputs(args.name, inputs));
+          return { id, state: markSecret(key, args.details.additionalSecretOutputs ?? []) };
+        }
         case "pulumi:pulumi:StackReference":
           return { id: inputs.name, state: { name: inputs.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => k === "join") } };
         default:
