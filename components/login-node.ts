@@ -5,7 +5,7 @@ import * as docker from "@pulumi/docker";
 import * as tls from "@pulumi/tls";
 import { ClusterSpec } from "../config";
 import { LoginSpec } from "../config/spec";
-import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads, tcpReadinessCheck } from "./container-parts";
+import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface LoginNodeArgs {
@@ -77,7 +77,6 @@ export class LoginNode extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 180,
         restart: "unless-stopped",
-        destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
       { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );

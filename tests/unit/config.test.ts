@@ -142,6 +142,6 @@ describe("workers that do not fit the engine's memory", () => {
   it("fit when the headroom is lowered: 64 workers of 256 MiB on a 24 GiB host", async () => {
     const run = await runWithMocks("ubuntu", ["workerCount=64", "workerMemoryMb=256", "workerCpus=1", "workerMemoryHeadroomMb=64", "monitoring=false"]);
     expect(run.error).toBeUndefined();
-    expect(run.registrations.filter((r) => r.type === "docker:index/container:Container")).toHaveLength(68);
+    expect(run.registrations.filter((r) => r.type === "docker:index/container:Container")).toHaveLength(69);
   }, 30_000);
 });

@@ -29,11 +29,11 @@ describe("munge", () => {
 });
 
 describe("Slurm exporter", () => {
-  it("runs as its own system user made in its image, not as SlurmUser or root", () => {
+  it("runs as its own system user, one uid on every container (the controller knows it as a Slurm operator), not as SlurmUser or root", () => {
     const branch = roleBranch(image("slurm", "entrypoint.sh"), "exporter");
     expect(branch).toMatch(/exec runuser -u slurm-exporter -- node \/opt\/slurm-exporter\/server.js/);
     expect(branch).not.toMatch(/runuser -u slurm --/);
-    expect(image("slurm-exporter", "Dockerfile")).toMatch(/^RUN useradd --system --no-create-home --shell \/usr\/sbin\/nologin slurm-exporter$/m);
+    expect(image("slurm", "Dockerfile")).toMatch(/^ && useradd --system --uid 61000 --no-create-home --shell \/usr\/sbin\/nologin slurm-exporter$/m);
   });
 });
 

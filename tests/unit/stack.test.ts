@@ -14,13 +14,13 @@ describe.each(STACKS)("stack %s as a whole cluster", (stack) => {
     const names = ofType(run, CONTAINER).map((c) => c.inputs.name).sort();
     const p = prefixOf(stack);
     expect(names).toEqual(
-      [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-rest`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-${p}1`, `slurm-${stack}-${p}2`].sort(),
+      [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-login`, `slurm-${stack}-rest`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-${p}1`, `slurm-${stack}-${p}2`].sort(),
     );
     expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([expect.stringMatching(new RegExp(`^slurm-${stack}-net-[0-9a-f]{8}$`))]);
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
       [`slurm-${stack}-database`, `slurm-${stack}-shared`, `slurm-${stack}-statesave`].sort(),
     );
-    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-worker"]);
+    expect(ofType(run, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login", "slurm-cluster/slurm-worker"]);
     const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     expect(checks.map((c) => c.inputs.nodeName).sort()).toEqual([`${p}1`, `${p}2`]);
   });
@@ -84,7 +84,7 @@ describe("the ubuntu stack's wiring", () => {
   it("publishes no Slurm or database port, runs nothing privileged and adds no capability in none mode", async () => {
     const run = await runWithMocks("ubuntu");
     for (const c of ofType(run, CONTAINER)) {
-      if (!/prometheus|exporter|grafana|alertmanager|rest/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
+      if (!/prometheus|exporter|grafana|alertmanager|rest|login/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
       expect(c.inputs.privileged).toBeUndefined();
       expect(c.inputs.capabilities).toBeUndefined();
     }
@@ -152,7 +152,7 @@ describe("worker modes in the ubuntu stack", () => {
     const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2", "monitoring=false"]);
     expect(run.error).toBeUndefined();
     const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
-    expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-systemd", "slurm-cluster/slurm-worker"]);
+    expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login", "slurm-cluster/slurm-systemd", "slurm-cluster/slurm-worker"]);
     expect(images["slurm-cluster/slurm-worker"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName });
     expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm-worker"].inputs.imageName });
     expect(images["slurm-cluster/slurm-systemd"].started).toBeGreaterThan(images["slurm-cluster/slurm-worker"].finished);
@@ -181,7 +181,7 @@ describe("worker modes in the ubuntu stack", () => {
     expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
     expect(w.inputs.cgroupnsMode).toBe("host");
     expect(w.inputs.capabilities).toBeUndefined();
-    expect(ofType(run, IMAGE)).toHaveLength(3);
+    expect(ofType(run, IMAGE)).toHaveLength(4);
   });
 
   it("runs the daemons on the Slurm image alone, and the workers on the image with the job runtimes unless jobRuntimes=false", async () => {
@@ -192,7 +192,7 @@ describe("worker modes in the ubuntu stack", () => {
     expect(imageOf(full, "slurm-ubuntu-worker1")).toMatch(/^slurm-cluster\/slurm-worker:/);
     const bare = await runWithMocks("ubuntu", ["monitoring=false", "jobRuntimes=false"]);
     expect(imageOf(bare, "slurm-ubuntu-worker1")).toBe(imageOf(bare, "slurm-ubuntu-controller"));
-    expect(ofType(bare, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm"]);
+    expect(ofType(bare, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login"]);
   });
 
   it("only allowPrivileged=true makes a worker privileged, and never the other containers", async () => {
