@@ -1,11 +1,13 @@
 // The cluster behind a stack, as the operator commands reach it: the controller container on the
-// stack's Docker engine, the first configured user (jobs are submitted as that user, from their
-// home on the shared volume), and the outputs the checks compare against.
+// stack's Docker engine, the user commands act as (the first configured user unless --user names
+// another; jobs are submitted from their home on the shared volume), and the outputs the checks
+// compare against.
+import { USERS_SCHEMA } from "../config/accounting";
 import { PROJECT_LABEL, STACK_LABEL } from "../config/spec";
 import { ContainerExec, ExecOptions, ExecResult } from "../docker/container-exec";
 import { CliError } from "./errors";
 import { ClusterStackOutputs, STACK_OUTPUTS_SCHEMA, StackOutputs } from "../config/stack-outputs";
-import { stackDockerHost, stackOutputs } from "./stacks";
+import { stackConfig, stackDockerHost, stackOutputs } from "./stacks";
 
 /** A cluster stack's outputs, parsed with the schema stacks/cluster.ts produces them from. */
 export type ClusterOutputs = ClusterStackOutputs;
@@ -23,7 +25,7 @@ export interface Cluster {
   readonly stack: string;
   readonly outputs: ClusterOutputs;
   readonly engine: ContainerExec;
-  /** Who jobs run as; null when the stack declares no users (then root submits). */
+  /** Who jobs run as (the first user, or the one --user names); null when the stack has no users (then root submits). */
   readonly user: string | null;
   /** The submitting user's home on the shared volume (where runs and job output go). */
   readonly home: string;
@@ -52,9 +54,45 @@ export async function openCluster(stack: string, note: (line: string) => void = 
     outputs,
     engine,
     user,
-    home: user ? `${outputs.sharedVolume.mountPath}/home/${user}` : outputs.sharedVolume.mountPath,
+    home: userHome(outputs, user),
     labels: [`${PROJECT_LABEL}=slurm-cluster`, `${STACK_LABEL}=${clusterStack}`],
   };
+}
+
+function userHome(outputs: ClusterOutputs, user: string | null): string {
+  return user ? `${outputs.sharedVolume.mountPath}/home/${user}` : outputs.sharedVolume.mountPath;
+}
+
+/**
+ * The names in the stack's `slurm-cluster:users` config, read with the schema the program uses;
+ * empty when the key is not set or does not parse (only a hint depends on it).
+ */
+export function configuredUsers(stack: string): string[] {
+  try {
+    const text = stackConfig(stack, [])["slurm-cluster:users"];
+    const parsed = text === undefined ? undefined : USERS_SCHEMA.safeParse(text);
+    return parsed?.success ? parsed.data.map((u) => u.name) : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The cluster as one of its users (--user): jobs are submitted from their home and commands run
+ * as them. The name must be one of the users the deployed cluster has (its `accounting.users`
+ * output); anything else is refused here, before any command runs. Undefined keeps the cluster
+ * as it was opened (the first user).
+ */
+export function asClusterUser(cluster: Cluster, name: string | undefined, declared: () => string[] = () => configuredUsers(cluster.stack)): Cluster {
+  if (name === undefined) return cluster;
+  const users = cluster.outputs.accounting.users;
+  if (!users.includes(name)) {
+    const hint = declared().includes(name)
+      ? `${name} is in slurm-cluster:users but not on the cluster yet: slurm-cluster up ${cluster.stack}`
+      : `--user takes one of them; a new user is added to slurm-cluster:users, then slurm-cluster up ${cluster.stack}`;
+    throw new CliError(`no user ${name} in stack ${cluster.stack}'s users (${users.join(", ") || "none"}); ${hint}`, 2);
+  }
+  return { ...cluster, user: name, home: userHome(cluster.outputs, name) };
 }
 
 /** Runs a Slurm command on the controller as root (Slurm's administrator). */

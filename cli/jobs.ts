@@ -1,6 +1,11 @@
 // The job commands: submit a template (its stages chained with afterok) and follow it, list the
 // queue and accounting, cancel, read a job's output from the shared volume, and the node
 // commands. Everything goes through Slurm's own tools on the controller.
+//
+// `as` (the CLI's --user) runs the queue and accounting commands as that cluster user instead of
+// root, so Slurm decides what they see and may do (PrivateData, a job's owner); undefined is the
+// operator's view: root, which sees and may cancel every job.
+import type { ExecResult } from "../docker/container-exec";
 import { Cluster, asUser, onController, slurm } from "./cluster";
 import { CliError } from "./errors";
 import {
@@ -90,15 +95,18 @@ export async function submit(cluster: Cluster, t: Template, opts: SubmitOptions,
   return { template: t.name, runDir, jobs };
 }
 
-/** Accounting's and the queue's view of the given jobs (array tasks one line each). */
-export async function jobRecords(cluster: Cluster, ids: string[]): Promise<JobRecord[]> {
-  return (await jobViews(cluster, ids)).merged;
+/** Runs the queue and accounting commands as `as`, or as root when undefined. */
+const viewAs = (as: string | undefined) => (as === undefined ? {} : { user: as });
+
+/** Accounting's and the queue's view of the given jobs (array tasks one line each), as root or `as`. */
+export async function jobRecords(cluster: Cluster, ids: string[], as?: string): Promise<JobRecord[]> {
+  return (await jobViews(cluster, ids, as)).merged;
 }
 
-async function jobViews(cluster: Cluster, ids: string[]) {
+async function jobViews(cluster: Cluster, ids: string[], as?: string) {
   const [acct, queue] = await Promise.all([
-    onController(cluster, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", SACCT_FORMAT]),
-    onController(cluster, ["squeue", "-h", "-r", "-j", ids.join(","), "-o", SQUEUE_FORMAT]),
+    onController(cluster, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", SACCT_FORMAT], viewAs(as)),
+    onController(cluster, ["squeue", "-h", "-r", "-j", ids.join(","), "-o", SQUEUE_FORMAT], viewAs(as)),
   ]);
   // squeue exits 1 ("Invalid job id") once none of the jobs is in slurmctld any more.
   const queued = queue.code === 0 ? parseSqueue(queue.out) : [];
@@ -144,12 +152,16 @@ export function submissionExitCode(records: JobRecord[]): number {
   return failed ? jobExitCode(failed) : 0;
 }
 
-/** The queue plus accounting: jobs ended in the last day, or all of them. */
-export async function listJobs(cluster: Cluster, all: boolean): Promise<JobRecord[]> {
+/**
+ * The queue plus accounting: jobs ended in the last day, or all of them. As root every user's
+ * jobs; as a user (`as`), what Slurm shows them: `sacct -a` lists every user's jobs only where
+ * PrivateData does not hide them, and squeue likewise.
+ */
+export async function listJobs(cluster: Cluster, all: boolean, as?: string): Promise<JobRecord[]> {
   const since = all ? "1970-01-01" : "now-1days";
   const [acct, queue] = await Promise.all([
-    onController(cluster, ["sacct", "-X", "-a", "-n", "-P", "-S", since, "-o", SACCT_FORMAT]),
-    onController(cluster, ["squeue", "-h", "-r", "-o", SQUEUE_FORMAT]),
+    onController(cluster, ["sacct", "-X", "-a", "-n", "-P", "-S", since, "-o", SACCT_FORMAT], viewAs(as)),
+    onController(cluster, ["squeue", "-h", "-r", "-o", SQUEUE_FORMAT], viewAs(as)),
   ]);
   if (queue.code !== 0) throw new CliError(`squeue: ${queue.err.trim()}`, 1);
   if (acct.code !== 0) process.stderr.write(`warning: accounting unavailable (${acct.err.trim()}); showing the queue only\n`);
@@ -160,19 +172,43 @@ function checkJobId(id: string): void {
   if (!/^\d+(_\d+)?$/.test(id)) throw new CliError(`${id}: expected a job id such as 42 or 42_3`, 2);
 }
 
-/** What Slurm knows of a job id; a clear error when it knows nothing. */
-export async function findJob(cluster: Cluster, id: string): Promise<JobRecord[]> {
+/**
+ * What Slurm knows of a job id (as root, or as `as`); a clear error when it knows nothing. Under
+ * PrivateData=jobs a user is not shown another user's job: for them that job does not exist.
+ */
+export async function findJob(cluster: Cluster, id: string, as?: string): Promise<JobRecord[]> {
   checkJobId(id);
-  const records = await jobRecords(cluster, [id]);
-  if (records.length === 0) throw new CliError(`no job ${id} in the queue or in accounting`, 1);
+  const records = await jobRecords(cluster, [id], as);
+  if (records.length === 0) throw new CliError(as === undefined ? `no job ${id} in the queue or in accounting` : `${as} has no job ${id} in the queue or in accounting`, 1);
   return records;
 }
 
-export async function cancelJob(cluster: Cluster, id: string): Promise<JobRecord[]> {
-  const records = await findJob(cluster, id);
+/** Slurm's complaint as one line, without the `<command>: error: ` prefixes. */
+function slurmRefusal(res: ExecResult, command: string): string {
+  const lines = (res.err || res.out).split("\n").map((l) => l.trim().replace(new RegExp(`^${command}: (error: )?`), "")).filter(Boolean);
+  return lines.join("; ") || `exit ${res.code}`;
+}
+
+/**
+ * Cancels a job, as root or as `as`. As a user, scancel runs as them, so Slurm decides: their own
+ * job is cancelled, another user's is refused with Slurm's reason. A job they cannot see (another
+ * user's under PrivateData) is left to scancel to refuse too.
+ */
+export async function cancelJob(cluster: Cluster, id: string, as?: string): Promise<JobRecord[]> {
+  if (as === undefined) {
+    const records = await findJob(cluster, id);
+    const live = records.filter((r) => !jobEnded(r.state));
+    if (live.length === 0) throw new CliError(`job ${id} has already ended (${records.map((r) => `${r.id} ${r.state}`).join(", ")})`, 1);
+    await slurm(cluster, ["scancel", id]);
+    return live;
+  }
+  checkJobId(id);
+  const records = await jobRecords(cluster, [id], as);
   const live = records.filter((r) => !jobEnded(r.state));
-  if (live.length === 0) throw new CliError(`job ${id} has already ended (${records.map((r) => `${r.id} ${r.state}`).join(", ")})`, 1);
-  await slurm(cluster, ["scancel", id]);
+  if (records.length > 0 && live.length === 0) throw new CliError(`job ${id} has already ended (${records.map((r) => `${r.id} ${r.state}`).join(", ")})`, 1);
+  const res = await onController(cluster, ["scancel", id], { user: as });
+  // scancel exits 1 on a refusal; its "error:" lines are taken as one even if a version exits 0.
+  if (res.code !== 0 || /\berror:/.test(res.err)) throw new CliError(`scancel as ${as}: ${slurmRefusal(res, "scancel")}`, 1);
   return live;
 }
 
@@ -183,13 +219,17 @@ export interface JobOutputFile {
   user: string;
 }
 
-/** The output file of a job (each task's, for an array), from accounting's StdOut and WorkDir. */
-export async function outputFiles(cluster: Cluster, id: string): Promise<JobOutputFile[]> {
+/**
+ * The output file of a job (each task's, for an array), from accounting's StdOut and WorkDir. With
+ * `as`, accounting is asked as that user and a job that is not theirs is refused: its output is
+ * then read as them, never as another user.
+ */
+export async function outputFiles(cluster: Cluster, id: string, as?: string): Promise<JobOutputFile[]> {
   checkJobId(id);
-  const out = await slurm(cluster, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "JobID,JobIDRaw,JobName,User,NodeList,StdOut,WorkDir"]);
+  const out = await slurm(cluster, ["sacct", "-X", "-n", "-P", "-j", id, "-o", "JobID,JobIDRaw,JobName,User,NodeList,StdOut,WorkDir"], viewAs(as));
   // Nothing in accounting yet: either the job is only in the queue (no file to name) or there is none.
-  if (!out.trim()) return findJob(cluster, id).then(() => []);
-  return out
+  if (!out.trim()) return findJob(cluster, id, as).then(() => []);
+  const files = out
     .split("\n")
     .filter((l) => l.trim())
     .map((line) => {
@@ -199,6 +239,9 @@ export async function outputFiles(cluster: Cluster, id: string): Promise<JobOutp
       return { jobId, path: file.startsWith("/") ? file : `${workDir}/${file}`, user };
     })
     .filter((f) => !f.jobId.includes("[")); // a pending array's summary line has no file yet
+  const other = as === undefined ? undefined : files.find((f) => f.user !== as);
+  if (other) throw new CliError(`job ${id} is ${other.user ? `${other.user}'s` : "no user's in accounting"}, not ${as}'s: with --user ${as}, only ${as}'s own jobs' output is read`, 1);
+  return files;
 }
 
 /**
@@ -229,18 +272,18 @@ export async function readFrom(cluster: Cluster, file: JobOutputFile, offset: nu
   throw new CliError(`job ${file.jobId}'s output: cannot read ${file.path} as ${file.user}: ${why}`, 1);
 }
 
-/** Every output file of a job, read whole ("(no output file)" for one not written yet). */
-export async function readJobOutput(cluster: Cluster, id: string): Promise<{ path: string; text: string }[]> {
-  const files = await outputFiles(cluster, id);
+/** Every output file of a job, read whole ("(no output file)" for one not written yet); `as` as in outputFiles. */
+export async function readJobOutput(cluster: Cluster, id: string, as?: string): Promise<{ path: string; text: string }[]> {
+  const files = await outputFiles(cluster, id, as);
   return Promise.all(files.map(async (f) => ({ path: f.path, text: (await readFrom(cluster, f, 0)) ?? "(no output file)\n" })));
 }
 
-/** Writes a job's output as it grows, until the job has ended and nothing more came. */
-export async function followJobOutput(cluster: Cluster, id: string, write: (text: string) => void, pollMs = 1000): Promise<void> {
+/** Writes a job's output as it grows, until the job has ended and nothing more came; `as` as in outputFiles. */
+export async function followJobOutput(cluster: Cluster, id: string, write: (text: string) => void, as?: string, pollMs = 1000): Promise<void> {
   const offsets = new Map<string, number>();
   for (;;) {
-    const ended = (await findJob(cluster, id)).every((r) => jobEnded(r.state));
-    for (const f of await outputFiles(cluster, id)) {
+    const ended = (await findJob(cluster, id, as)).every((r) => jobEnded(r.state));
+    for (const f of await outputFiles(cluster, id, as)) {
       const text = await readFrom(cluster, f, offsets.get(f.path) ?? 0);
       if (text) {
         write(text);

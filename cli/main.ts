@@ -25,9 +25,14 @@ function stackOption(): Option {
   return new Option("-s, --stack <stack>", "the stack whose cluster to use").default(DEFAULT_STACK).env("SLURM_CLUSTER_STACK");
 }
 
-async function cluster(stack: string): Promise<Cluster> {
-  const { openCluster } = await import("./cluster");
-  return openCluster(stack, (line) => process.stderr.write(`${line}\n`));
+function userOption(what: string): Option {
+  return new Option("-u, --user <name>", `${what}; one of the stack's users (slurm-cluster:users), checked before anything runs`);
+}
+
+/** The stack's cluster, as `user` when given: a name that is not one of its users is refused here. */
+async function cluster(stack: string, user?: string): Promise<Cluster> {
+  const { asClusterUser, openCluster } = await import("./cluster");
+  return asClusterUser(await openCluster(stack, (line) => process.stderr.write(`${line}\n`)), user);
 }
 
 function jobRows(jobs: JobRecord[]): string {
@@ -97,9 +102,10 @@ export function buildProgram(): Command {
 
   program
     .command("submit")
-    .description("submit a template (see `templates`) or a batch script, as the cluster's first user, from a new run directory")
+    .description("submit a template (see `templates`) or a batch script, as the stack's first user (or --user), from a new run directory in their home")
     .argument("<template>", "template name, or path to an .sbatch file")
     .addOption(stackOption())
+    .addOption(userOption("submit as this user (default: the stack's first user)"))
     .option("--nodes <n>", "nodes per job (sbatch --nodes)")
     .option("--cpus <n>", "CPUs per task (sbatch --cpus-per-task)")
     .option("--mem <size>", "memory per node, e.g. 500M (sbatch --mem)")
@@ -107,10 +113,10 @@ export function buildProgram(): Command {
     .option("--array <spec>", "job array indexes for the template's array stage, e.g. 0-7")
     .option("--wait", "follow the jobs until they end; exit with the job's exit code", false)
     .option("--json", "print the submission (and with --wait the jobs' records) as JSON", false)
-    .action(async (name: string, o: { stack: string; nodes?: string; cpus?: string; mem?: string; time?: string; array?: string; wait: boolean; json: boolean }) => {
+    .action(async (name: string, o: { stack: string; user?: string; nodes?: string; cpus?: string; mem?: string; time?: string; array?: string; wait: boolean; json: boolean }) => {
       const template = resolveTemplate(name);
       const { readJobOutput, submissionExitCode, submit, waitForJobs } = await import("./jobs");
-      const c = await cluster(o.stack);
+      const c = await cluster(o.stack, o.user);
       const submission = await submit(c, template, o);
       const ids = submission.jobs.map((j) => j.jobId);
       if (!o.json) {
@@ -133,43 +139,67 @@ export function buildProgram(): Command {
 
   program
     .command("jobs")
-    .description("the queue and the jobs accounting recorded in the last day")
+    .description("the queue and the jobs accounting recorded in the last day: every user's (the operator's view, as root), or with --user what that user sees")
     .addOption(stackOption())
+    .addOption(userOption("run squeue and sacct as this user, so Slurm's PrivateData decides what is shown (default: root, every user's jobs)"))
     .option("--all", "every job in accounting, not only the last day's", false)
     .option("--json", "print the jobs as JSON", false)
-    .action(async (o: { stack: string; all: boolean; json: boolean }) => {
+    .action(async (o: { stack: string; user?: string; all: boolean; json: boolean }) => {
       const { listJobs } = await import("./jobs");
-      const jobs = await listJobs(await cluster(o.stack), o.all);
+      const jobs = await listJobs(await cluster(o.stack, o.user), o.all, o.user);
       if (o.json) printJson({ jobs });
       else process.stdout.write(jobs.length ? jobRows(jobs) + "\n" : "no jobs\n");
     });
 
   program
     .command("cancel")
-    .description("cancel a job (or a whole array, or one task: 42_3)")
+    .description("cancel a job (or a whole array, or one task: 42_3), as root (any job) or with --user as that user (Slurm refuses another user's job)")
     .argument("<job>", "job id")
     .addOption(stackOption())
-    .action(async (id: string, o: { stack: string }) => {
+    .addOption(userOption("run scancel as this user (default: root, which may cancel any job)"))
+    .action(async (id: string, o: { stack: string; user?: string }) => {
       const { cancelJob } = await import("./jobs");
-      const live = await cancelJob(await cluster(o.stack), id);
-      process.stdout.write(`cancelled ${live.map((j) => `${j.id} (${j.state})`).join(", ")}\n`);
+      const live = await cancelJob(await cluster(o.stack, o.user), id, o.user);
+      process.stdout.write(`cancelled ${live.length ? live.map((j) => `${j.id} (${j.state})`).join(", ") : id}${o.user ? ` as ${o.user}` : ""}\n`);
     });
 
   program
     .command("logs")
-    .description("a job's output, read from the shared volume")
+    .description("a job's output, read from the shared volume as the job's user")
     .argument("<job>", "job id (an array shows every task's output)")
     .addOption(stackOption())
+    .addOption(userOption("only this user's job: accounting is asked as them, and another user's job is refused (default: any job, read as its own user)"))
     .option("-f, --follow", "keep printing new output until the job ends", false)
-    .action(async (id: string, o: { stack: string; follow: boolean }) => {
+    .action(async (id: string, o: { stack: string; user?: string; follow: boolean }) => {
       const { followJobOutput, readJobOutput } = await import("./jobs");
-      const c = await cluster(o.stack);
-      if (o.follow) await followJobOutput(c, id, (text) => process.stdout.write(text));
+      const c = await cluster(o.stack, o.user);
+      if (o.follow) await followJobOutput(c, id, (text) => process.stdout.write(text), o.user);
       else {
-        const files = await readJobOutput(c, id);
+        const files = await readJobOutput(c, id, o.user);
         if (files.length === 1) process.stdout.write(files[0].text);
         else process.stdout.write(files.map((f) => `==> ${f.path} <==\n${f.text}`).join("\n"));
       }
+    });
+
+  program
+    .command("token")
+    .description("print a JSON Web Token for the REST API (slurmrestd) naming a cluster user, minted by slurmctld")
+    .addOption(stackOption())
+    .addOption(userOption("whom the token names (default: the stack's first user)"))
+    .option("--lifespan <seconds>", "how long the token is valid, in whole seconds from 60 to 31536000", "3600")
+    .addHelpText(
+      "after",
+      "\nRuns `scontrol token username=<user> lifespan=<seconds>` on the controller as root (only root or\n" +
+        "SlurmUser may ask for another user's token) and prints the token alone on stdout:\n\n" +
+        "  export SLURM_JWT=$(slurm-cluster token --user alice)\n\n" +
+        "then send it as X-SLURM-USER-TOKEN with X-SLURM-USER-NAME: alice to the stack's rest.url (README, REST API).\n",
+    )
+    .action(async (o: { stack: string; user?: string; lifespan: string }) => {
+      const { restToken, tokenLifespan } = await import("./token");
+      const lifespan = tokenLifespan(o.lifespan);
+      const c = await cluster(o.stack, o.user);
+      if (!c.user) throw new CliError(`stack ${c.stack} has no users: a token names one (slurm-cluster:users)`, 1);
+      process.stdout.write(`${await restToken(c, c.user, lifespan)}\n`);
     });
 
   program
