@@ -215,7 +215,7 @@ export type HostKeyVerdict = { ok: true } | { ok: false; reason: "unknown" | "mi
  * known_hosts, as ssh does with StrictHostKeyChecking=yes: a listed key passes; a host listed only
  * with other keys, a revoked key or a host not listed fails, with one line saying what to do.
  */
-export function checkHostKey(host: string, port: number, key: Buffer, files: string[], username?: string): HostKeyVerdict {
+export function checkHostKey(host: string, port: number, key: Buffer, files: string[], username?: string, homeDir = os.homedir()): HostKeyVerdict {
   const name = knownHostsName(host, port);
   const login = `ssh ${port === 22 ? "" : `-p ${port} `}${username ? `${username}@` : ""}${host}`;
   let listed = false;
@@ -235,7 +235,7 @@ export function checkHostKey(host: string, port: number, key: Buffer, files: str
       if (!hosts || !blob || marker === "@cert-authority" || !hostFieldMatches(hosts, name)) continue;
       const same = Buffer.from(blob, "base64").equals(key);
       if (marker === "@revoked") {
-        if (same) return { ok: false, reason: "revoked", message: `the SSH host key of ${name} is marked @revoked in ${tilde(file)}; nothing was done` };
+        if (same) return { ok: false, reason: "revoked", message: `the SSH host key of ${name} is marked @revoked in ${tilde(file, homeDir)}; nothing was done` };
         continue;
       }
       if (same) matchedIn = file;
@@ -243,7 +243,7 @@ export function checkHostKey(host: string, port: number, key: Buffer, files: str
     }
   }
   if (matchedIn) return { ok: true };
-  const userFile = tilde(files[0] ?? "~/.ssh/known_hosts");
+  const userFile = tilde(files[0] ?? "~/.ssh/known_hosts", homeDir);
   if (listed) {
     return {
       ok: false,
@@ -256,9 +256,8 @@ export function checkHostKey(host: string, port: number, key: Buffer, files: str
   return { ok: false, reason: "unknown", message: `the SSH host key of ${name} is not in ${userFile}; run \`${login}\` once to check and accept it` };
 }
 
-function tilde(file: string): string {
-  const h = os.homedir();
-  return file.startsWith(`${h}/`) ? `~${file.slice(h.length)}` : file;
+function tilde(file: string, homeDir: string): string {
+  return file.startsWith(`${homeDir}/`) ? `~${file.slice(homeDir.length)}` : file;
 }
 
 /** The private key files ssh tries by default that exist and need no passphrase (ssh-agent holds the others). */
@@ -289,7 +288,7 @@ export function sshLogin(username: string, env: NodeJS.ProcessEnv = process.env)
   }
   for (const { file, key } of defaultKeyFiles(env)) {
     methods.push({ type: "publickey", username, key });
-    offered.push(tilde(file));
+    offered.push(tilde(file, home(env)));
   }
   return { methods, offered };
 }
@@ -356,7 +355,7 @@ export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh
       readyTimeout: options.readyTimeout ?? 20_000,
       authHandler: login.methods,
       hostVerifier: (key: Buffer) => {
-        const verdict = checkHostKey(host, port, key, options.knownHosts ?? knownHostsFiles(env), username);
+        const verdict = checkHostKey(host, port, key, options.knownHosts ?? knownHostsFiles(env), username, home(env));
         if (verdict.ok) return true;
         refused = verdict.message;
         return false;
