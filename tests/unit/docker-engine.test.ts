@@ -222,7 +222,10 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
 
   beforeAll(async () => {
     server = new Server({ hostKeys: [hostKey.private] }, (client) => {
-      client.on("authentication", (ctx) => (ctx.method === "publickey" && ctx.username === "admin" ? ctx.accept() : ctx.reject(["publickey"])));
+      client.on("authentication", (ctx) => {
+        if (ctx.method === "publickey" && ctx.username === "admin") ctx.accept();
+        else ctx.reject(["publickey"]);
+      });
       client.on("session", (accept) => {
         accept().on("exec", (acceptExec, _reject, info) => {
           execs.push(info.command);
@@ -289,7 +292,10 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
 
   it("with Docker on the machine, the API answers through the channel (both clients, one connection per request)", async () => {
     const api = http.createServer((req, res) => {
-      if (req.url?.endsWith("/_ping")) return res.end("OK");
+      if (req.url?.endsWith("/_ping")) {
+        res.end("OK");
+        return;
+      }
       res.writeHead(200, { "Content-Type": "application/json" });
       res.end(JSON.stringify({ Architecture: "aarch64", OperatingSystem: "QTS" }));
     });
