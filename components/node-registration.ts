@@ -71,6 +71,18 @@ export interface NodeReport {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function engine(dockerHost: string, env: NodeJS.ProcessEnv = process.env): any {
+  // One client per engine for every check in this process (each resource's provider is its own
+  // deserialized copy of this module, hence globalThis): over SSH its agent keeps the connections
+  // to the engine at 8 at a time, as docker/engine.ts does (sshd drops new ones beyond 10).
+  const shared = globalThis as { slurmClusterEngines?: Map<string, unknown> };
+  const clients = (shared.slurmClusterEngines ??= new Map());
+  const key = JSON.stringify([dockerHost, env.HOME, env.USER, env.SSH_AUTH_SOCK, env.DOCKER_TLS_VERIFY, env.DOCKER_CERT_PATH]);
+  if (!clients.has(key)) clients.set(key, newEngineClient(dockerHost, env));
+  return clients.get(key);
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
   const Docker = require("dockerode");
   const fs = require("fs");
   const path = require("path");
@@ -82,7 +94,7 @@ export function engine(dockerHost: string, env: NodeJS.ProcessEnv = process.env)
   if (url.protocol === "unix:") return new Docker({ ...none, socketPath: url.pathname });
   if (url.protocol === "ssh:") {
     const target = { host, port: Number(url.port) || 22, username: decodeURIComponent(url.username) || env.USER || os.userInfo().username };
-    const agent = new (require("http").Agent)();
+    const agent = new (require("http").Agent)({ maxSockets: 8 });
     agent.createConnection = (_opts: unknown, callback: (err: Error | null, socket?: unknown) => void) => {
       sshDialStdio(target, env).then((s) => callback(null, s), (e: Error) => callback(e));
       return undefined;

@@ -364,9 +364,17 @@ export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh
   });
 }
 
+/**
+ * At most this many SSH connections to one engine at a time (requests beyond wait their turn):
+ * sshd starts dropping new connections beyond 10 unauthenticated ones (MaxStartups 10:30:100),
+ * which 64 workers created at once would pass.
+ */
+export const SSH_CONNECTIONS_PER_ENGINE = 8;
+
 /** An HTTP agent whose every connection is a fresh `docker system dial-stdio` over SSH, as Docker's CLI connects. */
 export function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): http.Agent {
-  const agent = new http.Agent();
+  // No keep-alive: an idle SSH connection would keep the process from exiting.
+  const agent = new http.Agent({ maxSockets: SSH_CONNECTIONS_PER_ENGINE });
   (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, callback: (err: Error | null, socket?: ClientChannel) => void) => {
     dialEngineOverSsh(endpoint, env, options).then(
       (stream) => callback(null, stream),

@@ -52,6 +52,9 @@ describe("engine addresses, as the Docker CLI reads them", () => {
     const options = dockerClientOptions("ssh://admin@qnap.local:2222", {}) as Record<string, unknown>;
     expect(options).toMatchObject({ host: "qnap.local", port: 2222, protocol: "http", ca: undefined, socketPath: undefined });
     expect(options.agent).toBeInstanceOf(http.Agent);
+    // sshd drops new connections beyond 10 unauthenticated ones: at most 8 at a time, in both copies.
+    expect((options.agent as http.Agent).maxSockets).toBe(8);
+    expect((registrationEngine("ssh://admin@qnap.local:2222", {}).modem.agent as http.Agent).maxSockets).toBe(8);
   });
 
   it("tcp:// with DOCKER_TLS_VERIFY is TLS with DOCKER_CERT_PATH's files, on 2376 by default", () => {
