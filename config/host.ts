@@ -1,7 +1,7 @@
-import { connectEngine } from "../docker/engine";
+import { EngineAccessError, connectEngine } from "../docker/engine";
 import { HostCgroupVersion, Platform } from "./keys";
 
-export { dockerClientOptions, resolveDockerHost } from "../docker/engine";
+export { EngineAccessError, dockerClientOptions, engineAddressProblem, resolveDockerHost } from "../docker/engine";
 
 /**
  * Asks the Docker engine which cgroup version its host runs (`docker info` -> CgroupVersion).
@@ -9,6 +9,7 @@ export { dockerClientOptions, resolveDockerHost } from "../docker/engine";
  */
 export async function detectHostCgroupVersion(dockerHost: string): Promise<HostCgroupVersion> {
   const info = await engineInfo(dockerHost).catch((err: Error) => {
+    if (err instanceof EngineAccessError) throw err;
     throw new Error(
       `slurm-cluster:hostCgroupVersion is auto, but the Docker engine at ${dockerHost} ` +
         `did not answer (${err.message}); start Docker, or set slurm-cluster:hostCgroupVersion to 1 or 2`,
@@ -21,6 +22,7 @@ export async function detectHostCgroupVersion(dockerHost: string): Promise<HostC
 /** How much memory the engine's host (or Docker Desktop's VM) has, in bytes. */
 export async function engineMemoryBytes(dockerHost: string): Promise<number> {
   const info = await engineInfo(dockerHost).catch((err: Error) => {
+    if (err instanceof EngineAccessError) throw err;
     throw new Error(`the Docker engine at ${dockerHost} did not answer (${err.message}); start Docker, or point docker:host at a running engine`);
   });
   return info.MemTotal ?? 0;
@@ -29,6 +31,7 @@ export async function engineMemoryBytes(dockerHost: string): Promise<number> {
 /** The engine's own CPU architecture as a Docker platform, and whether it is Docker Desktop. */
 export async function enginePlatform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }> {
   const info = await engineInfo(dockerHost).catch((err: Error) => {
+    if (err instanceof EngineAccessError) throw err;
     throw new Error(`the Docker engine at ${dockerHost} did not answer (${err.message}); start Docker, or point docker:host at a running engine`);
   });
   const arm = ["aarch64", "arm64"].includes(info.Architecture ?? "");

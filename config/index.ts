@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
-import { detectHostCgroupVersion, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
+import { detectHostCgroupVersion, engineAddressProblem, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
 import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
@@ -99,6 +99,10 @@ export async function loadClusterSpec(
 ): Promise<ClusterSpec> {
   const settings = validateClusterConfig(raw);
   const dockerHost = resolveDockerHost(raw["docker:host"]);
+  // Before the engine is asked anything: plain TCP (root on that machine, open to the network)
+  // only with consent, and a TLS engine's files where Docker's client looks for them.
+  const addressProblem = engineAddressProblem(dockerHost, settings.allowInsecureDockerHost, raw["docker:host"] || !process.env.DOCKER_HOST ? "docker:host" : "DOCKER_HOST");
+  if (addressProblem) throw new ClusterConfigError([addressProblem]);
   let hostCgroupVersion: HostCgroupVersion;
   try {
     hostCgroupVersion = settings.hostCgroupVersion === "auto" ? await engine.hostCgroupVersion(dockerHost) : settings.hostCgroupVersion;

@@ -153,6 +153,13 @@ export const CONFIG_KEYS = {
     default: false,
     allowed: "true or false",
   },
+  allowInsecureDockerHost: {
+    // A tcp:// or http:// docker:host without TLS is the Docker API, root on that machine, open
+    // to anyone on the network; refused unless this is set (ssh:// and TLS need no such consent).
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: false,
+    allowed: "true (accept a plain tcp:// or http:// docker:host: unencrypted, unauthenticated, root on that machine) or false",
+  },
   baseImage: {
     // A Docker image reference: [registry/]name[:tag][@digest], lower case name.
     schema: z.string().regex(/^[a-z0-9]+([._\/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/),

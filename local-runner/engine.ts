@@ -19,7 +19,7 @@ import { durationNs } from "./durations";
 import { TLS_PRIVATE_KEY, checkPrivateKeyInputs, createPrivateKey } from "./tls-private-key";
 import { SavedState, StateResource, keyFromUrn, loadState, removeState, resourceKey, saveState } from "./state";
 import { STACK_LABEL, PROJECT_LABEL } from "../config/spec";
-import { dockerClientOptions, resolveDockerHost } from "../config/host";
+import { EngineAccessError, connectEngine, engineAddressProblem, resolveDockerHost } from "../docker/engine";
 
 export { lastOutputs } from "./outputs";
 
@@ -170,11 +170,15 @@ export class Deployment {
 
   /** The Docker engine a resource's provider points at (`docker:host`, or the provider's `host`). */
   private docker(providerKey: string | undefined): DockerResources {
-    const host = (providerKey && this.state.resources[providerKey]?.inputs.host) || this.defaultHost;
-    let client = this.clients.get(host);
+    const provider = providerKey ? this.state.resources[providerKey]?.inputs : undefined;
+    const host = (provider?.host as string | undefined) || this.defaultHost;
+    // A TLS engine's provider carries certPath (docker/engine.ts dockerProviderArgs): the same files.
+    const certPath = provider?.host ? (provider.certPath as string | undefined) : undefined;
+    const key = `${host}|${certPath ?? ""}`;
+    let client = this.clients.get(key);
     if (!client) {
-      client = new DockerResources(this.options.docker ? this.options.docker(host) : new Docker(dockerClientOptions(host)), this.progress);
-      this.clients.set(host, client);
+      client = new DockerResources(this.options.docker ? this.options.docker(host) : connectEngine(host, process.env, certPath), this.progress);
+      this.clients.set(key, client);
     }
     return client;
   }
@@ -532,7 +536,11 @@ export class Deployment {
 
 async function engineFor(config: Record<string, string>): Promise<string> {
   const host = resolveDockerHost(config["docker:host"]);
-  await new Docker(dockerClientOptions(host)).ping().catch((e: Error) => {
+  // As the program's config validation: plain TCP only with consent, asked before the engine is.
+  const problem = engineAddressProblem(host, config["slurm-cluster:allowInsecureDockerHost"] === "true", config["docker:host"] || !process.env.DOCKER_HOST ? "docker:host" : "DOCKER_HOST");
+  if (problem) throw new Error(problem);
+  await connectEngine(host).ping().catch((e: Error) => {
+    if (e instanceof EngineAccessError) throw e;
     throw new Error(`no Docker engine answers at ${host} (${e.message}); start dockerd (scripts/start-docker.sh) first`);
   });
   return host;
@@ -573,7 +581,7 @@ export function failureReport(errors: Error[]): string {
  * not running, so the user knows to refresh. It changes nothing.
  */
 async function warnAboutDrift(stack: string, state: SavedState, host: string, progress: Progress): Promise<void> {
-  const docker = new Docker(dockerClientOptions(host));
+  const docker = connectEngine(host);
   for (const res of Object.values(state.resources).filter((r) => r.type === CONTAINER)) {
     const info = await docker.getContainer(res.id).inspect().catch(() => undefined);
     if (!info || !info.State.Running) {
@@ -619,7 +627,7 @@ export async function down(stack: string, options: { volumes?: boolean; progress
   const host = await engineFor(config);
   const result: DownResult = { deleted: [], leftovers: [] };
   if (options.volumes) {
-    const docker = new Docker(dockerClientOptions(host));
+    const docker = connectEngine(host);
     const filters = { label: [`${PROJECT_LABEL}=slurm-cluster`, `${STACK_LABEL}=${stack}`] };
     const containers = await docker.listContainers({ all: true, filters });
     await Promise.all(

@@ -92,7 +92,8 @@ async function captureWorkers(stack: string, config: Record<string, string>, ove
   const otherStack = other.split("/").pop()!;
   const ADDRESS = "slurm-cluster:advertiseAddress";
   const loopback = (c: Record<string, string>) => (c[ADDRESS] ? c : { ...c, [ADDRESS]: "127.0.0.1" });
-  const engine = overrides.filter((o) => o.startsWith("docker:host="));
+  // The engine given for this stack, and the consent to reach it over plain TCP if given with it.
+  const engine = overrides.filter((o) => /^(docker:host|(slurm-cluster:)?allowInsecureDockerHost)=/.test(o));
   const { outputs } = await capture(otherStack, loopback(readStackConfig(otherStack, engine)));
   const server = net.createServer((socket) => socket.end());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -85,7 +85,9 @@ export async function runWithMocks(
   const hostGiven = overrides.some((o) => o.startsWith("docker:host="));
   // Workers stacks need this host's address; a documentation address unless the test gives one.
   const address = readStackConfig(stack)["slurm-cluster:role"] === "workers" ? ["advertiseAddress=192.0.2.20"] : [];
-  const config = readStackConfig(stack, hostGiven ? [...address, ...overrides] : [`docker:host=${fake.host}`, ...address, ...overrides]);
+  // The stand-in engines answer plain HTTP on loopback: the stack consents to that (a test may say otherwise).
+  const insecure = "allowInsecureDockerHost=true";
+  const config = readStackConfig(stack, hostGiven ? [insecure, ...address, ...overrides] : [`docker:host=${fake.host}`, insecure, ...address, ...overrides]);
   try {
     const result = await runProgram(stack, config, preview ? previewMocks(mocks) : mocks, preview);
     return { registrations, outputs: result.outputs, error: result.errors[0] };

@@ -85,7 +85,7 @@ describe("the offline runner", () => {
   let engine: Awaited<ReturnType<typeof startFakeEngine>>;
   beforeAll(async () => (engine = await startFakeEngine(DEFAULT_FACTS)));
   afterAll(() => engine.close());
-  const check = (stack: string, overrides: string[] = []) => checkPolicies(stack, [`docker:host=${engine.host}`, ...overrides]);
+  const check = (stack: string, overrides: string[] = []) => checkPolicies(stack, [`docker:host=${engine.host}`, "allowInsecureDockerHost=true", ...overrides]);
   const mandatory = (v: Violation[]) => v.filter((x) => x.level === "mandatory");
 
   it.each(["ubuntu", "macos", "qnap"])("finds no mandatory violation in stack %s as committed", async (stack) => {
@@ -112,7 +112,7 @@ describe("the offline runner", () => {
     // Not spawnSync: the stand-in engine answers from this process, which must keep running.
     const run = (args: string[]) =>
       new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const child = spawn("npm", ["run", "-s", "policy", "--", "ubuntu", "-c", `docker:host=${engine.host}`, ...args], { cwd: PROJECT_ROOT });
+        const child = spawn("npm", ["run", "-s", "policy", "--", "ubuntu", "-c", `docker:host=${engine.host}`, "-c", "allowInsecureDockerHost=true", ...args], { cwd: PROJECT_ROOT });
         let stdout = "";
         child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
         child.on("close", (status) => resolve({ status, stdout }));

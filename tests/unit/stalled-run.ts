@@ -8,7 +8,7 @@ import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
 async function main(): Promise<void> {
   const fake = await startFakeEngine(DEFAULT_FACTS);
   let closed = false;
-  const config = readStackConfig("ubuntu", [`docker:host=${fake.host}`, "monitoring=false"]);
+  const config = readStackConfig("ubuntu", [`docker:host=${fake.host}`, "allowInsecureDockerHost=true", "monitoring=false"]);
   const result = await runProgram("ubuntu", config, {
     async newResource(args) {
       // The engine was asked what it had to be asked; let the event loop run dry later.
