@@ -23,7 +23,7 @@ export interface RestApiArgs {
 export class RestApi extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly openapiVersion: pulumi.Output<string>;
-  /** How a user gets a token: run this (with their user name) where Docker is. */
+  /** How an operator gets a user's token: run this (with the user's name) in the checkout. */
   public readonly tokenCommand: pulumi.Output<string>;
 
   constructor(name: string, args: RestApiArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -53,7 +53,8 @@ export class RestApi extends pulumi.ComponentResource {
 
     this.url = pulumi.output(publishedUrl(rest.bindAddress, rest.port));
     this.openapiVersion = pulumi.output(REST_OPENAPI_VERSION);
-    this.tokenCommand = pulumi.interpolate`docker exec ${args.controllerContainer} scontrol token username=<user> lifespan=3600`;
+    // The operator hands each user a token of their own (slurmctld issues tokens for others to root only).
+    this.tokenCommand = pulumi.output(`npx slurm-cluster token --user <user> -s ${spec.stack}`);
     this.registerOutputs({ url: this.url, openapiVersion: this.openapiVersion, tokenCommand: this.tokenCommand });
   }
 }

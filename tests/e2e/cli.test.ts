@@ -163,6 +163,8 @@ test("bad input is one clear line, a non-zero exit, and nothing submitted", () =
     [["cancel", "99999"], 1, /^error: no job 99999 in the queue or in accounting\n$/],
     [["health", "qnap"], 1, /^error: stack qnap has no cluster: bring it up first \(slurm-cluster up qnap\)\n$/],
     [["drain", "worker9", "--reason", "x"], 1, /^error: no node worker9 in the cluster \(nodes: worker1, worker2\)\n$/],
+    [["submit", "hello-nodes", "--user", "nobody"], 2, /^error: no user nobody in stack ubuntu's users \(alice\)[^\n]*\n$/],
+    [["token", "--user", "nobody"], 2, /^error: no user nobody in stack ubuntu's users \(alice\)[^\n]*\n$/],
   ] as [string[], number, RegExp][]) {
     const res = cli(args);
     expect([args, res.code, res.stderr]).toEqual([args, code, expect.stringMatching(message)]);

@@ -128,17 +128,21 @@ describe("the REST API (slurmrestd, JWT)", () => {
     fetch(`${outputs.rest.url}${path}`, {
       method,
       headers: {
-        ...(opts.token ? { "X-SLURM-USER-NAME": opts.user ?? "root", "X-SLURM-USER-TOKEN": opts.token } : {}),
+        ...(opts.token ? { "X-SLURM-USER-NAME": opts.user ?? "alice", "X-SLURM-USER-TOKEN": opts.token } : {}),
         ...(opts.body ? { "Content-Type": "application/json" } : {}),
       },
       body: opts.body ? JSON.stringify(opts.body) : undefined,
     });
 
   beforeAll(() => {
-    // The output's command, as a user runs it (with a user name filled in).
-    const [cmd, ...args] = outputs.rest.tokenCommand.replace("<user>", "root").split(" ");
-    expect(cmd).toBe("docker");
-    token = docker(args).replace(/^SLURM_JWT=/, "");
+    // The output's command, as an operator runs it for a user (alice, the stack's first user):
+    // it prints the token alone, so `export SLURM_JWT=$(...)` works.
+    const [cmd, ...args] = outputs.rest.tokenCommand.replace("<user>", "alice").split(" ");
+    expect(cmd).toBe("npx");
+    const res = spawnSync(cmd, args, { cwd: PROJECT_ROOT, encoding: "utf8" });
+    expect(res.status).toBe(0);
+    token = res.stdout.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
   });
 
   test("serves its OpenAPI document to a token holder, published on loopback only", async () => {
@@ -154,7 +158,7 @@ describe("the REST API (slurmrestd, JWT)", () => {
     const bad = await call("GET", `/slurm/${v()}/nodes`, { token: "not.a.token" });
     expect(bad.status).toBe(511);
     expect(((await bad.json()) as { errors: { error: string }[] }).errors.map((e) => e.error)).toContain("Protocol authentication error");
-    const shortLived = dockerExec(outputs.controller.containerName, ["scontrol", "token", "username=root", "lifespan=1"]).trim().replace(/^SLURM_JWT=/, "");
+    const shortLived = dockerExec(outputs.controller.containerName, ["scontrol", "token", "username=alice", "lifespan=1"]).trim().replace(/^SLURM_JWT=/, "");
     await new Promise((r) => setTimeout(r, 2500));
     expect((await call("GET", `/slurm/${v()}/nodes`, { token: shortLived })).status).toBe(511); // expired
   });
@@ -163,7 +167,7 @@ describe("the REST API (slurmrestd, JWT)", () => {
     const before = dockerExec(outputs.controller.containerName, ["squeue", "-h", "-o", "%i"]);
     const res = await fetch(`${outputs.rest.url}/slurm/${v()}/job/submit`, {
       method: "POST",
-      headers: { "X-SLURM-USER-NAME": "root", "X-SLURM-USER-TOKEN": token, "Content-Type": "text/plain" },
+      headers: { "X-SLURM-USER-NAME": "alice", "X-SLURM-USER-TOKEN": token, "Content-Type": "text/plain" },
       body: "hello",
     });
     expect(res.status).toBe(400);
@@ -175,7 +179,8 @@ describe("the REST API (slurmrestd, JWT)", () => {
     const nodes = (await (await call("GET", `/slurm/${v()}/nodes`, { token })).json()) as { nodes: { name: string; state: string[] }[] };
     expect(nodes.nodes.map((n) => n.name).sort()).toEqual(["worker1", "worker2"]);
     for (const n of nodes.nodes) expect(n.state).toContain("IDLE");
-    const job = { name: "rest-hello", current_working_directory: "/shared", environment: ["PATH=/usr/bin:/bin"], script: "#!/bin/bash\nhostname" };
+    // As alice, with her own token: from her home (the only place on the shared volume she may write).
+    const job = { name: "rest-hello", current_working_directory: "/shared/home/alice", environment: ["PATH=/usr/bin:/bin"], script: "#!/bin/bash\nhostname" };
     const submitted = await call("POST", `/slurm/${v()}/job/submit`, { token, body: { job } });
     expect(submitted.status).toBe(200);
     const { job_id: jobId } = (await submitted.json()) as { job_id: number };

@@ -306,7 +306,7 @@ describe("the REST API", () => {
     expect(run.outputs.rest).toEqual({
       url: "http://127.0.0.1:16820",
       openapiVersion: "v0.0.42",
-      tokenCommand: "docker exec slurm-ubuntu-controller scontrol token username=<user> lifespan=3600",
+      tokenCommand: "npx slurm-cluster token --user <user> -s ubuntu",
     });
   });
 
