@@ -11,6 +11,8 @@ const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
 const ROLE_LABEL = "com.slurm-cluster.role";
 /** Ports that must never be published: slurmctld, slurmd, slurmdbd, the database. */
 const INTERNAL_PORTS = [6817, 6818, 6819, 3306];
+/** sshd's port in the login container (published as the stack's loginPort). */
+const SSH_PORT = 22;
 /** srun's ports (slurm.conf SrunPortRange), which a controller publishes with slurmctld for other machines. */
 const SRUN_PORTS = { first: 60001, last: 60032 };
 
@@ -27,6 +29,10 @@ function slurmPortProblem(props: Record<string, unknown>, port: number): string 
   if (role === "controller") {
     return port === 6817 || (port >= SRUN_PORTS.first && port <= SRUN_PORTS.last) ? undefined : "but a controller publishes only slurmctld (6817) and srun's ports";
   }
+  // Users come in by SSH on the login node only: it publishes sshd and nothing else, and no
+  // other container publishes an SSH port.
+  if (role === "login") return port === SSH_PORT ? undefined : `but a login node publishes only sshd (${SSH_PORT})`;
+  if (port === SSH_PORT) return "but only the login node publishes SSH";
   if (role === "worker") {
     const conf = ((props.uploads ?? []) as { file: string; content?: string }[]).find((u) => u.file === "/etc/slurm/dynamic-node.conf")?.content ?? "";
     const own = Number(/(?:^|\s)Port=(\d+)/.exec(conf)?.[1] ?? 6818);
@@ -128,12 +134,16 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   },
   {
     name: "secrets-out-of-sight",
-    description: "The munge key and the database password reach containers only as files: never in environment variables, labels or command lines.",
+    description: "The munge key, the login node's SSH host key and the database password reach containers only as files: never in environment variables, labels or command lines.",
     enforcementLevel: "mandatory",
     validateResource: onContainers((props, _args, report) => {
       const secrets: string[] = [];
       for (const u of (props.uploads ?? []) as { file: string; content?: string; contentBase64?: string }[]) {
         if (u.file === "/etc/munge/munge.key" && known(u.contentBase64)) secrets.push(u.contentBase64!);
+        if (/^\/etc\/ssh\/ssh_host_.*_key$/.test(u.file) && known(u.content)) {
+          // The login node's host key: its base64 body lines, any of which in the open gives it away.
+          secrets.push(...u.content!.split("\n").filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l)));
+        }
         if (/password$/.test(u.file) && known(u.content)) secrets.push(u.content!);
         const pass = known(u.content) ? /^StoragePass=(.+)$/m.exec(u.content ?? "")?.[1] : undefined;
         if (pass) secrets.push(pass);
@@ -145,7 +155,7 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       ];
       for (const [where, values] of places) {
         if (values.some((v) => typeof v === "string" && secrets.some((s) => s.length >= 8 && v.includes(s)))) {
-          report(`${props.name} carries a secret (munge key or database password) in its ${where}`);
+          report(`${props.name} carries a secret (munge key, SSH host key or database password) in its ${where}`);
         }
         if (values.some((v) => typeof v === "string" && /(PASSWORD|PASSWD|SECRET|MUNGE_KEY)=[^=]+$/i.test(v) && !/__FILE=/.test(v))) {
           report(`${props.name} sets a password or key in its ${where}; upload it as a file instead`);
@@ -187,7 +197,7 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   },
   {
     name: "cluster-shape",
-    description: "The stack has exactly one controller, at least one worker, and its published ports are all different.",
+    description: "The stack has exactly one controller, one login node (a cluster stack), at least one worker, and its published ports are all different.",
     enforcementLevel: "mandatory",
     validateStack: (args, report) => {
       const containers = args.resources.filter((r: PolicyResource) => r.type === CONTAINER);
@@ -200,6 +210,9 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
         report(`the stack has ${controllers.length} controllers; it must have exactly one (or, as a workers stack, only workers)`);
       }
       if (!containers.some((r) => role(r) === "worker")) report("the stack has no worker");
+      // A cluster's users reach it through one login node (SSH), not through Docker.
+      const logins = containers.filter((r) => role(r) === "login");
+      if (controllers.length > 0 && logins.length !== 1) report(`the stack has ${logins.length} login nodes; a cluster stack has exactly one (its users' way in)`);
       const published = containers.flatMap((r) => ((r.props.ports ?? []) as { external?: number }[]).map((p) => [p.external, r.props.name] as const));
       for (const [port, name] of published) {
         const others = published.filter(([p, n]) => p === port && n !== name);

@@ -12,6 +12,8 @@ import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
 
 const CONTAINER = "docker:index/container:Container";
 const label = (role: string) => [{ label: "com.slurm-cluster.role", value: role }];
+/** An OpenSSH private key's shape (not a real key): the policy looks for its body lines. */
+const HOST_KEY = `-----BEGIN OPENSSH PRIVATE KEY-----\n${"b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW".slice(0, 64)}\n${"QyNTUxOQAAACBqZXN0IGEgdGVzdCBrZXkgbm90IGEgcmVhbCBvbmUgYXQgYWxsIHh4eA".slice(0, 64)}\n-----END OPENSSH PRIVATE KEY-----\n`;
 
 function resourceViolations(policyName: string, type: string, props: Record<string, unknown>, config: Partial<PackConfig> = {}): string[] {
   const policy = policies.find((p) => p.name === policyName) as ResourceValidationPolicy;
@@ -46,6 +48,15 @@ describe("each policy", () => {
     // A controller publishes slurmctld and srun's ports; accounting is never published.
     ["no-public-ports", CONTAINER, { ...worker, labels: label("controller"), ports: [{ internal: 60001, external: 60001, ip: "192.0.2.1" }] }, { ...worker, labels: label("controller"), ports: [{ internal: 6819, external: 6819, ip: "192.0.2.1" }] }],
     ["no-public-ports", CONTAINER, { ...worker, labels: label("slurmdbd") }, { ...worker, labels: label("slurmdbd"), ports: [{ internal: 6819, external: 6819, ip: "127.0.0.1" }] }],
+    // The login node publishes sshd (as loginPort) and nothing else; no other container publishes SSH.
+    ["no-public-ports", CONTAINER, { ...worker, labels: label("login"), ports: [{ internal: 22, external: 2222, ip: "127.0.0.1" }] }, { ...worker, labels: label("login"), ports: [{ internal: 9090, external: 9090, ip: "127.0.0.1" }] }],
+    ["no-public-ports", CONTAINER, { ...worker, labels: label("login"), ports: [{ internal: 22, external: 2222, ip: "127.0.0.1" }] }, { ...worker, labels: label("rest"), ports: [{ internal: 22, external: 2223, ip: "127.0.0.1" }] }],
+    ["no-public-ports", CONTAINER, { ...worker, labels: label("login"), ports: [{ internal: 22, external: 2222, ip: "127.0.0.1" }] }, { ...worker, labels: label("login"), ports: [{ internal: 22, external: 2222 }] }],
+    [
+      "secrets-out-of-sight", CONTAINER,
+      { ...worker, labels: label("login"), uploads: [{ file: "/etc/ssh/ssh_host_ed25519_key", content: HOST_KEY }] },
+      { ...worker, labels: label("login"), uploads: [{ file: "/etc/ssh/ssh_host_ed25519_key", content: HOST_KEY }], envs: [`KEY=${HOST_KEY.split("\n")[1]}`] },
+    ],
     [
       "secrets-out-of-sight", CONTAINER,
       { ...worker, uploads: [{ file: "/etc/slurm-cluster/database-password", content: "S3cretPassw0rd" }], envs: ["A=1"] },
@@ -71,13 +82,14 @@ describe("each policy", () => {
       policy.validateStack({ resources, getConfig: () => ({}) } as never, (m) => found.push(m));
       return found;
     };
-    expect(check([container("controller"), container("worker"), container("prometheus", [{ external: 9090 }])])).toEqual([]);
+    expect(check([container("controller"), container("login"), container("worker"), container("prometheus", [{ external: 9090 }])])).toEqual([]);
+    expect(check([container("controller"), container("worker")])).toEqual(["the stack has 0 login nodes; a cluster stack has exactly one (its users' way in)"]);
     expect(check([container("worker")])).toEqual([]); // a workers stack
     expect(check([container("worker"), container("node-exporter")])).toEqual([]);
     expect(check([container("slurmdbd"), container("worker")])).toEqual(["the stack has 0 controllers; it must have exactly one (or, as a workers stack, only workers)"]);
-    expect(check([container("controller"), container("controller"), container("worker")])).toHaveLength(1);
-    expect(check([container("controller")])).toEqual(["the stack has no worker"]);
-    expect(check([container("controller"), container("worker", [{ external: 9090 }]), container("prometheus", [{ external: 9090 }])])).toHaveLength(2);
+    expect(check([container("controller"), container("controller"), container("login"), container("worker")])).toHaveLength(1);
+    expect(check([container("controller"), container("login")])).toEqual(["the stack has no worker"]);
+    expect(check([container("controller"), container("login"), container("worker", [{ external: 9090 }]), container("prometheus", [{ external: 9090 }])])).toHaveLength(2);
   });
 });
 
