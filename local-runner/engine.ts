@@ -85,13 +85,20 @@ function defaultProgress(stack: string): Progress {
   return (line: string) => process.stderr.write(`[local:${stack}] ${line}\n`);
 }
 
-/** A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled. */
-async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string): Promise<T> {
+/**
+ * A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled.
+ * The work itself cannot be cancelled here: `late` is handed it when the step has failed, so what it still
+ * does (a container it goes on to create) can be recorded, as the engine records what a provider created.
+ */
+async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string, late?: (work: Promise<T>) => void): Promise<T> {
   const ms = timeout ? (durationNs(timeout) ?? 0) / 1e6 : 0;
   if (!ms) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`)), ms);
+    timer = setTimeout(() => {
+      late?.(work);
+      reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`));
+    }, ms);
   });
   try {
     return await Promise.race([work, expired]);
@@ -134,6 +141,8 @@ export class Deployment {
   private readonly dependentReplacements = new Set<string>();
   /** A step failed: as the Pulumi engine, start no new step unless continueOnError. */
   private failed = false;
+  /** Creates that outlived their customTimeouts and are still running: recorded in state when they end. */
+  private readonly lateCreates: Promise<void>[] = [];
   readonly changes: string[] = [];
   readonly counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
 
@@ -270,8 +279,18 @@ export class Deployment {
         this.state.pendingDeletes = [...(this.state.pendingDeletes ?? []), old!];
       }
     }
+    const creating = this.create(args.type, inputs, provider);
+    // A create that ends after its step timed out made a resource all the same: it goes into state with
+    // the error (initErrors, the next up updates it), as a provider's partial create does, never unknown.
+    const lateCreate = (work: typeof creating) =>
+      this.lateCreates.push(
+        work.then(
+          (done) => record(done.id, done.outputs, { initErrors: true, ...(done.running === false ? { stopped: true } : {}) }),
+          (err) => (err instanceof PartialCreateError ? record(err.id, err.outputs, { initErrors: true }) : undefined),
+        ),
+      );
     try {
-      const { id, outputs, running } = await withTimeout(this.create(args.type, inputs, provider), timeouts.create, `creating ${args.name}`);
+      const { id, outputs, running } = await withTimeout(creating, timeouts.create, `creating ${args.name}`, lateCreate);
       record(id, outputs, running === false ? { stopped: true } : {});
       return { id, state: outputs };
     } catch (err) {
@@ -406,6 +425,11 @@ export class Deployment {
     }
   }
 
+  /** Waits for creates that outlived their timeout, each recorded in state when it ends. */
+  async settled(): Promise<void> {
+    while (this.lateCreates.length > 0) await Promise.all(this.lateCreates.splice(0));
+  }
+
   async delete(res: StateResource): Promise<void> {
     return withTimeout(this.deleteUnprotected(res), res.customTimeouts?.delete, `deleting ${res.name}`);
   }
@@ -538,6 +562,7 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   if (options.refresh) await deployment.refresh();
   progress(`running the program for stack ${stack}`);
   const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
+  await deployment.settled(); // a create that timed out may still make its resource: it is recorded before the run ends
   if (errors.length > 0) throw new Error(`stack ${stack} failed:\n${failureReport(errors)}`);
   await deployment.deleteUndeclared();
   state.outputs = outputs;

@@ -49,6 +49,8 @@ export interface FakeDockerBehaviour {
   refuseConnect?: Set<string>;
   /** Milliseconds a container takes to start. */
   startDelayMs?: number;
+  /** Starts wait for this promise: a test decides when a start ends, whatever the machine's speed. */
+  startGate?: Promise<void>;
   /** Fail uploads into containers. */
   refuseUploads?: boolean;
   /** Network removals answered "has active endpoints" before one succeeds (per network name). */
@@ -106,6 +108,7 @@ export class FakeDocker {
         const c = find();
         this.calls.push(`start ${c.name}`);
         if (this.behaviour.startDelayMs) await new Promise((r) => setTimeout(r, this.behaviour.startDelayMs));
+        await this.behaviour.startGate;
         if (c.running) throw dockerError(304, "container already started");
         const exits = this.behaviour.exitAtOnce?.has(c.name);
         c.running = !exits;

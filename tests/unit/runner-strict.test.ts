@@ -360,10 +360,33 @@ describe("resource options", () => {
   });
 
   it("fails a create that outlasts customTimeouts.create", async () => {
-    const fake = new FakeDocker({ startDelayMs: 300 });
-    await expect(deployment(state, fake).register(registration(CONTAINER, "w1", worker(), { customTimeouts: { create: "50ms" } }))).rejects.toThrow(
+    let release = () => {};
+    const fake = new FakeDocker({ startGate: new Promise<void>((r) => (release = r)) });
+    const run = deployment(state, fake);
+    await expect(run.register(registration(CONTAINER, "w1", worker(), { customTimeouts: { create: "50ms" } }))).rejects.toThrow(
       /creating w1: timed out after 50ms \(customTimeouts\)/,
     );
+    release();
+    await run.settled();
+  });
+
+  // The engine records what a provider created even when the step failed (a partial create, initErrors).
+  it("records a create that ends after its timeout, so the next up updates that container instead of tripping over its name", async () => {
+    let release = () => {};
+    const fake = new FakeDocker({ startGate: new Promise<void>((r) => (release = r)) });
+    const run = deployment(state, fake);
+    const timeouts = { customTimeouts: { create: "10ms" } };
+    await expect(run.register(registration(CONTAINER, "w1", worker(), timeouts))).rejects.toThrow(/timed out/);
+    expect(state.resources[resourceKey(CONTAINER, "w1")]).toBeUndefined(); // still being created
+    release();
+    await run.settled();
+    const created = [...fake.containers.values()].find((c) => c.name === "w1")!;
+    expect(state.resources[resourceKey(CONTAINER, "w1")]).toMatchObject({ id: created.id, initErrors: true });
+
+    const next = deployment(state, fake);
+    await next.register(registration(CONTAINER, "w1", worker(), timeouts));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1`]);
+    expect(fake.calls.filter((c) => c === "create container w1")).toHaveLength(1);
   });
 
   it("finds a resource under its alias instead of creating it again", async () => {
