@@ -447,8 +447,13 @@ export class Deployment {
       if (this.apply) this.progress(`${args.name}: found in state under its alias ${res.name}`);
       this.state.resources[key] = { ...res, type: args.type, name: args.name };
       delete this.state.resources[from];
-      for (const other of Object.values(this.state.resources)) {
-        other.dependencies = other.dependencies.map((d) => (d === from ? key : d));
+      // Everything that names it, in state and among the pending deletes, names its new key.
+      const rename = (d: string) => (d === from ? key : d);
+      for (const other of [...Object.values(this.state.resources), ...(this.state.pendingDeletes ?? [])]) {
+        other.dependencies = other.dependencies.map(rename);
+        if (other.inputDependencies) {
+          other.inputDependencies = Object.fromEntries(Object.entries(other.inputDependencies).map(([input, deps]) => [input, deps.map(rename)]));
+        }
       }
       return;
     }

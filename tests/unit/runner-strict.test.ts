@@ -399,6 +399,26 @@ describe("resource options", () => {
     expect(fake.calls.filter((c) => c.startsWith("create container"))).toHaveLength(1);
   });
 
+  // The engine's alias matching moves a resource to its new URN; everything that named the old one follows it.
+  it("moves the input dependencies and pending deletes that name an aliased resource to its new key", async () => {
+    const fake = new FakeDocker();
+    const oldNet = `urn:pulumi:s::p::${NETWORK}::old-net`;
+    const first = deployment(state, fake);
+    await first.register(registration(NETWORK, "old-net", { name: "net" }));
+    await first.register(registration(CONTAINER, "w1", worker("w1"), { dependencies: [oldNet], propertyDependencies: { networksAdvanced: [oldNet] } }));
+    const replaced = { ...state.resources[resourceKey(CONTAINER, "w1")], id: "gone" };
+    state.pendingDeletes = [replaced];
+    fake.calls.length = 0;
+
+    // The network, under its new name, changes so that it is replaced (delete first: it is named).
+    const run = deployment(state, fake);
+    await run.register(registration(NETWORK, "net", { name: "net", labels: [{ label: "tier", value: "2" }] }, { aliases: [{ name: "old-net" }] }));
+    const netKey = resourceKey(NETWORK, "net");
+    expect(state.pendingDeletes?.[0]).toMatchObject({ dependencies: [netKey], inputDependencies: { networksAdvanced: [netKey] } });
+    // w1 is built on it (networksAdvanced): deleted before the network, as the engine's dependent replacements.
+    expect(fake.calls.filter((c) => /^(remove|create)/.test(c))).toEqual(["remove w1 force=true v=true", "remove network net", "create network net"]);
+  });
+
   it("hands additionalSecretOutputs back to the program as secrets", async () => {
     const result = await deployment(state, new FakeDocker()).register(
       registration("random:index/randomPassword:RandomPassword", "pw", { length: 8 }, { additionalSecretOutputs: ["result"] }),
