@@ -102,6 +102,39 @@ describe("refresh reads back what the provider's Read reads, and up plans agains
     expect(next.changes[0]).toMatch(new RegExp(`^${kind === "update" ? "~ update " : "\\+-replace"} ${CONTAINER} w1: .*${line.replace(/[()]/g, "\\$&")}`));
   });
 
+  // resourceDockerContainerRead: d.Set("image", container.Image) when the image was given as "sha256:...", else Config.Image.
+  describe("the image", () => {
+    const full = `sha256:${"ab12".repeat(16)}`;
+    it("given by ID, is read as the ID the container runs: a short ID reads as the full one, which replaces it", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1", { image: full.slice(0, 19) })));
+      const next = deployment(state, fake);
+      await next.refresh();
+      expect(state.resources[resourceKey(CONTAINER, "w1")].inputs.image).toBe(full);
+      await next.register(registration(CONTAINER, "w1", worker("w1", { image: full.slice(0, 19) })));
+      expect(next.changes).toEqual([`+-replace ${CONTAINER} w1: image (forces replacement)`]);
+    });
+
+    it("given by its full ID, reads back the same", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1", { image: full })));
+      const next = deployment(state, fake);
+      await next.refresh();
+      await next.register(registration(CONTAINER, "w1", worker("w1", { image: full })));
+      expect(next.changes).toEqual([]);
+    });
+
+    it("given by name, is read as that name: the name pointing at a new image is no diff, as with the provider", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+      fake.behaviour.images!["slurm:abc"] = `sha256:${"cd34".repeat(16)}`; // rebuilt under the same tag
+      const next = deployment(state, fake);
+      await next.refresh();
+      await next.register(registration(CONTAINER, "w1", worker()));
+      expect(next.changes).toEqual([]);
+    });
+  });
+
   it("does not read env or labels, as the provider does not", async () => {
     const fake = new FakeDocker();
     await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
