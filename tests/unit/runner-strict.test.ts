@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
-import { DockerResources, PROVIDER_REMOVAL_RETRY } from "../../local-runner/docker-resources";
+import { Clock, DockerResources, PROVIDER_REMOVAL_RETRY } from "../../local-runner/docker-resources";
 import { Deployment, StepNotStartedError, failureReport } from "../../local-runner/engine";
 import { RegistrationArgs, detailsOf } from "../../local-runner/program";
 import { SavedState, removeState, resourceKey } from "../../local-runner/state";
@@ -269,28 +269,44 @@ describe("dynamic providers, called as the Pulumi host calls them", () => {
 
 describe("removing a network or volume Docker says is still in use", () => {
   // resourceDockerNetworkDelete / resourceDockerVolumeDelete: StateChangeConf retrying for 30 s; VolumeRemove(force=true).
-  const quick = { timeoutMs: 300, delayMs: 0, pollMs: 20 };
+  // The provider's own timings, counted on a clock of the test's: no test here races the machine's speed.
+  function virtualClock(): Clock {
+    let t = 0;
+    return {
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms;
+      },
+    };
+  }
+  const resources = (fake: FakeDocker, clock: Clock) => new DockerResources(fake as unknown as Docker, () => undefined, { ...PROVIDER_REMOVAL_RETRY, clock });
 
   it("tries a network with active endpoints again until it goes", async () => {
     const fake = new FakeDocker({ activeEndpoints: { net: 2 } });
     const { id } = await fake.createNetwork({ Name: "net" });
-    await new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteNetwork(id, "net");
+    const clock = virtualClock();
+    await resources(fake, clock).deleteNetwork(id, "net");
     expect(fake.calls.filter((c) => c === "remove network net")).toHaveLength(3);
     expect(fake.networks.size).toBe(0);
+    expect(clock.now()).toBe(10_000); // two waits of 5 s
   });
 
   it("gives up on a network after the provider's time, naming it", async () => {
     const fake = new FakeDocker({ activeEndpoints: { net: 1000 } });
     const { id } = await fake.createNetwork({ Name: "net" });
-    await expect(new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteNetwork(id, "net")).rejects.toThrow(
+    const clock = virtualClock();
+    await expect(resources(fake, clock).deleteNetwork(id, "net")).rejects.toThrow(
       /timeout while waiting for network net to be removed \(.*has active endpoints\)/,
     );
+    // Tried at 0, 5, ..., 30 s: the next wait would end past the 30 s.
+    expect(fake.calls.filter((c) => c === "remove network net")).toHaveLength(7);
+    expect(clock.now()).toBe(30_000);
   });
 
   it("removes a volume with force, trying again while it is in use", async () => {
     const fake = new FakeDocker({ volumeInUse: { data: 1 } });
     await fake.createVolume({ Name: "data" });
-    await new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteVolume("data");
+    await resources(fake, virtualClock()).deleteVolume("data");
     expect(fake.calls.filter((c) => c.startsWith("remove volume"))).toEqual(["remove volume data force=true", "remove volume data force=true"]);
     expect(fake.volumes.size).toBe(0);
   });
