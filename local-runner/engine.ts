@@ -566,8 +566,8 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   const deployment = new Deployment(stack, state, host, progress, true, { continueOnError: options.continueOnError });
   if (options.refresh) await deployment.refresh();
   progress(`running the program for stack ${stack}`);
-  const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
-  await deployment.settled(); // a create that timed out may still make its resource: it is recorded before the run ends
+  // A create that timed out may still make its resource: it is recorded before the run ends, however it ends.
+  const { outputs, errors } = await runProgram(stack, config, deployment.mocks).finally(() => deployment.settled());
   if (errors.length > 0) throw new Error(`stack ${stack} failed:\n${failureReport(errors)}`);
   await deployment.deleteUndeclared();
   state.outputs = outputs;
