@@ -18,6 +18,7 @@ import { accountingSummary } from "./accounting-db";
 import { backupKey } from "./backup-key";
 import { Cluster, onController } from "./cluster";
 import { CliError } from "./errors";
+import { PollTimeout, poll } from "./poll";
 
 export const STATE_DIR = "/var/lib/slurm/slurmctld";
 const FORMAT = 1;
@@ -147,12 +148,11 @@ async function roleContainers<R extends string>(cluster: Cluster, ...roles: R[])
   return names;
 }
 
+/** Asks every second until `check` says yes; not in time is the CLI's error (exit 1). */
 async function waitFor(what: string, seconds: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new CliError(`${what} not reached within ${seconds} s`, 1);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  await poll(what, seconds, async () => ((await check()) ? true : undefined), { intervalMs: 1000 }).catch((err: unknown) => {
+    throw err instanceof PollTimeout ? new CliError(err.message, 1) : err;
+  });
 }
 
 const controllerUp = (cluster: Cluster) => waitFor("slurmctld answering", 90, async () => /is UP/.test((await onController(cluster, ["scontrol", "ping"])).out));

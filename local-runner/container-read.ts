@@ -42,7 +42,10 @@ const portKey = (p: Inputs) => ({ internal: Number(p.internal), external: Number
 
 export const CONTAINER_READ: Record<string, ReadField> = {
   name: { read: (i) => i.Name.replace(/^\//, ""), unset: undefined },
-  image: { read: (i) => i.Config.Image },
+  // As the provider since kreuzwerker/terraform-provider-docker#711 (v3.5+): an image given by ID ("sha256:...") is read
+  // as the ID the container runs (a short ID reads as the full one, a diff that replaces it); one given by name is read as
+  // the name the container was created with, so a name later pointing at another image is no diff, with the provider too.
+  image: { read: (i, stored) => (String(stored.image ?? "").startsWith("sha256:") ? i.Image : i.Config.Image) },
   hostname: { read: (i) => i.Config.Hostname },
   command: { read: (i) => i.Config.Cmd ?? [], same: sameJson },
   entrypoints: { read: (i) => i.Config.Entrypoint ?? [], same: sameJson },

@@ -66,11 +66,21 @@ const exists = (inspect: Promise<unknown>): Promise<ReadResult> =>
 const removed = (remove: Promise<unknown>): Promise<void> =>
   remove.then(() => undefined, (err) => (isNotFound(err) ? undefined : Promise.reject(err)));
 
+/** The time a retry loop reads and waits on: the wall clock, or a test's own. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const WALL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
 /** How long and how often a removal that Docker refuses for now is tried again (the provider's StateChangeConf). */
 export interface RemovalRetry {
   timeoutMs: number;
   delayMs: number;
   pollMs: number;
+  /** Whose time the timeout is counted in (the wall clock unless a test gives its own). */
+  clock?: Clock;
 }
 
 /**
@@ -81,8 +91,9 @@ export const PROVIDER_REMOVAL_RETRY: RemovalRetry = { timeoutMs: 30_000, delayMs
 
 /** Tries `remove` until it succeeds, or fails with something other than `pending`, or the time is up. */
 async function removeWithRetry(what: string, retry: RemovalRetry, remove: () => Promise<unknown>, pending: RegExp): Promise<void> {
-  const deadline = Date.now() + retry.timeoutMs;
-  if (retry.delayMs > 0) await new Promise((r) => setTimeout(r, retry.delayMs));
+  const clock = retry.clock ?? WALL_CLOCK;
+  const deadline = clock.now() + retry.timeoutMs;
+  if (retry.delayMs > 0) await clock.sleep(retry.delayMs);
   for (;;) {
     try {
       await removed(remove());
@@ -90,8 +101,8 @@ async function removeWithRetry(what: string, retry: RemovalRetry, remove: () => 
     } catch (err) {
       const message = (err as { json?: { message?: string } }).json?.message ?? (err as Error).message;
       if (!pending.test(message)) throw err;
-      if (Date.now() + retry.pollMs > deadline) throw new Error(`timeout while waiting for ${what} to be removed (${message})`);
-      await new Promise((r) => setTimeout(r, retry.pollMs));
+      if (clock.now() + retry.pollMs > deadline) throw new Error(`timeout while waiting for ${what} to be removed (${message})`);
+      await clock.sleep(retry.pollMs);
     }
   }
 }

@@ -86,13 +86,20 @@ function defaultProgress(stack: string): Progress {
   return (line: string) => process.stderr.write(`[local:${stack}] ${line}\n`);
 }
 
-/** A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled. */
-async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string): Promise<T> {
+/**
+ * A step that fails after the program's customTimeouts (a Go duration such as "5m"), as the provider call is cancelled.
+ * The work itself cannot be cancelled here: `late` is handed it when the step has failed, so what it still
+ * does (a container it goes on to create) can be recorded, as the engine records what a provider created.
+ */
+async function withTimeout<T>(work: Promise<T>, timeout: string | undefined, what: string, late?: (work: Promise<T>) => void): Promise<T> {
   const ms = timeout ? (durationNs(timeout) ?? 0) / 1e6 : 0;
   if (!ms) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`)), ms);
+    timer = setTimeout(() => {
+      late?.(work);
+      reject(new Error(`${what}: timed out after ${timeout} (customTimeouts)`));
+    }, ms);
   });
   try {
     return await Promise.race([work, expired]);
@@ -144,6 +151,8 @@ export class Deployment {
   private readonly dependentReplacements = new Set<string>();
   /** A step failed: as the Pulumi engine, start no new step unless continueOnError. */
   private failed = false;
+  /** Creates that outlived their customTimeouts and are still running: recorded in state when they end. */
+  private readonly lateCreates: Promise<void>[] = [];
   readonly changes: string[] = [];
   readonly counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
 
@@ -284,8 +293,18 @@ export class Deployment {
         this.state.pendingDeletes = [...(this.state.pendingDeletes ?? []), old!];
       }
     }
+    const creating = this.create(args.type, inputs, provider);
+    // A create that ends after its step timed out made a resource all the same: it goes into state with
+    // the error (initErrors, the next up updates it), as a provider's partial create does, never unknown.
+    const lateCreate = (work: typeof creating) =>
+      this.lateCreates.push(
+        work.then(
+          (done) => record(done.id, done.outputs, { initErrors: true, ...(done.running === false ? { stopped: true } : {}) }),
+          (err) => (err instanceof PartialCreateError ? record(err.id, err.outputs, { initErrors: true }) : undefined),
+        ),
+      );
     try {
-      const { id, outputs, running } = await withTimeout(this.create(args.type, inputs, provider), timeouts.create, `creating ${args.name}`);
+      const { id, outputs, running } = await withTimeout(creating, timeouts.create, `creating ${args.name}`, lateCreate);
       record(id, outputs, running === false ? { stopped: true } : {});
       return { id, state: outputs };
     } catch (err) {
@@ -422,6 +441,11 @@ export class Deployment {
     }
   }
 
+  /** Waits for creates that outlived their timeout, each recorded in state when it ends. */
+  async settled(): Promise<void> {
+    while (this.lateCreates.length > 0) await Promise.all(this.lateCreates.splice(0));
+  }
+
   async delete(res: StateResource): Promise<void> {
     return withTimeout(this.deleteUnprotected(res), res.customTimeouts?.delete, `deleting ${res.name}`);
   }
@@ -439,8 +463,13 @@ export class Deployment {
       if (this.apply) this.progress(`${args.name}: found in state under its alias ${res.name}`);
       this.state.resources[key] = { ...res, type: args.type, name: args.name };
       delete this.state.resources[from];
-      for (const other of Object.values(this.state.resources)) {
-        other.dependencies = other.dependencies.map((d) => (d === from ? key : d));
+      // Everything that names it, in state and among the pending deletes, names its new key.
+      const rename = (d: string) => (d === from ? key : d);
+      for (const other of [...Object.values(this.state.resources), ...(this.state.pendingDeletes ?? [])]) {
+        other.dependencies = other.dependencies.map(rename);
+        if (other.inputDependencies) {
+          other.inputDependencies = Object.fromEntries(Object.entries(other.inputDependencies).map(([input, deps]) => [input, deps.map(rename)]));
+        }
       }
       return;
     }
@@ -557,7 +586,8 @@ export async function up(stack: string, options: RunOptions = {}): Promise<UpRes
   const deployment = new Deployment(stack, state, host, progress, true, { continueOnError: options.continueOnError });
   if (options.refresh) await deployment.refresh();
   progress(`running the program for stack ${stack}`);
-  const { outputs, errors } = await runProgram(stack, config, deployment.mocks);
+  // A create that timed out may still make its resource: it is recorded before the run ends, however it ends.
+  const { outputs, errors } = await runProgram(stack, config, deployment.mocks).finally(() => deployment.settled());
   if (errors.length > 0) throw new Error(`stack ${stack} failed:\n${failureReport(errors)}`);
   await deployment.deleteUndeclared();
   state.outputs = outputs;

@@ -54,11 +54,31 @@ export function secretsKey(recorded: SecretsKey["describe"] | undefined, env: No
     return { key, describe: { type: "passphrase", salt: useSalt } };
   }
   const file = recorded?.type === "keyfile" ? recorded.path : keyFilePath(env);
+  return { key: keyFromFile(file), describe: { type: "keyfile", path: file } };
+}
+
+/**
+ * The key kept in `file`, made by the first runner that needs it. Two runners may start at once:
+ * each writes a whole key under a name of its own and links it into place, which only one link
+ * can do (the other gets EEXIST and uses the key that won), so no runner ever reads a key half
+ * written, nor goes on with a key another runner's state will not be encrypted with.
+ */
+function keyFromFile(file: string): Buffer {
   if (!fs.existsSync(file)) {
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(file, crypto.randomBytes(32).toString("base64"), { mode: 0o600, flag: "wx" });
+    const own = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
+    fs.writeFileSync(own, crypto.randomBytes(32).toString("base64"), { mode: 0o600, flag: "wx" });
+    try {
+      fs.linkSync(own, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    } finally {
+      fs.rmSync(own, { force: true });
+    }
   }
-  return { key: Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64"), describe: { type: "keyfile", path: file } };
+  const key = Buffer.from(fs.readFileSync(file, "utf8").trim(), "base64");
+  if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte key (base64); it encrypts the runner's state secrets, so restore it rather than remove it`);
+  return key;
 }
 
 export function encrypt(key: Buffer, value: unknown): Record<string, string> {

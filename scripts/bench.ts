@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from "../config/project";
 import { loadClusterSpec } from "../config";
 import { renderCgroupConf, renderSlurmConf, renderSlurmdbdConf } from "../config/render";
 import { imageName } from "../components/image";
+import { poll } from "../cli/poll";
 
 const STACK = "ubuntu";
 const started = Date.now();
@@ -23,19 +24,8 @@ function sh(cmd: string, args: string[], input?: string): string {
 const dockerExec = (container: string, cmd: string[], input?: string) => sh("docker", ["exec", ...(input ? ["-i"] : []), container, ...cmd], input);
 const seconds = (from: number) => (Date.now() - from) / 1000;
 
-async function until<T>(what: string, limitSeconds: number, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + limitSeconds * 1000;
-  for (;;) {
-    try {
-      const v = check();
-      if (v !== undefined) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${limitSeconds}s`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits for an event, asking every 200 ms (the shared poller of the CLI and the tests). */
+const until = <T>(what: string, limitSeconds: number, check: () => T | undefined): Promise<T> => poll(what, limitSeconds, check, { intervalMs: 200 });
 
 function sacctState(controller: string, jobId: string): string | undefined {
   const s = dockerExec(controller, ["sacct", "-X", "-n", "-P", "-j", jobId, "-o", "State"]).split("\n")[0];

@@ -159,7 +159,12 @@ describe("the REST API (slurmrestd, JWT)", () => {
     expect(bad.status).toBe(511);
     expect(((await bad.json()) as { errors: { error: string }[] }).errors.map((e) => e.error)).toContain("Protocol authentication error");
     const shortLived = dockerExec(outputs.controller.containerName, ["scontrol", "token", "username=alice", "lifespan=1"]).trim().replace(/^SLURM_JWT=/, "");
-    await new Promise((r) => setTimeout(r, 2500));
+    // Wait until the token has expired by slurmctld's clock (the controller's: containers share the host's):
+    // a second past its exp claim, expired whether slurmctld takes exp itself as still valid or not.
+    const { exp } = JSON.parse(Buffer.from(shortLived.split(".")[1], "base64url").toString("utf8")) as { exp: number };
+    await eventually("the short-lived token expired", 30, () =>
+      Number(dockerExec(outputs.controller.containerName, ["date", "+%s"]).trim()) > exp ? true : undefined,
+    );
     expect((await call("GET", `/slurm/${v()}/nodes`, { token: shortLived })).status).toBe(511); // expired
   });
 

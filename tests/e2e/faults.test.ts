@@ -5,6 +5,7 @@
 // itself restarted.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import { STATE_SAVE_LOCATION } from "../../config/render/slurm-conf";
 import { PROJECT_ROOT, docker, dockerExec, eventually, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
@@ -17,6 +18,21 @@ const submit = (args: string[]) => dockerExec(CTL, ["sbatch", "--parsable", "-o"
 const health = (container: string) => docker(["inspect", "--format", "{{.State.Health.Status}}", container]);
 const sacct = (ids: string[]) =>
   dockerExec(CTL, ["sacct", "-X", "-n", "-P", "-j", ids.join(","), "-o", "JobID,State"]).trim().split("\n").filter(Boolean).sort();
+/** The controller's clock, in whole seconds (slurmctld's time(NULL): containers share the host's clock). */
+const ctlSeconds = () => Number(dockerExec(CTL, ["date", "+%s"]).trim());
+
+/**
+ * When slurmctld began its last save of job state: the time in the header of StateSaveLocation/job_state
+ * (dump_all_job_state: packstr version, pack16 protocol, pack_time now, all big-endian). It takes `now`
+ * before it locks and packs the jobs, so every job that existed at that second or before is in that save.
+ */
+function jobStateSavedAt(): number | undefined {
+  const res = spawnSync("docker", ["exec", CTL, "cat", `${STATE_SAVE_LOCATION}/job_state`]);
+  if (res.status !== 0 || res.stdout.length < 4) return undefined;
+  const header = res.stdout;
+  const at = 4 + header.readUInt32BE(0) + 2; // past the version string (its length, then its bytes) and the protocol
+  return header.length >= at + 8 ? Number(header.readBigInt64BE(at)) : undefined;
+}
 
 beforeAll(() => {
   npmRun("local:down", [STACK, "--volumes"]);
@@ -95,7 +111,10 @@ test("a slurmdbd restart keeps every record", async () => {
 
 test("slurmctld killed with SIGKILL: back by its restart policy; saved jobs survive with their ids; a job it had not saved yet is lost and health names it until it is closed", async () => {
   const saved = Array.from({ length: 4 }, () => submit(["-n1", "--wrap", "sleep 10"]));
-  await new Promise((r) => setTimeout(r, 6000)); // past slurmctld's state save after a change
+  // Wait for slurmctld's state save after those submissions: one begun in a later second than the last
+  // sbatch returned holds all four (a save begun in the same second might have packed them before it).
+  const submittedBy = ctlSeconds();
+  await eventually("slurmctld saved its job state after the submissions", 60, () => ((jobStateSavedAt() ?? 0) > submittedBy ? true : undefined));
   // A crash right after a submission: no SIGTERM, so no state save on the way out.
   const lastSecond = dockerExec(CTL, ["sh", "-c", "sbatch --parsable -o /dev/null --wrap 'sleep 1'; pkill -KILL -x slurmctld"]).trim();
   const killedAt = Date.now();

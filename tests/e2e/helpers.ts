@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { poll } from "../../cli/poll";
 import { PROJECT_ROOT } from "../../local-runner/program";
 import { spawn } from "child_process";
 
@@ -93,21 +94,8 @@ export function stackObjects(kind: "ps" | "network" | "volume", stack: string): 
 }
 
 /** Polls `check` (sync or async) until it returns a value (not undefined) or the time runs out. */
-export async function eventually<T>(what: string, seconds: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + seconds * 1000;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not reached within ${seconds}s${lastError ? ` (last error: ${lastError})` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
+export function eventually<T>(what: string, seconds: number, check: () => T | undefined | Promise<T | undefined>): Promise<T> {
+  return poll(what, seconds, check, { intervalMs: 500 });
 }
 
 /**

@@ -39,7 +39,7 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const dockerError = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
 
-interface FakeContainer { id: string; name: string; options: Json; running: boolean; exitCode: number; removed: boolean; networks: string[]; uploads: number }
+interface FakeContainer { id: string; name: string; options: Json; image: string; running: boolean; exitCode: number; removed: boolean; networks: string[]; uploads: number }
 
 /** Knobs for what the in-memory engine does wrong (or as a real engine would, but inconveniently). */
 export interface FakeDockerBehaviour {
@@ -49,12 +49,16 @@ export interface FakeDockerBehaviour {
   refuseConnect?: Set<string>;
   /** Milliseconds a container takes to start. */
   startDelayMs?: number;
+  /** Starts wait for this promise: a test decides when a start ends, whatever the machine's speed. */
+  startGate?: Promise<void>;
   /** Fail uploads into containers. */
   refuseUploads?: boolean;
   /** Network removals answered "has active endpoints" before one succeeds (per network name). */
   activeEndpoints?: Record<string, number>;
   /** Volume removals answered "volume is in use" before one succeeds (per volume name). */
   volumeInUse?: Record<string, number>;
+  /** The image ID each image name points at, now (a container keeps the ID it was created from). */
+  images?: Record<string, string>;
 }
 
 /**
@@ -89,8 +93,15 @@ export class FakeDocker {
     this.calls.push(`create container ${options.name}`);
     if (this.container(options.name)) throw dockerError(409, `Conflict. The container name "/${options.name}" is already in use`);
     const id = `c${++this.next}`;
-    this.containers.set(id, { id, name: options.name, options, running: false, exitCode: 0, removed: false, networks: options.HostConfig?.NetworkMode ? [options.HostConfig.NetworkMode] : [], uploads: 0 });
+    this.containers.set(id, { id, name: options.name, options, image: this.imageId(String(options.Image ?? "")), running: false, exitCode: 0, removed: false, networks: options.HostConfig?.NetworkMode ? [options.HostConfig.NetworkMode] : [], uploads: 0 });
     return this.getContainer(id);
+  }
+
+  /** The ID an image reference resolves to, as Docker resolves it: an ID or a unique prefix of one, else a name. */
+  private imageId(ref: string): string {
+    const ids = Object.values(this.behaviour.images ?? {});
+    if (ref.startsWith("sha256:")) return ids.find((id) => id.startsWith(ref)) ?? ref;
+    return this.behaviour.images?.[ref] ?? `sha256:${Buffer.from(ref).toString("hex").padEnd(64, "0").slice(0, 64)}`;
   }
 
   getContainer(idOrName: string) {
@@ -106,6 +117,7 @@ export class FakeDocker {
         const c = find();
         this.calls.push(`start ${c.name}`);
         if (this.behaviour.startDelayMs) await new Promise((r) => setTimeout(r, this.behaviour.startDelayMs));
+        await this.behaviour.startGate;
         if (c.running) throw dockerError(304, "container already started");
         const exits = this.behaviour.exitAtOnce?.has(c.name);
         c.running = !exits;
@@ -150,6 +162,7 @@ export class FakeDocker {
     return {
       Id: c.id,
       Name: `/${c.name}`,
+      Image: c.image,
       RestartCount: 0,
       Config: { Image: o.Image, Hostname: o.Hostname ?? c.id.slice(0, 12), Cmd: o.Cmd, Entrypoint: o.Entrypoint, Env: o.Env, Labels: o.Labels, StopSignal: o.StopSignal, Healthcheck: o.Healthcheck },
       HostConfig: { RestartPolicy: { Name: "no" }, Memory: 0, MemorySwap: 0, ...o.HostConfig },

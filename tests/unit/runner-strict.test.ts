@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import Docker from "dockerode";
-import { DockerResources, PROVIDER_REMOVAL_RETRY } from "../../local-runner/docker-resources";
+import { Clock, DockerResources, PROVIDER_REMOVAL_RETRY } from "../../local-runner/docker-resources";
 import { Deployment, StepNotStartedError, failureReport } from "../../local-runner/engine";
 import { RegistrationArgs, detailsOf } from "../../local-runner/program";
 import { SavedState, removeState, resourceKey } from "../../local-runner/state";
@@ -100,6 +100,39 @@ describe("refresh reads back what the provider's Read reads, and up plans agains
     await next.refresh();
     await next.register(registration(CONTAINER, "w1", worker()));
     expect(next.changes[0]).toMatch(new RegExp(`^${kind === "update" ? "~ update " : "\\+-replace"} ${CONTAINER} w1: .*${line.replace(/[()]/g, "\\$&")}`));
+  });
+
+  // resourceDockerContainerRead: d.Set("image", container.Image) when the image was given as "sha256:...", else Config.Image.
+  describe("the image", () => {
+    const full = `sha256:${"ab12".repeat(16)}`;
+    it("given by ID, is read as the ID the container runs: a short ID reads as the full one, which replaces it", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1", { image: full.slice(0, 19) })));
+      const next = deployment(state, fake);
+      await next.refresh();
+      expect(state.resources[resourceKey(CONTAINER, "w1")].inputs.image).toBe(full);
+      await next.register(registration(CONTAINER, "w1", worker("w1", { image: full.slice(0, 19) })));
+      expect(next.changes).toEqual([`+-replace ${CONTAINER} w1: image (forces replacement)`]);
+    });
+
+    it("given by its full ID, reads back the same", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1", { image: full })));
+      const next = deployment(state, fake);
+      await next.refresh();
+      await next.register(registration(CONTAINER, "w1", worker("w1", { image: full })));
+      expect(next.changes).toEqual([]);
+    });
+
+    it("given by name, is read as that name: the name pointing at a new image is no diff, as with the provider", async () => {
+      const fake = new FakeDocker({ images: { "slurm:abc": full } });
+      await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));
+      fake.behaviour.images!["slurm:abc"] = `sha256:${"cd34".repeat(16)}`; // rebuilt under the same tag
+      const next = deployment(state, fake);
+      await next.refresh();
+      await next.register(registration(CONTAINER, "w1", worker()));
+      expect(next.changes).toEqual([]);
+    });
   });
 
   it("does not read env or labels, as the provider does not", async () => {
@@ -236,28 +269,44 @@ describe("dynamic providers, called as the Pulumi host calls them", () => {
 
 describe("removing a network or volume Docker says is still in use", () => {
   // resourceDockerNetworkDelete / resourceDockerVolumeDelete: StateChangeConf retrying for 30 s; VolumeRemove(force=true).
-  const quick = { timeoutMs: 300, delayMs: 0, pollMs: 20 };
+  // The provider's own timings, counted on a clock of the test's: no test here races the machine's speed.
+  function virtualClock(): Clock {
+    let t = 0;
+    return {
+      now: () => t,
+      sleep: async (ms) => {
+        t += ms;
+      },
+    };
+  }
+  const resources = (fake: FakeDocker, clock: Clock) => new DockerResources(fake as unknown as Docker, () => undefined, { ...PROVIDER_REMOVAL_RETRY, clock });
 
   it("tries a network with active endpoints again until it goes", async () => {
     const fake = new FakeDocker({ activeEndpoints: { net: 2 } });
     const { id } = await fake.createNetwork({ Name: "net" });
-    await new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteNetwork(id, "net");
+    const clock = virtualClock();
+    await resources(fake, clock).deleteNetwork(id, "net");
     expect(fake.calls.filter((c) => c === "remove network net")).toHaveLength(3);
     expect(fake.networks.size).toBe(0);
+    expect(clock.now()).toBe(10_000); // two waits of 5 s
   });
 
   it("gives up on a network after the provider's time, naming it", async () => {
     const fake = new FakeDocker({ activeEndpoints: { net: 1000 } });
     const { id } = await fake.createNetwork({ Name: "net" });
-    await expect(new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteNetwork(id, "net")).rejects.toThrow(
+    const clock = virtualClock();
+    await expect(resources(fake, clock).deleteNetwork(id, "net")).rejects.toThrow(
       /timeout while waiting for network net to be removed \(.*has active endpoints\)/,
     );
+    // Tried at 0, 5, ..., 30 s: the next wait would end past the 30 s.
+    expect(fake.calls.filter((c) => c === "remove network net")).toHaveLength(7);
+    expect(clock.now()).toBe(30_000);
   });
 
   it("removes a volume with force, trying again while it is in use", async () => {
     const fake = new FakeDocker({ volumeInUse: { data: 1 } });
     await fake.createVolume({ Name: "data" });
-    await new DockerResources(fake as unknown as Docker, () => undefined, quick).deleteVolume("data");
+    await resources(fake, virtualClock()).deleteVolume("data");
     expect(fake.calls.filter((c) => c.startsWith("remove volume"))).toEqual(["remove volume data force=true", "remove volume data force=true"]);
     expect(fake.volumes.size).toBe(0);
   });
@@ -360,10 +409,33 @@ describe("resource options", () => {
   });
 
   it("fails a create that outlasts customTimeouts.create", async () => {
-    const fake = new FakeDocker({ startDelayMs: 300 });
-    await expect(deployment(state, fake).register(registration(CONTAINER, "w1", worker(), { customTimeouts: { create: "50ms" } }))).rejects.toThrow(
+    let release = () => {};
+    const fake = new FakeDocker({ startGate: new Promise<void>((r) => (release = r)) });
+    const run = deployment(state, fake);
+    await expect(run.register(registration(CONTAINER, "w1", worker(), { customTimeouts: { create: "50ms" } }))).rejects.toThrow(
       /creating w1: timed out after 50ms \(customTimeouts\)/,
     );
+    release();
+    await run.settled();
+  });
+
+  // The engine records what a provider created even when the step failed (a partial create, initErrors).
+  it("records a create that ends after its timeout, so the next up updates that container instead of tripping over its name", async () => {
+    let release = () => {};
+    const fake = new FakeDocker({ startGate: new Promise<void>((r) => (release = r)) });
+    const run = deployment(state, fake);
+    const timeouts = { customTimeouts: { create: "10ms" } };
+    await expect(run.register(registration(CONTAINER, "w1", worker(), timeouts))).rejects.toThrow(/timed out/);
+    expect(state.resources[resourceKey(CONTAINER, "w1")]).toBeUndefined(); // still being created
+    release();
+    await run.settled();
+    const created = [...fake.containers.values()].find((c) => c.name === "w1")!;
+    expect(state.resources[resourceKey(CONTAINER, "w1")]).toMatchObject({ id: created.id, initErrors: true });
+
+    const next = deployment(state, fake);
+    await next.register(registration(CONTAINER, "w1", worker(), timeouts));
+    expect(next.changes).toEqual([`~ update  ${CONTAINER} w1`]);
+    expect(fake.calls.filter((c) => c === "create container w1")).toHaveLength(1);
   });
 
   it("finds a resource under its alias instead of creating it again", async () => {
@@ -374,6 +446,26 @@ describe("resource options", () => {
     expect(run.counts).toMatchObject({ same: 1, create: 0 });
     expect(Object.keys(state.resources)).toEqual([resourceKey(CONTAINER, "w1")]);
     expect(fake.calls.filter((c) => c.startsWith("create container"))).toHaveLength(1);
+  });
+
+  // The engine's alias matching moves a resource to its new URN; everything that named the old one follows it.
+  it("moves the input dependencies and pending deletes that name an aliased resource to its new key", async () => {
+    const fake = new FakeDocker();
+    const oldNet = `urn:pulumi:s::p::${NETWORK}::old-net`;
+    const first = deployment(state, fake);
+    await first.register(registration(NETWORK, "old-net", { name: "net" }));
+    await first.register(registration(CONTAINER, "w1", worker("w1"), { dependencies: [oldNet], propertyDependencies: { networksAdvanced: [oldNet] } }));
+    const replaced = { ...state.resources[resourceKey(CONTAINER, "w1")], id: "gone" };
+    state.pendingDeletes = [replaced];
+    fake.calls.length = 0;
+
+    // The network, under its new name, changes so that it is replaced (delete first: it is named).
+    const run = deployment(state, fake);
+    await run.register(registration(NETWORK, "net", { name: "net", labels: [{ label: "tier", value: "2" }] }, { aliases: [{ name: "old-net" }] }));
+    const netKey = resourceKey(NETWORK, "net");
+    expect(state.pendingDeletes?.[0]).toMatchObject({ dependencies: [netKey], inputDependencies: { networksAdvanced: [netKey] } });
+    // w1 is built on it (networksAdvanced): deleted before the network, as the engine's dependent replacements.
+    expect(fake.calls.filter((c) => /^(remove|create)/.test(c))).toEqual(["remove w1 force=true v=true", "remove network net", "create network net"]);
   });
 
   it("hands additionalSecretOutputs back to the program as secrets", async () => {

@@ -290,6 +290,44 @@ describe("-c key=value, saved as pulumi up -c saves it", () => {
     });
   });
 
+  it.each([
+    ["four spaces", "config:\n    slurm-cluster:workerCount: 2  # two to start\n    # memory per worker\n    slurm-cluster:workerMemoryMb: 512\n", "    "],
+    ["three spaces", "config:\n   slurm-cluster:workerCount: 2  # two to start\n   # memory per worker\n   slurm-cluster:workerMemoryMb: 512\n", "   "],
+  ])("keeps the file's indentation (%s) and its comments", (_what, text, pad) => {
+    const root = project(text);
+    saveConfigOverrides("s", ["workerCount=3", "grafana=false", "users=alice uid=1001\nbob uid=1002"], root);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe(
+      `config:\n${pad}slurm-cluster:workerCount: '3'  # two to start\n${pad}# memory per worker\n${pad}slurm-cluster:workerMemoryMb: 512\n` +
+        `${pad}slurm-cluster:grafana: 'false'\n${pad}slurm-cluster:users: |-\n${pad}${pad}alice uid=1001\n${pad}${pad}bob uid=1002\n`,
+    );
+    expect(readStackConfig("s", [], root)).toEqual({
+      "slurm-cluster:workerCount": "3",
+      "slurm-cluster:workerMemoryMb": "512",
+      "slurm-cluster:grafana": "false",
+      "slurm-cluster:users": "alice uid=1001\nbob uid=1002",
+    });
+  });
+
+  it("adds a config block to a file that has none, after what the file holds", () => {
+    const root = project("# a new stack\nencryptionsalt: v1:abc\n");
+    saveConfigOverrides("s", ["workerCount=3"], root);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe("# a new stack\nencryptionsalt: v1:abc\nconfig:\n  slurm-cluster:workerCount: '3'\n");
+  });
+
+  it("replaces a multi-line value, and adds to a block that another top-level key follows", () => {
+    const root = project("config:\n  slurm-cluster:users: |\n    alice uid=1001\n    bob uid=1002\n\n# the backend\nbackend: local\n");
+    saveConfigOverrides("s", ["users=carol uid=1003", "workerCount=3"], root);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe(
+      "config:\n  slurm-cluster:users: carol uid=1003\n  slurm-cluster:workerCount: '3'\n\n# the backend\nbackend: local\n",
+    );
+  });
+
+  it("refuses, writing nothing, a config it cannot edit line by line (a flow mapping)", () => {
+    const root = project("config: { slurm-cluster:workerCount: 2 }\n");
+    expect(() => saveConfigOverrides("s", ["workerCount=3"], root)).toThrow(/not a block mapping; set the value with pulumi config set or an editor/);
+    expect(fs.readFileSync(path.join(root, "Pulumi.s.yaml"), "utf8")).toBe("config: { slurm-cluster:workerCount: 2 }\n");
+  });
+
   it("writes nothing when an override is malformed", () => {
     const root = project("config:\n  slurm-cluster:workerCount: 2\n");
     expect(() => saveConfigOverrides("s", ["workerCount=4", "oops"], root)).toThrow(/-c oops: expected key=value/);

@@ -7,7 +7,7 @@ import Docker from "dockerode";
 import { Deployment, lastOutputs } from "../../local-runner/engine";
 import { RegistrationArgs } from "../../local-runner/program";
 import { STATE_DIR, SavedState, loadState, removeState, resourceKey, saveState, stateFile } from "../../local-runner/state";
-import { keyFilePath } from "../../local-runner/state-secrets";
+import { keyFilePath, secretsKey } from "../../local-runner/state-secrets";
 import { FakeDocker } from "./fake-engine";
 
 const STACK = "unit-state-secrets";
@@ -73,6 +73,38 @@ describe("secrets in the runner's state file", () => {
     const first = fs.readFileSync(key, "utf8");
     saveState(STACK, loadState(STACK));
     expect(fs.readFileSync(key, "utf8")).toBe(first);
+  });
+
+  describe("the key file, when two runners start at once", () => {
+    // The module's fs is Node's own: a spy on it sees (and can interleave with) the runner's calls.
+    const nodeFs = jest.requireActual("fs") as typeof import("fs");
+    afterEach(() => jest.restoreAllMocks());
+
+    it("is made by one of them, and the other uses that key rather than failing on EEXIST", () => {
+      const theirs = Buffer.alloc(32, 7).toString("base64");
+      const link = nodeFs.linkSync.bind(nodeFs);
+      jest.spyOn(nodeFs, "linkSync").mockImplementation((from, to) => {
+        nodeFs.writeFileSync(to, theirs, { mode: 0o600 }); // the other runner got there between our look and our link
+        link(from, to);
+      });
+      expect(secretsKey(undefined).key.toString("base64")).toBe(theirs);
+      expect(nodeFs.readdirSync(path.dirname(keyFilePath()))).toEqual([path.basename(keyFilePath())]); // our own copy is gone
+    });
+
+    it("is never seen half written: it is written whole under another name and linked into place", () => {
+      const writes: string[] = [];
+      const write = nodeFs.writeFileSync.bind(nodeFs);
+      jest.spyOn(nodeFs, "writeFileSync").mockImplementation((file, ...rest) => {
+        writes.push(String(file));
+        write(file, ...rest);
+      });
+      const { key } = secretsKey(undefined);
+      expect(key).toHaveLength(32);
+      expect(writes).toHaveLength(1);
+      expect(writes[0]).not.toBe(keyFilePath());
+      expect(nodeFs.readFileSync(keyFilePath(), "utf8")).toBe(key.toString("base64"));
+      expect(nodeFs.statSync(keyFilePath()).mode & 0o777).toBe(0o600);
+    });
   });
 
   it("stay with the secrets provider the state was written with, as a Pulumi stack does", async () => {
