@@ -81,6 +81,8 @@ describe("the accounting objects the program declares", () => {
       ["SlurmAccount", "physics", { parent: "research", fairshare: "5", maxjobs: "1", grptres: "cpu=4", qos: "normal,high" }],
       ["SlurmUser", "alice", { account: "research", defaultaccount: "research", adminlevel: "None" }],
       ["SlurmUser", "bob", { account: "physics", defaultaccount: "physics", adminlevel: "Operator" }],
+      // The Slurm exporter's user (monitoring on): an operator that may submit nothing.
+      ["SlurmUser", "slurm-exporter", { account: "root", defaultaccount: "root", adminlevel: "Operator", maxsubmitjobs: "0" }],
     ]);
     const dependsOn = (name: string) => byName[name].details.dependencies.map((urn) => urn.split("::").pop());
     expect(dependsOn("account-physics")).toEqual(expect.arrayContaining(["account-research", "qos-high", "controller-slurmctld"]));
@@ -89,11 +91,11 @@ describe("the accounting objects the program declares", () => {
     expect(run.outputs.accounting).toEqual({ accounts: ["research", "physics"], users: ["alice", "bob"], qos: ["high"] });
   });
 
-  it("keep the users' Linux accounts on the controller and every worker through one resource, not through uploads", async () => {
+  it("keep the users' Linux accounts on the controller, every worker and the login node through one resource, not through uploads", async () => {
     const run = await runWithMocks("ubuntu", overrides);
     const users = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:LinuxUsers");
     expect(users.map((r) => [r.inputs.usersFile, r.inputs.containers])).toEqual([
-      ["alice:1001:1001\nbob:1002:1002\n", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]],
+      ["alice:1001:1001\nbob:1002:1002\n", ["slurm-ubuntu-controller", "slurm-ubuntu-worker1", "slurm-ubuntu-worker2", "slurm-ubuntu-login"]],
     ]);
     // A change of users must not replace containers: the list is in no container's inputs.
     for (const c of ofType(run, CONTAINER)) expect(JSON.stringify(c.inputs)).not.toContain("bob:1002");
