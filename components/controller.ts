@@ -7,6 +7,7 @@ import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, sharedMount, slurmUploads,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 
 export interface ControllerArgs {
   /** The validated cluster spec. */
@@ -51,6 +52,7 @@ export class Controller extends pulumi.ComponentResource {
         name: spec.containers.controller,
         hostname: spec.hosts.controller,
         image: args.slurmImage,
+        ...containerBaseline(spec, "controller"),
         command: ["controller"],
         labels: dockerLabels(spec, "controller"),
         networksAdvanced: onNetwork(files, spec.hosts.controller),

@@ -7,6 +7,7 @@ import { ClusterSpec } from "../config";
 import { LoginSpec } from "../config/spec";
 import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 
 export interface LoginNodeArgs {
   /** The validated cluster spec (spec.login is set on a cluster stack). */
@@ -63,6 +64,7 @@ export class LoginNode extends pulumi.ComponentResource {
         name: login.container,
         hostname: login.host,
         image: args.loginImage,
+        ...containerBaseline(spec, "login"),
         command: ["login"],
         labels: dockerLabels(spec, "login"),
         networksAdvanced: onNetwork(files, login.host),

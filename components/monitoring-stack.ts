@@ -20,6 +20,7 @@ import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 
 /** Grafana comes from its official image (users pull it); pinned so dashboards keep working. */
 export const GRAFANA_IMAGE = "grafana/grafana:11.6.0";
@@ -64,6 +65,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         name: m.containers.slurmExporter,
         hostname: m.hosts.slurmExporter,
         image: args.slurmExporterImage,
+        ...containerBaseline(spec, "slurm-exporter"),
         command: ["exporter"],
         envs: [
           `SLURM_EXPORTER_PORT=${m.internalPorts.slurmExporter}`,
@@ -100,6 +102,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         name: m.containers.prometheus,
         hostname: m.hosts.prometheus,
         image: args.monitoringImage,
+        ...containerBaseline(spec, "prometheus"),
         command: [
           "/usr/bin/prometheus",
           "--config.file=/etc/prometheus/slurm-cluster.yml",
@@ -130,6 +133,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         name: m.containers.alertmanager,
         hostname: m.hosts.alertmanager,
         image: args.monitoringImage,
+        ...containerBaseline(spec, "alertmanager"),
         command: [
           "/usr/bin/prometheus-alertmanager",
           `--config.file=${ALERTMANAGER_CONFIG_FILE}`,
@@ -176,6 +180,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           name: m.containers.grafana,
           hostname: m.hosts.grafana,
           image: grafanaImage.imageId,
+          ...containerBaseline(spec, "grafana"),
           envs: [
             "GF_SECURITY_ADMIN_USER=admin",
             // Read from a file, so the password is not in the container's environment.
@@ -232,6 +237,10 @@ export function nodeExporter(
       name: m.containers.nodeExporter,
       hostname: m.hosts.nodeExporter,
       image,
+      ...containerBaseline(spec, "node-exporter"),
+      // Nothing is uploaded into it, so its root filesystem can be read-only (Docker refuses
+      // uploads into a read-only root filesystem, so the containers that get files cannot be).
+      readOnly: true,
       // /proc's CPU, memory and load figures are the host's even inside a container, so the
       // exporter needs no host mounts or extra privileges for them.
       command: ["/usr/bin/prometheus-node-exporter", `--web.listen-address=:${m.internalPorts.nodeExporter}`],

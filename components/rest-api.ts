@@ -4,6 +4,7 @@ import { ClusterSpec } from "../config";
 import { REST_OPENAPI_VERSION, SLURMRESTD_PORT } from "../config/render";
 import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 
 export interface RestApiArgs {
   /** The validated cluster spec. */
@@ -37,6 +38,7 @@ export class RestApi extends pulumi.ComponentResource {
         name: rest.container,
         hostname: rest.host,
         image: args.slurmImage,
+        ...containerBaseline(spec, "rest"),
         command: ["rest"],
         envs: [`SLURMRESTD_PORT=${SLURMRESTD_PORT}`],
         labels: dockerLabels(spec, "rest"),

@@ -7,6 +7,7 @@ import {
   REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 
 export interface SlurmDbArgs {
   /** The validated cluster spec. */
@@ -54,6 +55,7 @@ export class SlurmDb extends pulumi.ComponentResource {
         name: spec.containers.database,
         hostname: spec.hosts.database,
         image: args.databaseImage,
+        ...containerBaseline(spec, "database"),
         labels: dockerLabels(spec, "database"),
         networksAdvanced: onNetwork(files, spec.hosts.database),
         // No ports: the database is reachable only on the cluster network.
@@ -79,6 +81,7 @@ export class SlurmDb extends pulumi.ComponentResource {
         name: spec.containers.slurmdbd,
         hostname: spec.hosts.slurmdbd,
         image: args.slurmImage,
+        ...containerBaseline(spec, "slurmdbd"),
         command: ["slurmdbd"],
         labels: dockerLabels(spec, "slurmdbd"),
         networksAdvanced: onNetwork(files, spec.hosts.slurmdbd),

@@ -4,6 +4,7 @@ import { ClusterSpec, WorkerSpec } from "../config";
 import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWorkerNodeConf } from "../config/render";
 import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { containerBaseline } from "../config/render/container-baseline";
 import { NodeRegistration } from "./node-registration";
 
 export interface WorkerNodeArgs {
@@ -82,15 +83,19 @@ export class WorkerNode extends pulumi.ComponentResource {
         ],
         ...acrossMachines(spec, worker),
         ...gpuAccess(spec, worker),
-        capabilities: settings.capabilityAdds.length > 0 ? { adds: settings.capabilityAdds } : undefined,
-        securityOpts: settings.securityOpts.length > 0 ? settings.securityOpts : undefined,
+        // Docker's capabilities dropped but for slurmd's and the mode's (config/render/container-baseline.ts).
+        ...containerBaseline(spec, "worker", {
+          capabilityAdds: settings.capabilityAdds,
+          securityOpts: settings.securityOpts,
+          memoryMb: memory,
+          systemd: settings.image === "slurm-systemd",
+        }),
         privileged: settings.privileged || undefined,
         cgroupnsMode: settings.cgroupnsMode,
         tmpfs: Object.keys(settings.tmpfs).length > 0 ? settings.tmpfs : undefined,
         stopSignal: settings.stopSignal,
-        memory,
-        // No swap beyond the limit; set with memory so an in-place memory update is accepted.
-        memorySwap: memory,
+        // memory and memorySwap (the same: no swap beyond the limit, set together so an in-place
+        // memory update is accepted) come with the baseline above.
         // Every 30 s: each probe is an exec, and 64 workers probing every 5 s kept 2 cores busy.
         // Nothing waits on it (registration is checked through slurmctld); `health` reads it.
         healthcheck: {

@@ -133,6 +133,23 @@ export const CONFIG_KEYS = {
     default: "auto",
     allowed: "auto (128 MiB, 192 MiB with systemd) or a whole number of MiB from 64 to 65536",
   },
+  userProcessLimit: {
+    // RLIMIT_NPROC on workers and the login node: processes one user may have at once on this
+    // machine (all their jobs and sessions together). Root's daemons are not counted.
+    schema: wholeNumber(64, 1048576),
+    default: 4096,
+    allowed: "a whole number from 64 to 1048576",
+  },
+  serviceMemoryMb: {
+    // The memory limit of every container but the workers: auto gives each its own (README).
+    schema: z
+      .string()
+      .regex(/^(auto|\d{1,7})$/)
+      .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
+      .refine((v) => v === "auto" || (v >= 64 && v <= 1048576)),
+    default: "auto",
+    allowed: "auto (each service's own limit, 128 to 1024 MiB) or a whole number of MiB from 64 to 1048576 for every service container",
+  },
   schedulerProfile: {
     schema: z.enum(["throughput", "stock"]),
     default: "throughput" as "throughput" | "stock",

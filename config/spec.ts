@@ -43,6 +43,10 @@ export interface ClusterSpec {
   dockerHost: string;
   clusterName: string;
   cgroupMode: CgroupMode;
+  /** RLIMIT_NPROC for users' processes on workers and the login node. */
+  userProcessLimit: number;
+  /** Memory limit of every non-worker container, or auto (each its own). */
+  serviceMemoryMb: number | "auto";
   /** Scheduling settings: tuned for short jobs, or Slurm's defaults. */
   schedulerProfile: "throughput" | "stock";
   /** The cgroup version of the host the workers run on (resolved from auto before this point). */
@@ -184,6 +188,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     clusterName: joined ? joined.clusterName : v.clusterName,
     cgroupMode: joined ? joined.cgroupMode : v.cgroupMode,
     schedulerProfile: v.schedulerProfile,
+    userProcessLimit: v.userProcessLimit,
+    serviceMemoryMb: v.serviceMemoryMb,
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,
     baseImage: v.baseImage,

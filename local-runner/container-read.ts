@@ -1,7 +1,7 @@
 // What refresh reads back from a container, as the Terraform docker provider's
 // resourceDockerContainerRead sets it into state (v4.5.0): name, image, hostname, command,
 // entrypoint, restart, memory, memory_swap, healthcheck, mounts, capabilities (only when the
-// container has any), security_opts, stop_signal, privileged, tmpfs, host, and ports (only while
+// container has any), security_opts, read_only, ulimit (only when set), stop_signal, privileged, tmpfs, host, and ports (only while
 // running or with must_run). It does not read env, labels, uploads or cgroupns_mode: drift there
 // stays unseen, as with the provider. The next `up` plans against what was read.
 import Docker from "dockerode";
@@ -55,6 +55,14 @@ export const CONTAINER_READ: Record<string, ReadField> = {
   privileged: { read: (i) => i.HostConfig.Privileged ?? false, unset: false },
   stopSignal: { read: (i) => (i.Config as { StopSignal?: string }).StopSignal },
   securityOpts: { read: (i) => i.HostConfig.SecurityOpt ?? [], same: sameSet },
+  readOnly: { read: (i) => i.HostConfig.ReadonlyRootfs ?? false, unset: false },
+  ulimits: {
+    // Read back only when the program set some (the provider's `if _, ok := d.GetOk("ulimit")`).
+    readsWhen: (_i, stored) => (stored.ulimits?.length ?? 0) > 0,
+    read: (i) => (i.HostConfig.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
+    unset: [],
+    same: (a, b) => sameSet(a, b),
+  },
   tmpfs: { read: (i) => i.HostConfig.Tmpfs ?? {}, unset: {}, same: (a, b) => sameSet(Object.entries(a ?? {}), Object.entries(b ?? {})) },
   hosts: {
     read: (i) => ((i.HostConfig.ExtraHosts ?? []) as string[]).map((h) => ({ host: h.slice(0, h.indexOf(":")), ip: h.slice(h.indexOf(":") + 1) })),

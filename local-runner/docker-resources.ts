@@ -40,6 +40,7 @@ const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
   "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
   "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus", "removeVolumes",
+  "ulimits", "readOnly",
 ];
 
 /**
@@ -274,6 +275,9 @@ export class DockerResources {
         CapAdd: inputs.capabilities?.adds,
         CapDrop: inputs.capabilities?.drops,
         SecurityOpt: inputs.securityOpts,
+        // As the provider: ulimit -> Ulimits (name, soft, hard); read_only -> ReadonlyRootfs.
+        Ulimits: inputs.ulimits?.map((u: Inputs) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+        ReadonlyRootfs: inputs.readOnly ?? false,
         Privileged: inputs.privileged ?? false,
         CgroupnsMode: inputs.cgroupnsMode,
         Memory: inputs.memory ? inputs.memory * 1024 * 1024 : undefined,

@@ -42,6 +42,25 @@ function slurmPortProblem(props: Record<string, unknown>, port: number): string 
 }
 /** What a worker mode may add (cgroup v2 modes remount their cgroup namespace). */
 const WORKER_CAPABILITIES = ["SYS_ADMIN"];
+/**
+ * The capabilities each role may add back after dropping all (the program's
+ * config/render/container-baseline.ts gives each its reason; the pack states the ceiling itself,
+ * so a program change cannot widen it unseen).
+ */
+const SETUP = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+const ROLE_CAPABILITIES: Record<string, string[]> = {
+  controller: SETUP,
+  slurmdbd: SETUP,
+  database: SETUP,
+  rest: SETUP,
+  "slurm-exporter": SETUP,
+  worker: [...SETUP, "KILL"],
+  login: [...SETUP, "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
+  prometheus: [],
+  alertmanager: [],
+  "node-exporter": [],
+  grafana: [],
+};
 
 export interface PackConfig {
   /** The stack's allowPrivileged: cgroup and systemd workers may then be privileged. */
@@ -96,14 +115,56 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   },
   {
     name: "least-capabilities",
-    description: `Only worker containers add capabilities, and only what a worker mode needs (${WORKER_CAPABILITIES.join(", ")}).`,
+    description:
+      "Every container drops all of Docker's default capabilities and adds back only what its daemon needs (ROLE_CAPABILITIES); " +
+      `workers may add what a worker mode needs (${WORKER_CAPABILITIES.join(", ")}); a systemd worker keeps Docker's defaults but NET_RAW.`,
     enforcementLevel: "mandatory",
     validateResource: onContainers((props, _args, report) => {
-      const adds: string[] = props.capabilities?.adds ?? [];
-      if (adds.length === 0) return;
+      if (props.privileged) return; // judged by no-privileged-containers
+      const role = labelsOf(props)[ROLE_LABEL];
+      const adds: string[] = (props.capabilities?.adds ?? []).map((c: string) => c.replace(/^CAP_/, ""));
+      const drops: string[] = (props.capabilities?.drops ?? []).map((c: string) => c.replace(/^CAP_/, ""));
+      const systemdWorker = role === "worker" && props.stopSignal === "SIGRTMIN+3";
+      if (systemdWorker ? !drops.includes("NET_RAW") && !drops.includes("ALL") : !drops.includes("ALL")) {
+        report(`${props.name} keeps Docker's default capabilities; drop ALL (a systemd worker at least NET_RAW) and add back only what it needs`);
+      }
+      const allowed = [...(ROLE_CAPABILITIES[role] ?? []), ...(role === "worker" ? WORKER_CAPABILITIES : [])];
+      const extra = adds.filter((c) => !allowed.includes(c));
+      if (extra.length > 0) report(`${props.name} adds ${extra.join(", ")}, beyond what a ${role ?? "container without a role"} needs (${allowed.join(", ") || "none"})`);
+    }),
+  },
+  {
+    name: "no-new-privileges",
+    description: "Every container runs with no-new-privileges (no setuid or file-capability gain), but a systemd worker (systemd's setuid helpers).",
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
+      if (labelsOf(props)[ROLE_LABEL] === "worker" && props.stopSignal === "SIGRTMIN+3") return;
+      if (!((props.securityOpts ?? []) as string[]).some((o) => /^no-new-privileges(:true)?$/.test(o))) report(`${props.name} does not set no-new-privileges`);
+    }),
+  },
+  {
+    name: "user-process-limit",
+    description: "Workers and the login node hold users' processes to a limit (ulimit nproc), so a fork bomb fails there instead of filling the host's pid table.",
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
+      const role = labelsOf(props)[ROLE_LABEL];
+      if (role !== "worker" && role !== "login") return;
+      if (!((props.ulimits ?? []) as { name: string }[]).some((u) => u.name === "nproc")) report(`${props.name} sets no nproc limit for its users' processes`);
+    }),
+  },
+  {
+    name: "no-host-access",
+    description: "No host bind mount, host cgroup namespace or host device, except what a worker mode or GPU worker names (/sys/fs/cgroup, GPU devices).",
+    enforcementLevel: "mandatory",
+    validateResource: onContainers((props, _args, report) => {
       const worker = labelsOf(props)[ROLE_LABEL] === "worker";
-      const extra = adds.filter((c) => !worker || !WORKER_CAPABILITIES.includes(c.replace(/^CAP_/, "")));
-      if (extra.length > 0) report(`${props.name} adds ${extra.join(", ")}${worker ? "" : " but is not a worker"}`);
+      for (const m of (props.mounts ?? []) as { type: string; source?: string }[]) {
+        if (m.type === "bind" && !(worker && m.source === "/sys/fs/cgroup")) report(`${props.name} bind-mounts the host's ${m.source}`);
+      }
+      if (props.cgroupnsMode === "host" && !worker) report(`${props.name} shares the host's cgroup namespace`);
+      if (((props.devices ?? []) as unknown[]).length > 0 && !worker) report(`${props.name} gets host devices`);
+      const unconfined = ((props.securityOpts ?? []) as string[]).filter((o) => /^apparmor[=:]unconfined$/.test(o));
+      if (unconfined.length > 0 && !worker) report(`${props.name} runs without AppArmor (${unconfined.join(", ")})`);
     }),
   },
   {
@@ -180,8 +241,8 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
   },
   {
     name: "memory-limits",
-    description: "Every container has a memory limit (workers do; the others are recommended to).",
-    enforcementLevel: "advisory",
+    description: "Every container has a memory limit (workerMemoryMb plus headroom for workers, serviceMemoryMb for the others).",
+    enforcementLevel: "mandatory",
     validateResource: onContainers((props, _args, report) => {
       if (!props.memory) report(`${props.name} has no memory limit`);
     }),

@@ -21,14 +21,16 @@ for (const user of ["alice", "bob"]) {
 }
 const ACCOUNTS = (physicsShare: number) => `research fairshare=10\nphysics fairshare=${physicsShare} maxjobs=1`;
 const USERS = `alice uid=1001 account=research sshKey=${KEYS}/alice.pub\nbob uid=1002 account=physics sshKey=${KEYS}/bob.pub`;
+// A low process limit, so the fork-bomb test reaches it with little memory.
+const PROCESS_LIMIT = 200;
 const up = (accounts: string, users: string, extra: string[] = []) =>
-  npmRunFull("local:up", [STACK, "-c", "monitoring=false", "-c", `accounts=${accounts}`, "-c", `users=${users}`, ...extra]);
+  npmRunFull("local:up", [STACK, "-c", "monitoring=false", "-c", `userProcessLimit=${PROCESS_LIMIT}`, "-c", `accounts=${accounts}`, "-c", `users=${users}`, ...extra]);
 
 /**
  * ssh as a user with a key to the login node, trusting only the host key the stack published
  * (StrictHostKeyChecking=yes against a known_hosts made from the `login.hostKey` output).
  */
-function ssh(user: string, key: string, command: string, tty = false): { code: number | null; stdout: string; stderr: string } {
+function ssh(user: string, key: string, command: string, tty = false, input?: string): { code: number | null; stdout: string; stderr: string } {
   const res = spawnSync(
     "ssh",
     [
@@ -42,14 +44,14 @@ function ssh(user: string, key: string, command: string, tty = false): { code: n
       `${user}@${outputs.login.host}`,
       command,
     ],
-    { encoding: "utf8", timeout: 120_000 },
+    { encoding: "utf8", timeout: 120_000, input },
   );
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
 
 /** ssh that must succeed: its stdout. */
-function sshOk(user: string, command: string, tty = false): string {
-  const res = ssh(user, path.join(KEYS, user), command, tty);
+function sshOk(user: string, command: string, tty = false, input?: string): string {
+  const res = ssh(user, path.join(KEYS, user), command, tty, input);
   if (res.code !== 0) throw new Error(`ssh ${user}@login ${command}: exit ${res.code}: ${res.stderr}`);
   return res.stdout;
 }
@@ -151,6 +153,38 @@ test("bob sees neither alice's jobs nor her files, and cannot cancel her job, wh
     dockerExec(CTL, ["touch", `/shared/.release-${id}`]);
   }
   expect(await waitForJobEnd(CTL, id, 60)).toBe("COMPLETED");
+});
+
+test("a fork bomb in a job stops at userProcessLimit and fails; the node stays up and runs the next job", async () => {
+  // Forks until the kernel refuses (RLIMIT_NPROC), reports how far it got, ends its children, fails.
+  const bomb = [
+    "import os, signal, sys, time",
+    "kids = []",
+    "try:",
+    "    while len(kids) < 10000:",
+    "        pid = os.fork()",
+    "        if pid == 0:",
+    "            time.sleep(120)",
+    "            os._exit(0)",
+    "        kids.append(pid)",
+    "except OSError as e:",
+    "    print('fork refused after', len(kids), e.strerror, flush=True)",
+    "for pid in kids:",
+    "    os.kill(pid, signal.SIGKILL)",
+    "sys.exit(1)",
+  ].join("\n");
+  fs.writeFileSync(path.join(KEYS, "bomb.py"), bomb);
+  const id = sshOk("alice", `cat > bomb.py && sbatch --parsable -w worker1 -o bomb-%j.out --wrap 'ulimit -u; python3 bomb.py'`, false, bomb).trim();
+  expect(await waitForJobEnd(CTL, id, 180)).toBe("FAILED");
+  const [limit, refused] = sshOk("alice", `cat bomb-${id}.out`).trim().split("\n");
+  expect(limit).toBe(String(PROCESS_LIMIT));
+  const forked = Number(/^fork refused after (\d+) Resource temporarily unavailable$/.exec(refused)?.[1]);
+  expect(forked).toBeGreaterThan(0);
+  expect(forked).toBeLessThan(PROCESS_LIMIT);
+  // slurmd (root, not counted) kept running: the node is usable and runs the next job.
+  await eventually("worker1 idle", 60, () => (dockerExec(CTL, ["sinfo", "-h", "-n", "worker1", "-o", "%t"]).trim() === "idle" ? true : undefined));
+  const next = sshOk("alice", "sbatch --parsable -w worker1 -o /dev/null --wrap true").trim();
+  expect(await waitForJobEnd(CTL, next, 60)).toBe("COMPLETED");
 });
 
 test("root, and a user with another user's key, are refused by sshd", () => {

@@ -42,6 +42,7 @@ function worker(name = "w1", extra: Inputs = {}): Inputs {
     memorySwap: 512,
     capabilities: { adds: ["SYS_ADMIN"] },
     securityOpts: ["seccomp=unconfined"],
+    ulimits: [{ name: "nproc", soft: 4096, hard: 4096 }],
     mounts: [{ type: "volume", source: "state", target: "/var/spool/slurm" }],
     tmpfs: { "/run": "rw" },
     ports: [{ internal: 6818, external: 16818, ip: "127.0.0.1" }],
@@ -92,6 +93,8 @@ describe("refresh reads back what the provider's Read reads, and up plans agains
     ["capabilities", { CapAdd: ["NET_ADMIN"] }, "replace", "capabilities (forces replacement)"],
     ["tmpfs", { Tmpfs: {} }, "update", "tmpfs (not applied by the provider)"],
     ["privileged", { Privileged: true }, "replace", "privileged (forces replacement)"],
+    ["read-only root filesystem", { ReadonlyRootfs: true }, "replace", "readOnly (forces replacement)"],
+    ["nproc limit", { Ulimits: [{ Name: "nproc", Soft: 99, Hard: 99 }] }, "replace", "ulimits (forces replacement)"],
   ])("plans from a %s changed outside the runner", async (_what, hostConfig, kind, line) => {
     const fake = new FakeDocker();
     await deployment(state, fake).register(registration(CONTAINER, "w1", worker()));

@@ -1,3 +1,4 @@
+import { ROLE_CAPABILITIES } from "../../config/render/container-baseline";
 import { CONTAINER, IMAGE, NETWORK, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
 import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
 import { ResolvedOutput, printableOutputs } from "../../local-runner/program";
@@ -81,12 +82,16 @@ describe("the ubuntu stack's wiring", () => {
     expect(run.outputs.sharedVolume).toEqual({ name: "lab-home", mountPath: "/shared" });
   });
 
-  it("publishes no Slurm or database port, runs nothing privileged and adds no capability in none mode", async () => {
+  it("publishes no Slurm or database port, runs nothing privileged, and drops every capability but its role's in none mode", async () => {
     const run = await runWithMocks("ubuntu");
     for (const c of ofType(run, CONTAINER)) {
       if (!/prometheus|exporter|grafana|alertmanager|rest|login/.test(c.inputs.name)) expect({ name: c.inputs.name, ports: c.inputs.ports }).toEqual({ name: c.inputs.name, ports: undefined });
       expect(c.inputs.privileged).toBeUndefined();
-      expect(c.inputs.capabilities).toBeUndefined();
+      const role = c.inputs.labels.find((l: { label: string }) => l.label === "com.slurm-cluster.role").value as keyof typeof ROLE_CAPABILITIES;
+      expect({ name: c.inputs.name, capabilities: c.inputs.capabilities }).toEqual({
+        name: c.inputs.name,
+        capabilities: { drops: ["ALL"], ...(ROLE_CAPABILITIES[role].adds.length > 0 ? { adds: [...ROLE_CAPABILITIES[role].adds].sort() } : {}) },
+      });
     }
   });
 
@@ -175,12 +180,12 @@ describe("worker modes in the ubuntu stack", () => {
     expect(run.outputs).toMatchObject({ cgroupMode: "systemd", hostCgroupVersion: 2 });
   });
 
-  it("cgroup mode on a v1 host mounts the host cgroupfs read-write and adds no capability", async () => {
+  it("cgroup mode on a v1 host mounts the host cgroupfs read-write and adds no capability to slurmd's", async () => {
     const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1", "monitoring=false"]);
     const w = worker(run);
     expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
     expect(w.inputs.cgroupnsMode).toBe("host");
-    expect(w.inputs.capabilities).toBeUndefined();
+    expect(w.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] });
     expect(ofType(run, IMAGE)).toHaveLength(4);
   });
 
@@ -302,7 +307,7 @@ describe("the REST API", () => {
     expect(rest.inputs.command).toEqual(["rest"]);
     expect(rest.inputs.ports).toEqual([{ internal: 6820, external: 16820, ip: "127.0.0.1" }]);
     expect(rest.inputs.privileged).toBeUndefined();
-    expect(rest.inputs.capabilities).toBeUndefined();
+    expect(rest.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"] });
     expect(run.outputs.rest).toEqual({
       url: "http://127.0.0.1:16820",
       openapiVersion: "v0.0.42",
