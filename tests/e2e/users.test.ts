@@ -173,7 +173,6 @@ test("a fork bomb in a job stops at userProcessLimit and fails; the node stays u
     "    os.kill(pid, signal.SIGKILL)",
     "sys.exit(1)",
   ].join("\n");
-  fs.writeFileSync(path.join(KEYS, "bomb.py"), bomb);
   const id = sshOk("alice", `cat > bomb.py && sbatch --parsable -w worker1 -o bomb-%j.out --wrap 'ulimit -u; python3 bomb.py'`, false, bomb).trim();
   expect(await waitForJobEnd(CTL, id, 180)).toBe("FAILED");
   const [limit, refused] = sshOk("alice", `cat bomb-${id}.out`).trim().split("\n");
