@@ -55,7 +55,7 @@ const ROLE_CAPABILITIES: Record<string, string[]> = {
   rest: SETUP,
   "slurm-exporter": SETUP,
   worker: [...SETUP, "KILL"],
-  login: [...SETUP, "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
+  login: [...SETUP, "AUDIT_WRITE", "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
   prometheus: [],
   alertmanager: [],
   "node-exporter": [],

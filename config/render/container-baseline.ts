@@ -30,8 +30,10 @@ export const ROLE_CAPABILITIES: Record<ContainerRole, { adds: string[]; why: str
     why: "slurmd runs as root and starts each job as its user (SETUID/SETGID), and signals and ends those users' processes (KILL)",
   },
   login: {
-    adds: [...ENTRYPOINT, "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
-    why: "sshd listens on port 22 (NET_BIND_SERVICE), chroots its pre-login process (SYS_CHROOT), starts sessions as the user and ends them (KILL)",
+    adds: [...ENTRYPOINT, "AUDIT_WRITE", "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
+    why:
+      "sshd listens on port 22 (NET_BIND_SERVICE), chroots its pre-login process (SYS_CHROOT), starts sessions as the user and ends them (KILL), " +
+      "and Debian's sshd records each terminal session in the kernel's audit log, ending the session if it cannot (AUDIT_WRITE)",
   },
   prometheus: { adds: [], why: "runs as the prometheus user from the start" },
   alertmanager: { adds: [], why: "runs as the prometheus user from the start" },

@@ -158,7 +158,8 @@ test("bob sees neither alice's jobs nor her files, and cannot cancel her job, wh
 test("a fork bomb in a job stops at userProcessLimit and fails; the node stays up and runs the next job", async () => {
   // Forks until the kernel refuses (RLIMIT_NPROC), reports how far it got, ends its children, fails.
   const bomb = [
-    "import os, signal, sys, time",
+    "import os, resource, signal, sys, time",
+    "print(resource.getrlimit(resource.RLIMIT_NPROC)[0], flush=True)",
     "kids = []",
     "try:",
     "    while len(kids) < 10000:",
@@ -173,7 +174,7 @@ test("a fork bomb in a job stops at userProcessLimit and fails; the node stays u
     "    os.kill(pid, signal.SIGKILL)",
     "sys.exit(1)",
   ].join("\n");
-  const id = sshOk("alice", `cat > bomb.py && sbatch --parsable -w worker1 -o bomb-%j.out --wrap 'ulimit -u; python3 bomb.py'`, false, bomb).trim();
+  const id = sshOk("alice", `cat > bomb.py && sbatch --parsable -w worker1 -o bomb-%j.out --wrap 'python3 bomb.py'`, false, bomb).trim();
   expect(await waitForJobEnd(CTL, id, 180)).toBe("FAILED");
   const [limit, refused] = sshOk("alice", `cat bomb-${id}.out`).trim().split("\n");
   expect(limit).toBe(String(PROCESS_LIMIT));
