@@ -47,15 +47,15 @@ const WORKER_CAPABILITIES = ["SYS_ADMIN"];
  * config/render/container-baseline.ts gives each its reason; the pack states the ceiling itself,
  * so a program change cannot widen it unseen).
  */
-const SETUP = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+const SETUP = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"];
 const ROLE_CAPABILITIES: Record<string, string[]> = {
   controller: SETUP,
   slurmdbd: SETUP,
   database: SETUP,
   rest: SETUP,
   "slurm-exporter": SETUP,
-  worker: [...SETUP, "KILL"],
-  login: [...SETUP, "AUDIT_WRITE", "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
+  worker: SETUP,
+  login: [...SETUP, "AUDIT_WRITE", "NET_BIND_SERVICE", "SYS_CHROOT"],
   prometheus: [],
   alertmanager: [],
   "node-exporter": [],

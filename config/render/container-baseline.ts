@@ -14,9 +14,12 @@ export type ContainerRole =
  * What a root entrypoint needs to set up before it hands over to an unprivileged daemon: make the
  * cluster's users and their homes (useradd writes /etc/passwd; install -o, chown), read and fix
  * files that belong to others (munge's key, the state directory), and switch user (runuser,
- * slurmctld and slurmdbd dropping to SlurmUser, mariadbd --user).
+ * slurmctld and slurmdbd dropping to SlurmUser, mariadbd --user); and KILL, because tini (PID 1,
+ * root) passes the stop signal on to that daemon, another user's process: without it tini fails
+ * ("Unexpected error when forwarding signal: Operation not permitted", seen here) and the daemon
+ * is killed at the end of the grace period instead of saving its state.
  */
-const ENTRYPOINT = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"];
+const ENTRYPOINT = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"];
 
 /** The capabilities each role keeps (after dropping all), with the reason, as the README lists them. */
 export const ROLE_CAPABILITIES: Record<ContainerRole, { adds: string[]; why: string }> = {
@@ -26,11 +29,11 @@ export const ROLE_CAPABILITIES: Record<ContainerRole, { adds: string[]; why: str
   rest: { adds: ENTRYPOINT, why: "munge set up as root; slurmrestd runs as its own user" },
   "slurm-exporter": { adds: ENTRYPOINT, why: "munge set up as root; the exporter runs as its own user" },
   worker: {
-    adds: [...ENTRYPOINT, "KILL"],
+    adds: ENTRYPOINT,
     why: "slurmd runs as root and starts each job as its user (SETUID/SETGID), and signals and ends those users' processes (KILL)",
   },
   login: {
-    adds: [...ENTRYPOINT, "AUDIT_WRITE", "KILL", "NET_BIND_SERVICE", "SYS_CHROOT"],
+    adds: [...ENTRYPOINT, "AUDIT_WRITE", "NET_BIND_SERVICE", "SYS_CHROOT"],
     why:
       "sshd listens on port 22 (NET_BIND_SERVICE), chroots its pre-login process (SYS_CHROOT), starts sessions as the user and ends them (KILL), " +
       "and Debian's sshd records each terminal session in the kernel's audit log, ending the session if it cannot (AUDIT_WRITE)",

@@ -67,14 +67,17 @@ test("the controller sends work to each worker container's current address", () 
   }
 });
 
-test("none mode: no cgroup plugin, and workers run with no added capability, unprivileged", () => {
+test("none mode: no cgroup plugin, and workers run with slurmd's capabilities only, unprivileged", () => {
   const config = dockerExec(outputs.controller.containerName, ["scontrol", "show", "config"]);
   expect(config).toMatch(/^ProctrackType\s+= proctrack\/linuxproc$/m);
   expect(config).toMatch(/^JobAcctGatherType\s+= jobacct_gather\/linux$/m);
   expect(dockerExec(outputs.nodes[0].containerName, ["cat", "/etc/slurm/cgroup.conf"])).toMatch(/^CgroupPlugin=disabled$/m);
   for (const node of outputs.nodes) {
     const inspect = JSON.parse(docker(["inspect", node.containerName]))[0];
-    expect(inspect.HostConfig.CapAdd).toBeNull();
+    // The baseline: every default capability dropped, slurmd's own added back (README, Container baseline).
+    expect(inspect.HostConfig.CapDrop).toEqual(["ALL"]);
+    expect(inspect.HostConfig.CapAdd).toEqual(["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]);
+    expect(inspect.HostConfig.SecurityOpt).toEqual(["no-new-privileges:true"]);
     expect(inspect.HostConfig.Privileged).toBe(false);
     expect(inspect.Mounts.map((m: { Destination: string }) => m.Destination)).toEqual(["/shared"]);
   }
@@ -226,7 +229,7 @@ test("a second up changes nothing, and preview then reports no changes", () => {
   const before = containerIds(STACK);
   const again = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
   expect(containerIds(STACK)).toEqual(before);
-  expect(Object.keys(before)).toHaveLength(10); // database, slurmdbd, controller, REST API, 2 workers, prometheus, alertmanager, 2 exporters
+  expect(Object.keys(before)).toHaveLength(11); // database, slurmdbd, controller, REST API, login, 2 workers, prometheus, alertmanager, 2 exporters
   expect(again.stderr).toMatch(/0 created, 0 updated, 0 replaced, 0 deleted, \d+ unchanged/);
   expect(JSON.parse(again.stdout).database.password).toBe("[secret]"); // secrets masked unless asked for
   const plan = npmRun("local:preview", [STACK, ...NO_GRAFANA]);
@@ -253,7 +256,7 @@ test("changing the workers' memory headroom updates their containers in place an
   expect(changed.stderr).toMatch(/~ update  docker:index\/container:Container worker1-slurmd: memory, memorySwap/);
   expect(changed.stderr).toMatch(/0 created, 2 updated, 0 replaced, 0 deleted/);
   expect(containerIds(STACK)).toEqual(before);
-  expect([memory("slurm-ubuntu-worker1"), memory("slurm-ubuntu-worker2"), memory("slurm-ubuntu-controller")]).toEqual([1280, 1280, 0]);
+  expect([memory("slurm-ubuntu-worker1"), memory("slurm-ubuntu-worker2"), memory("slurm-ubuntu-controller")]).toEqual([1280, 1280, 1024]);
   // Slurm did not notice: the nodes stay usable and run work.
   const ctl = outputs.controller.containerName;
   const jobId = dockerExec(ctl, ["sbatch", "--parsable", "-N2", "-o", "/dev/null", "--wrap", "srun hostname"]).trim();
@@ -384,7 +387,7 @@ test("removing a worker whose job outlasts the drain wait fails, names the job, 
   // Allowed to kill: the registration records the new setting first (an update), then the shrink cancels the job.
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3", "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
   npmRun("local:up", [STACK, ...NO_GRAFANA, "-c", "shrinkDrainSeconds=0", "-c", "shrinkKillsJobs=true"]);
-  expect(stackObjects("ps", STACK)).toHaveLength(10);
+  expect(stackObjects("ps", STACK)).toHaveLength(11);
   expect(await waitForJobEnd(ctl, job, 60)).toMatch(/^CANCELLED/);
   npmRun("local:up", [STACK, ...NO_GRAFANA]); // the stack's own settings again (updates the registrations)
 });

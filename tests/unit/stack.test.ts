@@ -307,7 +307,7 @@ describe("the REST API", () => {
     expect(rest.inputs.command).toEqual(["rest"]);
     expect(rest.inputs.ports).toEqual([{ internal: 6820, external: 16820, ip: "127.0.0.1" }]);
     expect(rest.inputs.privileged).toBeUndefined();
-    expect(rest.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"] });
+    expect(rest.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] });
     expect(run.outputs.rest).toEqual({
       url: "http://127.0.0.1:16820",
       openapiVersion: "v0.0.42",
