@@ -218,6 +218,8 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
   const execs: string[] = [];
   /** Where dial-stdio leads when the machine "has" Docker: a stand-in API on loopback; else docker is not found. */
   let dockerApi: number | undefined;
+  let loggingIn = 0;
+  let mostLoggingIn = 0;
   let server: Server;
   let port: number;
   let home: string;
@@ -225,6 +227,16 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
 
   beforeAll(async () => {
     server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+      // Connections not yet logged in, as sshd's MaxStartups counts them.
+      loggingIn++;
+      mostLoggingIn = Math.max(mostLoggingIn, loggingIn);
+      let counted = true;
+      const loggedIn = () => {
+        if (counted) loggingIn--;
+        counted = false;
+      };
+      client.on("ready", loggedIn);
+      client.on("close", loggedIn);
       client.on("authentication", (ctx) => {
         if (ctx.method === "publickey" && ctx.username === "admin") ctx.accept();
         else ctx.reject(["publickey"]);
@@ -309,6 +321,27 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
       expect(String(await connectEngine(address(), env).ping())).toBe("OK");
       expect(await connectEngine(address(), env).info()).toEqual({ Architecture: "aarch64", OperatingSystem: "QTS" });
       expect(String(await registrationEngine(address(), env).ping())).toBe("OK");
+    } finally {
+      dockerApi = undefined;
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
+  });
+
+  it("many requests at once, through several clients and both copies: at most 8 logins under way, and every request answered", async () => {
+    // http.Agent's maxSockets counts a connection only once it is handed over: without a queue of
+    // their own, 40 requests opened 40 SSH connections at once, and a real sshd (MaxStartups 10)
+    // dropped some of them before the handshake.
+    const api = http.createServer((_req, res) => void setTimeout(() => res.end("OK"), 20));
+    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    dockerApi = (api.address() as AddressInfo).port;
+    try {
+      knownHosts([`[127.0.0.1]:${port} ${hostKey.public}`]);
+      const clients = [connectEngine(address(), env), connectEngine(address(), env), registrationEngine(address(), env)];
+      mostLoggingIn = 0;
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => ping(clients[i % clients.length]).then(String)));
+      expect(answers.filter((a) => a !== "answered")).toEqual([]);
+      expect(mostLoggingIn).toBeGreaterThan(1);
+      expect(mostLoggingIn).toBeLessThanOrEqual(8);
     } finally {
       dockerApi = undefined;
       await new Promise<void>((resolve) => api.close(() => resolve()));
