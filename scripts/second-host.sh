@@ -9,6 +9,7 @@
 #       --ssh: HOME (its .ssh holds the key the sshd accepts and a known_hosts line for its host
 #       key) and SSH_AUTH_SOCK= ; --tls: DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH (ca.pem,
 #       cert.pem, key.pem)
+#   scripts/second-host.sh socket <name>   its socket (unix://...), whichever way its stacks reach it
 #   scripts/second-host.sh down <name>   stop it (its images stay in its data-root for next time)
 #   scripts/second-host.sh address <name>  print the host's own address and this machine's on the LAN
 #
@@ -35,7 +36,7 @@
 set -euo pipefail
 
 log() { echo "[second-host] $*" >&2; }
-usage() { echo "usage: $0 up <name> [--ssh|--tls] | client|down|address <name>" >&2; exit 2; }
+usage() { echo "usage: $0 up <name> [--ssh|--tls] | client|socket|down|address <name>" >&2; exit 2; }
 
 cmd="${1:-}"; name="${2:-}"; access="${3:-}"
 [ -n "$cmd" ] && [ -n "$name" ] || usage
@@ -299,6 +300,7 @@ case "$cmd" in
   up) up ;;
   client) client ;;
   down) down ;;
+  socket) echo "unix://$socket" ;;
   address) echo "$peer_addr $local_addr" ;;
   *) usage ;;
 esac
