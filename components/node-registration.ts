@@ -72,9 +72,9 @@ export interface NodeReport {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function engine(dockerHost: string, env: NodeJS.ProcessEnv = process.env): any {
   // One client per engine for every check in this process (each resource's provider is its own
-  // deserialized copy of this module, hence globalThis): over SSH its agent keeps the connections
-  // to the engine at 8 at a time, as docker/engine.ts does (sshd drops new ones beyond 10), and
-  // its logins wait in docker/engine.ts's queue (sshTurn).
+  // deserialized copy of this module, hence globalThis): over SSH, as docker/engine.ts sshAgent,
+  // one connection per request (no keep-alive, no maxSockets: `Connection: close`), its logins
+  // waiting in docker/engine.ts's queue, at most 8 under way (sshd drops new ones beyond 10).
   const shared = globalThis as { slurmClusterEngines?: Map<string, unknown> };
   const clients = (shared.slurmClusterEngines ??= new Map());
   const key = JSON.stringify([dockerHost, env.HOME, env.USER, env.SSH_AUTH_SOCK, env.DOCKER_TLS_VERIFY, env.DOCKER_CERT_PATH]);
@@ -95,7 +95,7 @@ function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
   if (url.protocol === "unix:") return new Docker({ ...none, socketPath: url.pathname });
   if (url.protocol === "ssh:") {
     const target = { host, port: Number(url.port) || 22, username: decodeURIComponent(url.username) || env.USER || os.userInfo().username };
-    const agent = new (require("http").Agent)({ maxSockets: 8 });
+    const agent = new (require("http").Agent)();
     agent.createConnection = (_opts: unknown, callback: (err: Error | null, socket?: unknown) => void) => {
       sshTurn(`${target.username}@${target.host}:${target.port}`, () => sshDialStdio(target, env)).then((s) => callback(null, s), (e: Error) => callback(e));
       return undefined;

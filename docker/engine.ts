@@ -408,8 +408,12 @@ export const sshEngineKey = (endpoint: { host: string; port: number; username: s
 
 /** An HTTP agent whose every connection is a fresh `docker system dial-stdio` over SSH, as Docker's CLI connects. */
 export function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): http.Agent {
-  // No keep-alive: an idle SSH connection would keep the process from exiting.
-  const agent = new http.Agent({ maxSockets: SSH_CONNECTIONS_PER_ENGINE });
+  // One connection per request, closed when it is answered: no keep-alive and no maxSockets, so
+  // Node sends `Connection: close` and the engine ends the connection, which ends dial-stdio and
+  // the SSH connection. (With maxSockets set, Node asks for keep-alive and hands a finished
+  // connection to a waiting request; against a real sshd, 12 execs at once left 7 SSH sessions
+  // open until the process exited.) inSshTurn bounds the logins.
+  const agent = new http.Agent();
   (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, callback: (err: Error | null, socket?: ClientChannel) => void) => {
     inSshTurn(sshEngineKey(endpoint), () => dialEngineOverSsh(endpoint, env, options)).then(
       (stream) => callback(null, stream),
