@@ -72,8 +72,9 @@ export interface NodeReport {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function engine(dockerHost: string, env: NodeJS.ProcessEnv = process.env): any {
   // One client per engine for every check in this process (each resource's provider is its own
-  // deserialized copy of this module, hence globalThis): over SSH its agent keeps the connections
-  // to the engine at 8 at a time, as docker/engine.ts does (sshd drops new ones beyond 10).
+  // deserialized copy of this module, hence globalThis): over SSH, as docker/engine.ts sshAgent,
+  // one connection per request (no keep-alive, no maxSockets: `Connection: close`), its logins
+  // waiting in docker/engine.ts's queue, at most 8 under way (sshd drops new ones beyond 10).
   const shared = globalThis as { slurmClusterEngines?: Map<string, unknown> };
   const clients = (shared.slurmClusterEngines ??= new Map());
   const key = JSON.stringify([dockerHost, env.HOME, env.USER, env.SSH_AUTH_SOCK, env.DOCKER_TLS_VERIFY, env.DOCKER_CERT_PATH]);
@@ -94,9 +95,9 @@ function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
   if (url.protocol === "unix:") return new Docker({ ...none, socketPath: url.pathname });
   if (url.protocol === "ssh:") {
     const target = { host, port: Number(url.port) || 22, username: decodeURIComponent(url.username) || env.USER || os.userInfo().username };
-    const agent = new (require("http").Agent)({ maxSockets: 8 });
+    const agent = new (require("http").Agent)();
     agent.createConnection = (_opts: unknown, callback: (err: Error | null, socket?: unknown) => void) => {
-      sshDialStdio(target, env).then((s) => callback(null, s), (e: Error) => callback(e));
+      sshTurn(`${target.username}@${target.host}:${target.port}`, () => sshDialStdio(target, env)).then((s) => callback(null, s), (e: Error) => callback(e));
       return undefined;
     };
     return new Docker({ ...none, host, port: target.port, protocol: "http", agent });
@@ -107,6 +108,33 @@ function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
     return new Docker({ ...none, host, port: Number(url.port) || 2376, protocol: "https", ca, cert, key });
   }
   return new Docker({ ...none, host, port: Number(url.port) || 2375, protocol: "http" });
+}
+
+/**
+ * docker/engine.ts inSshTurn, in the same queue (globalThis.slurmClusterSshTurns): at most 8 SSH
+ * logins to one engine under way in this process, whichever copy makes them (sshd drops new
+ * connections beyond 10 unauthenticated ones; the agent's maxSockets does not count connections
+ * still logging in).
+ */
+function sshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
+  const shared = globalThis as { slurmClusterSshTurns?: Map<string, { active: number; waiting: (() => void)[] }> };
+  const all = (shared.slurmClusterSshTurns ??= new Map());
+  if (!all.has(engineKey)) all.set(engineKey, { active: 0, waiting: [] });
+  const queue = all.get(engineKey)!;
+  return new Promise<T>((resolve, reject) => {
+    const go = () => {
+      queue.active++;
+      Promise.resolve()
+        .then(login)
+        .then(resolve, reject)
+        .finally(() => {
+          queue.active--;
+          queue.waiting.shift()?.();
+        });
+    };
+    if (queue.active < 8) go();
+    else queue.waiting.push(go);
+  });
 }
 
 /** Whether known_hosts lists `key` for the host: "ok", "mismatch" (listed with other keys) or "unknown". */

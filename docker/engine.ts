@@ -365,18 +365,57 @@ export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh
 }
 
 /**
- * At most this many SSH connections to one engine at a time (requests beyond wait their turn):
- * sshd starts dropping new connections beyond 10 unauthenticated ones (MaxStartups 10:30:100),
- * which 64 workers created at once would pass.
+ * At most this many SSH logins to one engine in progress at a time in this process (more wait their
+ * turn): sshd drops new connections beyond 10 unauthenticated ones (MaxStartups 10:30:100), which
+ * 64 workers created at once would pass. http.Agent's maxSockets does not bound this: it counts a
+ * connection only once createConnection has handed it over, and ours come later, when the login is
+ * done (seen against a real sshd: 40 requests at once, some dropped before the handshake). The
+ * registration check's copy (components/node-registration.ts) waits in the same queue.
  */
 export const SSH_CONNECTIONS_PER_ENGINE = 8;
 
+/** The logins to one engine under way and those waiting, per process (globalThis: both copies share it). */
+interface SshTurns {
+  active: number;
+  waiting: (() => void)[];
+}
+
+/** Runs `login` when fewer than SSH_CONNECTIONS_PER_ENGINE logins to the engine are under way; its turn ends when it settles. */
+export function inSshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
+  const shared = globalThis as { slurmClusterSshTurns?: Map<string, SshTurns> };
+  const all = (shared.slurmClusterSshTurns ??= new Map());
+  let turns = all.get(engineKey);
+  if (!turns) all.set(engineKey, (turns = { active: 0, waiting: [] }));
+  const queue = turns;
+  return new Promise<T>((resolve, reject) => {
+    const go = () => {
+      queue.active++;
+      Promise.resolve()
+        .then(login)
+        .then(resolve, reject)
+        .finally(() => {
+          queue.active--;
+          queue.waiting.shift()?.();
+        });
+    };
+    if (queue.active < SSH_CONNECTIONS_PER_ENGINE) go();
+    else queue.waiting.push(go);
+  });
+}
+
+/** The key of an engine's queue of logins (the same in components/node-registration.ts). */
+export const sshEngineKey = (endpoint: { host: string; port: number; username: string }) => `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
+
 /** An HTTP agent whose every connection is a fresh `docker system dial-stdio` over SSH, as Docker's CLI connects. */
 export function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): http.Agent {
-  // No keep-alive: an idle SSH connection would keep the process from exiting.
-  const agent = new http.Agent({ maxSockets: SSH_CONNECTIONS_PER_ENGINE });
+  // One connection per request, closed when it is answered: no keep-alive and no maxSockets, so
+  // Node sends `Connection: close` and the engine ends the connection, which ends dial-stdio and
+  // the SSH connection. (With maxSockets set, Node asks for keep-alive and hands a finished
+  // connection to a waiting request; against a real sshd, 12 execs at once left 7 SSH sessions
+  // open until the process exited.) inSshTurn bounds the logins.
+  const agent = new http.Agent();
   (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, callback: (err: Error | null, socket?: ClientChannel) => void) => {
-    dialEngineOverSsh(endpoint, env, options).then(
+    inSshTurn(sshEngineKey(endpoint), () => dialEngineOverSsh(endpoint, env, options)).then(
       (stream) => callback(null, stream),
       (err: Error) => callback(err),
     );

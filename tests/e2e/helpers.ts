@@ -25,17 +25,35 @@ export function keepingStackFiles<T>(run: () => T): T {
   }
 }
 
-/** Runs an npm script the way a user would; returns stdout and stderr, throws with stderr on failure. */
-export function npmRunFull(script: string, args: string[]): { stdout: string; stderr: string } {
-  const res = keepingStackFiles(() => spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20 }));
+/** Environment changes for a command: a value replaces the variable, undefined unsets it. */
+export type EnvChanges = Record<string, string | undefined>;
+
+/** This process's environment with `changes` made. */
+export function changedEnv(changes: EnvChanges = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
+}
+
+/**
+ * Runs an npm script the way a user would; returns stdout and stderr, throws with stderr on failure.
+ * `env`: changes to this process's environment for it (e.g. what an ssh:// or TLS engine needs).
+ */
+export function npmRunFull(script: string, args: string[], env?: EnvChanges): { stdout: string; stderr: string } {
+  const res = keepingStackFiles(() =>
+    spawnSync("npm", ["run", "-s", script, "--", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", maxBuffer: 64 << 20, env: changedEnv(env) }),
+  );
   process.stderr.write(res.stderr);
   if (res.status !== 0) throw new Error(`npm run ${script} ${args.join(" ")} failed (${res.status}):\n${res.stderr}`);
   return { stdout: res.stdout, stderr: res.stderr };
 }
 
 /** Runs an npm script the way a user would; returns stdout, throws with stderr on failure. */
-export function npmRun(script: string, args: string[]): string {
-  return npmRunFull(script, args).stdout;
+export function npmRun(script: string, args: string[], env?: EnvChanges): string {
+  return npmRunFull(script, args, env).stdout;
 }
 
 /** Follows a container's log until the container is gone; `stop()` returns what it printed. */

@@ -52,9 +52,12 @@ describe("engine addresses, as the Docker CLI reads them", () => {
     const options = dockerClientOptions("ssh://admin@qnap.local:2222", {}) as Record<string, unknown>;
     expect(options).toMatchObject({ host: "qnap.local", port: 2222, protocol: "http", ca: undefined, socketPath: undefined });
     expect(options.agent).toBeInstanceOf(http.Agent);
-    // sshd drops new connections beyond 10 unauthenticated ones: at most 8 at a time, in both copies.
-    expect((options.agent as http.Agent).maxSockets).toBe(8);
-    expect((registrationEngine("ssh://admin@qnap.local:2222", {}).modem.agent as http.Agent).maxSockets).toBe(8);
+    // One connection per request, in both copies: no keep-alive and no maxSockets (Node then sends
+    // `Connection: close`); the logins are bounded by their own queue (below, against a server).
+    for (const agent of [options.agent, registrationEngine("ssh://admin@qnap.local:2222", {}).modem.agent] as http.Agent[]) {
+      expect(agent.maxSockets).toBe(Infinity);
+      expect((agent as unknown as { keepAlive: boolean }).keepAlive).toBe(false);
+    }
   });
 
   it("tcp:// with DOCKER_TLS_VERIFY is TLS with DOCKER_CERT_PATH's files, on 2376 by default", () => {
@@ -218,6 +221,8 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
   const execs: string[] = [];
   /** Where dial-stdio leads when the machine "has" Docker: a stand-in API on loopback; else docker is not found. */
   let dockerApi: number | undefined;
+  let loggingIn = 0;
+  let mostLoggingIn = 0;
   let server: Server;
   let port: number;
   let home: string;
@@ -225,6 +230,16 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
 
   beforeAll(async () => {
     server = new Server({ hostKeys: [hostKey.private] }, (client) => {
+      // Connections not yet logged in, as sshd's MaxStartups counts them.
+      loggingIn++;
+      mostLoggingIn = Math.max(mostLoggingIn, loggingIn);
+      let counted = true;
+      const loggedIn = () => {
+        if (counted) loggingIn--;
+        counted = false;
+      };
+      client.on("ready", loggedIn);
+      client.on("close", loggedIn);
       client.on("authentication", (ctx) => {
         if (ctx.method === "publickey" && ctx.username === "admin") ctx.accept();
         else ctx.reject(["publickey"]);
@@ -309,6 +324,33 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
       expect(String(await connectEngine(address(), env).ping())).toBe("OK");
       expect(await connectEngine(address(), env).info()).toEqual({ Architecture: "aarch64", OperatingSystem: "QTS" });
       expect(String(await registrationEngine(address(), env).ping())).toBe("OK");
+    } finally {
+      dockerApi = undefined;
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
+  });
+
+  it("many requests at once, through several clients and both copies: at most 8 logins under way, and every request answered", async () => {
+    // http.Agent's maxSockets counts a connection only once it is handed over: without a queue of
+    // their own, 40 requests opened 40 SSH connections at once, and a real sshd (MaxStartups 10)
+    // dropped some of them before the handshake.
+    const asked: (string | undefined)[] = [];
+    const api = http.createServer((req, res) => {
+      asked.push(req.headers.connection);
+      setTimeout(() => res.end("OK"), 20);
+    });
+    await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+    dockerApi = (api.address() as AddressInfo).port;
+    try {
+      knownHosts([`[127.0.0.1]:${port} ${hostKey.public}`]);
+      const clients = [connectEngine(address(), env), connectEngine(address(), env), registrationEngine(address(), env)];
+      mostLoggingIn = 0;
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => ping(clients[i % clients.length]).then(String)));
+      expect(answers.filter((a) => a !== "answered")).toEqual([]);
+      expect(mostLoggingIn).toBeGreaterThan(1);
+      expect(mostLoggingIn).toBeLessThanOrEqual(8);
+      // Each request its own connection, which the engine closes once it has answered.
+      expect(new Set(asked)).toEqual(new Set(["close"]));
     } finally {
       dockerApi = undefined;
       await new Promise<void>((resolve) => api.close(() => resolve()));
