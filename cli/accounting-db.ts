@@ -1,13 +1,17 @@
-// The accounting database, reached with mysql2 through a byte pipe opened inside the controller
-// container (ContainerExec.pipeTo): nothing is published on the host, and it works the same with
-// Docker Desktop, whose container networks the host cannot route to.
+// The accounting database, reached with mysql2 through a byte pipe opened inside the database
+// container itself (ContainerExec.pipeTo): nothing is published on the host, it works the same with
+// Docker Desktop, whose container networks the host cannot route to, and it needs no other
+// container on the accounting network (only slurmdbd is; the controller is not, README "Networks").
+// The connection comes from the database's own address on that network, which its grant covers.
 import * as mysql from "mysql2/promise";
 import { Cluster } from "./cluster";
 
 /** Runs `work` with a connection to the cluster's accounting database; always closes it. */
 export async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
   const db = cluster.outputs.database;
-  const pipe = await cluster.engine.pipeTo(cluster.outputs.controller.containerName, db.host, db.port);
+  const database = (await cluster.engine.containers(cluster.labels)).find((c) => c.role === "database");
+  if (!database) throw new Error(`stack ${cluster.stack} has no database container: bring it up first`);
+  const pipe = await cluster.engine.pipeTo(database.name, db.host, db.port);
   try {
     const conn = await mysql.createConnection({ stream: pipe, user: db.user, password: db.password, database: db.name, connectTimeout: 10000 } as mysql.ConnectionOptions);
     try {

@@ -33,8 +33,8 @@ export const STOP_GRACE_SECONDS = 30;
 
 /** What every Slurm container (controller, workers, exporter) shares, passed as one argument. */
 export interface SlurmNodeFiles {
-  /** The cluster's private Docker network name. */
-  readonly network: pulumi.Input<string>;
+  /** The cluster network's name: every Slurm container is on it (components/network.ts). */
+  readonly clusterNetwork: pulumi.Input<string>;
   /** The munge key, base64, secret. */
   readonly mungeKeyBase64: pulumi.Input<string>;
   /** Rendered slurm.conf and cgroup.conf, identical on every Slurm container. */
@@ -70,7 +70,22 @@ export function sharedMount(spec: ClusterSpec, files: SlurmNodeFiles) {
   return { type: "volume", source: files.sharedVolume, target: spec.sharedMountPath };
 }
 
+/** A cluster stack's networks by role (components/network.ts); monitoring only when it is on. */
+export interface ClusterNetworks {
+  readonly cluster: pulumi.Input<string>;
+  readonly accounting: pulumi.Input<string>;
+  readonly monitoring?: pulumi.Input<string>;
+}
+
+/**
+ * A container on the given networks, with the same alias on each, in the provider's shape. The
+ * provider connects them one by one after create (networks_advanced is a set: the order is not kept).
+ */
+export function onNetworks(networks: pulumi.Input<string>[], alias: string) {
+  return networks.map((name) => ({ name, aliases: [alias] }));
+}
+
 /** The cluster network with one alias, in the provider's shape. */
-export function onNetwork(files: Pick<SlurmNodeFiles, "network">, alias: string) {
-  return [{ name: files.network, aliases: [alias] }];
+export function onNetwork(files: Pick<SlurmNodeFiles, "clusterNetwork">, alias: string) {
+  return onNetworks([files.clusterNetwork], alias);
 }

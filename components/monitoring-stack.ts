@@ -17,7 +17,7 @@ import {
   STATE_VOLUME_MOUNT,
 } from "../config/render";
 import {
-  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck,
+  ClusterNetworks, REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetworks, publishedUrl, slurmUploads, tcpReadinessCheck,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
@@ -36,8 +36,13 @@ export interface MonitoringStackArgs {
   monitoringImage: pulumi.Input<string>;
   /** The Slurm exporter image (built FROM the Slurm image). */
   slurmExporterImage: pulumi.Input<string>;
-  /** Network, munge key and Slurm config: the exporter's Slurm commands authenticate with munge. */
+  /** Munge key and Slurm config: the exporter's Slurm commands authenticate with munge. */
   files: SlurmNodeFiles;
+  /**
+   * Everything here is on the monitoring network; the Slurm exporter also on the cluster network
+   * (its sinfo, squeue and sdiag ask slurmctld), and nothing else of monitoring is.
+   */
+  networks: Required<Pick<ClusterNetworks, "cluster" | "monitoring">>;
   /** slurmctld's state volume, whose free space the node exporter reports (SlurmStateVolumeNearlyFull). */
   stateSaveVolume: pulumi.Input<string>;
 }
@@ -57,7 +62,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
     const { spec, monitoring: m } = args;
     const bind = m.bindAddress;
     const labels = (role: string) => dockerLabels(spec, role);
-    const network = (alias: string) => onNetwork(args.files, alias);
+    const network = (alias: string) => onNetworks([args.networks.monitoring], alias);
 
     new docker.Container(
       `${name}-slurm-exporter`,
@@ -75,7 +80,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
           `NODE_EXPORTER_PORT=${m.nodeExporterPort}`,
         ],
         labels: labels("slurm-exporter"),
-        networksAdvanced: network(m.hosts.slurmExporter),
+        networksAdvanced: onNetworks([args.networks.cluster, args.networks.monitoring], m.hosts.slurmExporter),
         ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: bind }],
         uploads: slurmUploads(args.files),
         healthcheck: tcpReadinessCheck(m.internalPorts.slurmExporter),
@@ -87,7 +92,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
       { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
-    nodeExporter(`${name}-node-exporter`, spec, m, args.monitoringImage, args.files.network, { parent: this }, [
+    nodeExporter(`${name}-node-exporter`, spec, m, args.monitoringImage, args.networks.monitoring, { parent: this }, [
       { type: "volume", source: args.stateSaveVolume, target: STATE_VOLUME_MOUNT, readOnly: true },
     ]);
 
@@ -218,7 +223,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
 /**
  * The host's node exporter. In a workers stack it is published on advertiseAddress (only there)
- * at nodeExporterPort, where the cluster's Prometheus finds it (/sd/node-exporters).
+ * at nodeExporterPort, where the cluster's Prometheus finds it (/sd/node-exporters). `network`:
+ * the monitoring network in a cluster stack (Prometheus scrapes it there), the stack's one
+ * network in a workers stack (nothing scrapes it there: it is published).
  */
 export function nodeExporter(
   name: string,

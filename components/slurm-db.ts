@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import { ClusterSpec } from "../config";
 import { ACCOUNTING_CLIENT_CONF, renderAccountingClientConf, renderSlurmdbdConf } from "../config/render";
 import {
-  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck,
+  ClusterNetworks, REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetworks, readinessCheck,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
@@ -16,8 +16,13 @@ export interface SlurmDbArgs {
   readonly slurmImage: pulumi.Input<string>;
   /** The database image (MariaDB from Debian). */
   readonly databaseImage: pulumi.Input<string>;
-  /** The cluster network and munge key (slurmdbd needs no slurm.conf). */
-  readonly files: Pick<SlurmNodeFiles, "network" | "mungeKeyBase64">;
+  /** The munge key (slurmdbd needs no slurm.conf). */
+  readonly files: Pick<SlurmNodeFiles, "mungeKeyBase64">;
+  /**
+   * The database is on the accounting network only; slurmdbd on it (to reach the database) and on
+   * the cluster network (where slurmctld, sacctmgr and slurmrestd reach it).
+   */
+  readonly networks: Pick<ClusterNetworks, "cluster" | "accounting">;
   /** The REST API's JWT key, base64, secret. */
   readonly jwtKeyBase64: pulumi.Input<string>;
 }
@@ -26,13 +31,13 @@ export interface SlurmDbArgs {
 export class SlurmDb extends pulumi.ComponentResource {
   /** The accounting database's password, secret. */
   public readonly password: pulumi.Output<string>;
-  /** The database container's address on the cluster network. */
+  /** The database container's address on the accounting network (its only one). */
   public readonly databaseAddress: pulumi.Output<string>;
   public readonly slurmdbdContainerName: pulumi.Output<string>;
 
   constructor(name: string, args: SlurmDbArgs, opts?: pulumi.ComponentResourceOptions) {
     super(`${TYPE_PREFIX}:index:SlurmDb`, name, {}, opts);
-    const { spec, files } = args;
+    const { spec, files, networks } = args;
 
     const password = new random.RandomPassword(
       `${name}-password`,
@@ -57,8 +62,8 @@ export class SlurmDb extends pulumi.ComponentResource {
         image: args.databaseImage,
         ...containerBaseline(spec, "database"),
         labels: dockerLabels(spec, "database"),
-        networksAdvanced: onNetwork(files, spec.hosts.database),
-        // No ports: the database is reachable only on the cluster network.
+        networksAdvanced: onNetworks([networks.accounting], spec.hosts.database),
+        // No ports: the database is reachable only on the accounting network, from slurmdbd.
         mounts: [{ type: "volume", source: dataVolume.name, target: "/var/lib/mysql" }],
         uploads: [
           { file: "/etc/slurm-cluster/database-name", content: spec.database.name },
@@ -84,7 +89,7 @@ export class SlurmDb extends pulumi.ComponentResource {
         ...containerBaseline(spec, "slurmdbd"),
         command: ["slurmdbd"],
         labels: dockerLabels(spec, "slurmdbd"),
-        networksAdvanced: onNetwork(files, spec.hosts.slurmdbd),
+        networksAdvanced: onNetworks([networks.cluster, networks.accounting], spec.hosts.slurmdbd),
         uploads: [
           { file: "/etc/munge/munge.key", contentBase64: files.mungeKeyBase64, permissions: "0400" },
           jwtKeyUpload(args.jwtKeyBase64),

@@ -68,11 +68,15 @@ export interface ClusterSpec {
   prefix: string;
   /** Labels put on every container, network and volume so tear-down finds all of them. */
   labels: Record<string, string>;
-  /** The private network's name, before the hash of its settings that components/network.ts appends. */
-  network: string;
-  /** The network's IPv4 range (CIDR), or empty for Docker's choice. */
+  /**
+   * The private networks' names, before the hash of their settings that components/network.ts
+   * appends. A cluster stack has all three; a workers stack only `cluster` (its workers and node
+   * exporter). README "Networks": who is on which, and why.
+   */
+  networks: NetworkNames;
+  /** The cluster network's IPv4 range (CIDR), or empty for Docker's choice; the other two are always Docker's choice. */
   networkSubnet: string;
-  /** Host names on the private network (also Slurm's SlurmctldHost, AccountingStorageHost, StorageHost). */
+  /** Host names on the private networks (also Slurm's SlurmctldHost, AccountingStorageHost, StorageHost). */
   hosts: { controller: string; slurmdbd: string; database: string };
   containers: { controller: string; slurmdbd: string; database: string };
   volumes: { stateSave: string; database: string; shared: string };
@@ -86,6 +90,20 @@ export interface ClusterSpec {
   /** The login node (cluster stacks): users' only way in, by SSH. Undefined on a workers stack. */
   login?: LoginSpec;
 }
+
+/**
+ * The networks by role. cluster: the Slurm daemons, workers, login, REST and the Slurm exporter;
+ * accounting: the database and slurmdbd only; monitoring: Prometheus, Alertmanager, the node
+ * exporter, Grafana and the Slurm exporter. slurmdbd and the Slurm exporter are on two each.
+ */
+export interface NetworkNames {
+  cluster: string;
+  accounting: string;
+  monitoring: string;
+}
+
+/** The network roles, as each network's role label (components/labels.ts) and the policy pack read them. */
+export const NETWORK_ROLES = { cluster: "network", accounting: "accounting-network", monitoring: "monitoring-network" } as const;
 
 /** The login node: its container, where its sshd is published, and the users' public keys. */
 export interface LoginSpec {
@@ -202,7 +220,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     shrinkKillsJobs: v.shrinkKillsJobs,
     prefix,
     labels: { [PROJECT_LABEL]: v.project, [STACK_LABEL]: v.stack },
-    network: `${prefix}-net`,
+    networks: { cluster: `${prefix}-net`, accounting: `${prefix}-accounting-net`, monitoring: `${prefix}-monitoring-net` },
     networkSubnet: v.networkSubnet,
     hosts: { controller: "controller", slurmdbd: "slurmdbd", database: "database" },
     containers: {

@@ -39,6 +39,7 @@ const COMMON = {
   slurmVersion: z.string(),
   cgroupMode: z.enum(CGROUP_MODES),
   hostCgroupVersion: z.number(),
+  /** The cluster network: a workers stack's only one. */
   network: z.string(),
 };
 
@@ -47,6 +48,8 @@ export const CLUSTER_OUTPUTS_SCHEMA = z
   .object({
     role: z.literal("cluster"),
     ...COMMON,
+    /** The networks by role (`network` is `networks.cluster`); monitoring null when it is off. */
+    networks: z.object({ cluster: z.string(), accounting: z.string(), monitoring: z.string().nullable() }).strict(),
     controller: z.object({ containerName: z.string(), hostname: z.string(), address: z.string(), stateSaveVolume: z.string() }).strict(),
     join: JOIN_SCHEMA.strict(),
     nodes: z.array(NODE),

@@ -264,7 +264,9 @@ export class DockerResources {
       },
       ExposedPorts: Object.fromEntries((inputs.ports ?? []).map((p: Inputs) => [`${p.internal}/${p.protocol ?? "tcp"}`, {}])),
       HostConfig: <Docker.HostConfig & { CgroupnsMode?: string }>{
-        NetworkMode: networks[0]?.name,
+        // resourceDockerContainerCreate: network_mode (default "bridge") at create, and no
+        // NetworkingConfig; networks_advanced are connected after create (below).
+        NetworkMode: "bridge",
         Mounts: (inputs.mounts ?? []).map((m: Inputs) => ({
           Type: m.type,
           Source: m.source,
@@ -298,14 +300,6 @@ export class DockerResources {
           ]),
         ),
       },
-      NetworkingConfig: networks[0] && {
-        EndpointsConfig: {
-          [networks[0].name]: {
-            Aliases: networks[0].aliases,
-            IPAMConfig: networks[0].ipv4Address ? { IPv4Address: networks[0].ipv4Address } : undefined,
-          },
-        },
-      },
     };
     const created = await this.docker.createContainer(options).catch((err: Error) => {
       throw new Error(`Unable to create container ${name}: ${err.message}`);
@@ -314,11 +308,23 @@ export class DockerResources {
     // container in state with init errors: a failed network connect or upload does the same here.
     const partial = async (what: string, err: Error) =>
       new PartialCreateError(`${what} (container ${name}): ${err.message}`, created.id, this.containerOutputs(inputs, await created.inspect()));
-    for (const extra of networks.slice(1)) {
+    // As the provider, with networks_advanced: leave the default bridge (not being on it is fine),
+    // then connect every network, each with its aliases, one after another. The provider walks a
+    // set (its order is the set's hash order, not the program's); the end state is the same: on
+    // each listed network with its aliases, on no other.
+    if (networks.length > 0) {
       await this.docker
-        .getNetwork(extra.name)
-        .connect({ Container: created.id, EndpointConfig: { Aliases: extra.aliases } })
-        .catch(async (err: Error) => Promise.reject(await partial(`Unable to connect to network ${extra.name}`, err)));
+        .getNetwork("bridge")
+        .disconnect({ Container: created.id, Force: false })
+        .catch(async (err: Error) => {
+          if (!/is not connected to the network bridge/.test(err.message)) throw await partial("Unable to disconnect the default network", err);
+        });
+    }
+    for (const n of networks) {
+      await this.docker
+        .getNetwork(n.name)
+        .connect({ Container: created.id, EndpointConfig: { Aliases: n.aliases, IPAMConfig: n.ipv4Address ? { IPv4Address: n.ipv4Address } : undefined } })
+        .catch(async (err: Error) => Promise.reject(await partial(`Unable to connect to network ${n.name}`, err)));
     }
     if (inputs.uploads?.length) {
       const archive = await uploadsTar(inputs.uploads);

@@ -8,7 +8,11 @@ export const PACK_NAME = "slurm-cluster";
 const CONTAINER = "docker:index/container:Container";
 const IMAGE = "docker:index/image:Image";
 const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
+const NETWORK = "docker:index/network:Network";
 const ROLE_LABEL = "com.slurm-cluster.role";
+/** The networks' role labels (config/spec.ts NETWORK_ROLES). */
+const ACCOUNTING_NETWORK = "accounting-network";
+const MONITORING_NETWORK = "monitoring-network";
 /** Ports that must never be published: slurmctld, slurmd, slurmdbd, the database. */
 const INTERNAL_PORTS = [6817, 6818, 6819, 3306];
 /** sshd's port in the login container (published as the stack's loginPort). */
@@ -255,6 +259,36 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       if (!props.healthcheck) report(`${props.name} has no healthcheck`);
       if (!props.restart || props.restart === "no") report(`${props.name} has no restart policy`);
     }),
+  },
+  {
+    name: "networks-by-role",
+    description:
+      "The accounting database is on the accounting network and no other; only it and slurmdbd are on that network; workers (where users' jobs run) are on neither the accounting nor the monitoring network.",
+    enforcementLevel: "mandatory",
+    validateStack: (args, report) => {
+      // A network is known by its name (what containers' networksAdvanced give) and its role label.
+      const roleOfNetwork = new Map<string, string>();
+      for (const n of args.resources.filter((r: PolicyResource) => r.type === NETWORK)) {
+        if (known(n.props.name)) roleOfNetwork.set(n.props.name, labelsOf(n.props)[ROLE_LABEL] ?? "");
+      }
+      for (const c of args.resources.filter((r: PolicyResource) => r.type === CONTAINER)) {
+        const role = labelsOf(c.props)[ROLE_LABEL];
+        const names = ((c.props.networksAdvanced ?? []) as { name: unknown }[]).map((n) => n.name);
+        if (!names.every(known)) continue; // a preview's unknown names are not judged
+        // A network this stack does not declare has no role here.
+        const roles = (names as string[]).map((n) => roleOfNetwork.get(n) ?? `undeclared network ${n}`);
+        if (role === "database") {
+          if (roles.length === 0 || roles.some((r) => r !== ACCOUNTING_NETWORK)) {
+            report(`${c.props.name} (the accounting database) must be on the accounting network only, but is on ${roles.join(", ") || "none"}`);
+          }
+        } else if (role === "worker") {
+          const forbidden = roles.filter((r) => r === ACCOUNTING_NETWORK || r === MONITORING_NETWORK);
+          if (forbidden.length > 0) report(`${c.props.name} (a worker, where users' jobs run) is on the ${forbidden.join(" and ")}`);
+        } else if (role !== "slurmdbd" && roles.includes(ACCOUNTING_NETWORK)) {
+          report(`${c.props.name} (${role}) is on the accounting network, which only the database and slurmdbd may be on`);
+        }
+      }
+    },
   },
   {
     name: "cluster-shape",

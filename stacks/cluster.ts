@@ -1,7 +1,8 @@
 import { ClusterSpec } from "../config";
 import { renderUsersFile } from "../config/accounting";
 import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
-import { SlurmNodeFiles } from "../components/container-parts";
+import { ClusterNetworks, SlurmNodeFiles } from "../components/container-parts";
+import { accountingNetwork, monitoringNetwork } from "../components/network";
 import { Controller } from "../components/controller";
 import { declareImages } from "../components/images";
 import { MonitoringStack } from "../components/monitoring-stack";
@@ -20,11 +21,15 @@ import { ClusterStackOutputs, ProgramOutputs } from "../config/stack-outputs";
 /** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
 export function clusterStack(spec: ClusterSpec) {
   const { onEngine, components, network, shared: sharedVolume } = stackFoundation(spec);
+  // Networks by role (README "Networks"): the database only on accounting, with slurmdbd; monitoring
+  // apart from the jobs' network, joined to it only by the Slurm exporter.
+  const monitoringNet = spec.monitoring ? monitoringNetwork(spec, onEngine) : undefined;
+  const networks: ClusterNetworks = { cluster: network.name, accounting: accountingNetwork(spec, onEngine).name, monitoring: monitoringNet?.name };
   const images = declareImages(spec, onEngine);
   const munge = new MungeKey("munge");
   const jwtKey = new JwtKey("jwt-key");
   const files: SlurmNodeFiles = {
-    network: network.name,
+    clusterNetwork: networks.cluster,
     mungeKeyBase64: munge.keyBase64,
     slurmConf: renderSlurmConf(spec),
     cgroupConf: renderCgroupConf(spec),
@@ -34,7 +39,7 @@ export function clusterStack(spec: ClusterSpec) {
 
   const db = new SlurmDb(
     "accounting",
-    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    { spec, slurmImage: images.slurm.imageName, databaseImage: images.database.imageName, files, networks, jwtKeyBase64: jwtKey.keyBase64 },
     components,
   );
 
@@ -86,6 +91,7 @@ export function clusterStack(spec: ClusterSpec) {
           monitoringImage: images.monitoring!.imageName,
           slurmExporterImage: images.slurmExporter!.imageName,
           files,
+          networks: { cluster: networks.cluster, monitoring: networks.monitoring! },
           stateSaveVolume: controller.stateSaveVolume,
         },
         afterImages,
@@ -101,7 +107,9 @@ export function clusterStack(spec: ClusterSpec) {
     slurmVersion: workers[0].slurmVersion,
     cgroupMode: spec.cgroupMode,
     hostCgroupVersion: spec.hostCgroupVersion,
+    // The cluster network (dashboards and scripts read it); all three by role below.
     network: network.name,
+    networks: { cluster: networks.cluster, accounting: networks.accounting, monitoring: networks.monitoring ?? null },
     controller: {
       containerName: controller.containerName,
       hostname: spec.hosts.controller,

@@ -20,7 +20,7 @@ export function workersStack(spec: ClusterSpec) {
   const { onEngine, components, network, shared } = stackFoundation(spec);
   const images = declareWorkerImages(spec, onEngine);
   const files: SlurmNodeFiles = {
-    network: network.name,
+    clusterNetwork: network.name,
     mungeKeyBase64: controllerMungeKey(controller.stack),
     // slurm.conf must be the cluster's own, byte for byte; cgroup.conf is this host's.
     slurmConf: controller.slurmConf,

@@ -4,7 +4,7 @@ import { renderHeader } from "./header";
 
 /**
  * prometheus.yml: Prometheus scrapes itself, the node exporter and the Slurm exporter on the
- * cluster network. Each Slurm exporter scrape runs sinfo/squeue/sdiag once, so its interval is
+ * monitoring network. Each Slurm exporter scrape runs sinfo/squeue/sdiag once, so its interval is
  * the cost to slurmctld; the timeout stays below the interval as Prometheus requires.
  */
 export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpec): string {

@@ -8,6 +8,8 @@ import * as fs from "fs";
 import * as path from "path";
 import * as mysql from "mysql2/promise";
 import { waitUntilUsable } from "../../components/node-registration";
+import { stackDockerHost } from "../../cli/stacks";
+import { ContainerExec } from "../../docker/container-exec";
 import {
   NO_GRAFANA, PROJECT_ROOT, containerIds, docker, dockerEvents, dockerExec, eventually, followLog, heldJob, npmRun, npmRunFull, stackObjects, waitForJobEnd,
 } from "./helpers";
@@ -18,10 +20,11 @@ jest.setTimeout(15 * 60 * 1000);
 interface Outputs {
   clusterName: string;
   network: string;
+  networks: { cluster: string; accounting: string; monitoring: string | null };
   slurmVersion: string;
   controller: { containerName: string; address: string };
   nodes: { name: string; containerName: string; state: string; cpus: number; memoryMb: number }[];
-  database: { address: string; port: number; name: string; user: string; password: string };
+  database: { host: string; address: string; port: number; name: string; user: string; password: string };
   sharedVolume: { name: string; mountPath: string };
   rest: { url: string; openapiVersion: string; tokenCommand: string };
 }
@@ -110,7 +113,10 @@ test("finished jobs leave no zombie processes on the workers", async () => {
 test("the accounting database holds the same job, read with mysql2", async () => {
   const db = outputs.database;
   expect(db.password).toMatch(/^[A-Za-z0-9]{32}$/);
-  const conn = await mysql.createConnection({ host: db.address, port: db.port, user: db.user, password: db.password, database: db.name });
+  // As the operator CLI reaches it: through a byte pipe from inside the database container (the
+  // accounting network is internal and holds only the database and slurmdbd; README "Networks").
+  const pipe = await new ContainerExec(stackDockerHost(STACK)).pipeTo(`slurm-${STACK}-database`, db.host, db.port);
+  const conn = await mysql.createConnection({ stream: pipe, user: db.user, password: db.password, database: db.name } as mysql.ConnectionOptions);
   try {
     const [rows] = await conn.query(
       `SELECT id_job, job_name, state, nodelist FROM \`${outputs.clusterName}_job_table\` WHERE id_job = ?`,
@@ -121,7 +127,29 @@ test("the accounting database holds the same job, read with mysql2", async () =>
     expect(rows).toEqual([{ id_job: Number(firstJobId), job_name: "hello-nodes", state: 3, nodelist: expect.stringMatching(/^worker\[(1-2|1,2|2,1)\]$/) }]);
   } finally {
     await conn.end();
+    pipe.destroy();
   }
+});
+
+test("a job on a worker reaches the controller but not the database, Alertmanager or Prometheus (networks by role)", async () => {
+  // Each target from a job's own shell, as alice: bash's /dev/tcp, bounded by timeout. A name that
+  // does not resolve, a refused connection and a timeout all count as unreachable.
+  const targets = [["controller", 6817], ["database", 3306], ["alertmanager", 9093], ["prometheus", 9090]] as const;
+  const probe = targets.map(([host, port]) => `if timeout 3 bash -c '</dev/tcp/${host}/${port}' 2>/dev/null; then echo "${host} open"; else echo "${host} closed"; fi`).join("; ");
+  const ctl = outputs.controller.containerName;
+  const out = `/shared/home/alice/reach-%j.out`;
+  const jobId = execFileSync("docker", ["exec", "-u", "alice", "-w", "/shared/home/alice", ctl, "sbatch", "--parsable", "-w", "worker1", "-o", out, "--wrap", probe], { encoding: "utf8" }).trim();
+  expect(await waitForJobEnd(ctl, jobId, 60)).toBe("COMPLETED");
+  const seen = dockerExec(outputs.nodes[0].containerName, ["cat", out.replace("%j", jobId)]).trim().split("\n").sort();
+  expect(seen).toEqual(["alertmanager closed", "controller open", "database closed", "prometheus closed"]);
+  // And the networks are where the outputs say, by role.
+  const nets = outputs.networks;
+  const on = (container: string) => docker(["inspect", "-f", "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}", container]).trim().split(" ").sort();
+  expect(on(`slurm-${STACK}-database`)).toEqual([nets.accounting]);
+  expect(on(`slurm-${STACK}-slurmdbd`)).toEqual([nets.accounting, outputs.network].sort());
+  expect(on(`slurm-${STACK}-slurm-exporter`)).toEqual([outputs.network, nets.monitoring!].sort());
+  expect(on(`slurm-${STACK}-prometheus`)).toEqual([nets.monitoring]);
+  for (const node of outputs.nodes) expect(on(node.containerName)).toEqual([outputs.network]);
 });
 
 describe("the REST API (slurmrestd, JWT)", () => {

@@ -39,7 +39,7 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const dockerError = (statusCode: number, message: string) => Object.assign(new Error(`(HTTP code ${statusCode}) ${message}`), { statusCode, json: { message } });
 
-interface FakeContainer { id: string; name: string; options: Json; image: string; running: boolean; exitCode: number; removed: boolean; networks: string[]; uploads: number }
+interface FakeContainer { id: string; name: string; options: Json; image: string; running: boolean; exitCode: number; removed: boolean; networks: string[]; endpoints: Record<string, Json>; uploads: number }
 
 /** Knobs for what the in-memory engine does wrong (or as a real engine would, but inconveniently). */
 export interface FakeDockerBehaviour {
@@ -93,7 +93,7 @@ export class FakeDocker {
     this.calls.push(`create container ${options.name}`);
     if (this.container(options.name)) throw dockerError(409, `Conflict. The container name "/${options.name}" is already in use`);
     const id = `c${++this.next}`;
-    this.containers.set(id, { id, name: options.name, options, image: this.imageId(String(options.Image ?? "")), running: false, exitCode: 0, removed: false, networks: options.HostConfig?.NetworkMode ? [options.HostConfig.NetworkMode] : [], uploads: 0 });
+    this.containers.set(id, { id, name: options.name, options, image: this.imageId(String(options.Image ?? "")), running: false, exitCode: 0, removed: false, networks: options.HostConfig?.NetworkMode ? [options.HostConfig.NetworkMode] : [], endpoints: {}, uploads: 0 });
     return this.getContainer(id);
   }
 
@@ -167,7 +167,7 @@ export class FakeDocker {
       Config: { Image: o.Image, Hostname: o.Hostname ?? c.id.slice(0, 12), Cmd: o.Cmd, Entrypoint: o.Entrypoint, Env: o.Env, Labels: o.Labels, StopSignal: o.StopSignal, Healthcheck: o.Healthcheck },
       HostConfig: { RestartPolicy: { Name: "no" }, Memory: 0, MemorySwap: 0, ...o.HostConfig },
       State: { Running: c.running, ExitCode: c.exitCode, Health: o.Healthcheck ? { Status: c.running ? "healthy" : "unhealthy" } : undefined },
-      NetworkSettings: { Networks: Object.fromEntries(c.networks.map((n, i) => [n, { IPAddress: `10.9.0.${i + 2}`, IPPrefixLen: 24, Gateway: "10.9.0.1", MacAddress: "" }])), Ports: c.running ? ports : {} },
+      NetworkSettings: { Networks: Object.fromEntries(c.networks.map((n, i) => [n, { IPAddress: `10.9.0.${i + 2}`, IPPrefixLen: 24, Gateway: "10.9.0.1", MacAddress: "", Aliases: c.endpoints[n]?.Aliases }])), Ports: c.running ? ports : {} },
     };
   }
 
@@ -181,6 +181,8 @@ export class FakeDocker {
 
   getNetwork(idOrName: string) {
     const find = () => {
+      // The engine's default bridge always exists (and is not in `networks`, which is what tests create).
+      if (idOrName === "bridge") return { id: "bridge", name: "bridge", options: {} };
       const n = this.networks.get(idOrName) ?? [...this.networks.values()].find((x) => x.name === idOrName);
       if (!n) throw dockerError(404, `network ${idOrName} not found`);
       return n;
@@ -201,10 +203,20 @@ export class FakeDocker {
         this.networks.delete(n.id);
       },
       connect: async (o: Json) => {
-        const n = find();
+        // As lenient as create with NetworkMode used to be here: tests name networks they never create.
+        const n = (() => { try { return find(); } catch { return { name: idOrName }; } })();
         this.calls.push(`connect ${o.Container} to ${n.name}`);
         if (this.behaviour.refuseConnect?.has(n.name)) throw dockerError(500, `cannot connect to ${n.name}`);
-        this.container(o.Container)!.networks.push(n.name);
+        const c = this.container(o.Container)!;
+        c.networks.push(n.name);
+        c.endpoints[n.name] = o.EndpointConfig ?? {};
+      },
+      disconnect: async (o: Json) => {
+        const n = find();
+        this.calls.push(`disconnect ${o.Container} from ${n.name}`);
+        const c = this.container(o.Container)!;
+        if (!c.networks.includes(n.name)) throw dockerError(403, `container ${o.Container} is not connected to the network ${n.name}`);
+        c.networks = c.networks.filter((x) => x !== n.name);
       },
     };
   }

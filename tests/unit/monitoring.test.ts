@@ -106,7 +106,7 @@ describe("prometheus.yml", () => {
     yml = renderPrometheusYml(spec, spec.monitoring!);
   });
 
-  it("scrapes Prometheus, the node exporter and the Slurm exporter on the cluster network", async () => {
+  it("scrapes Prometheus, the node exporter and the Slurm exporter on the monitoring network", async () => {
     expect(yml).toContain('      - targets: ["localhost:9090"]');
     expect(yml).toContain('      - targets: ["node-exporter:9100"]');
     expect(yml).toContain('      - targets: ["slurm-exporter:8080"]');

@@ -101,6 +101,41 @@ describe("each policy", () => {
   });
 });
 
+describe("networks-by-role", () => {
+  const policy = policies.find((p) => p.name === "networks-by-role") as StackValidationPolicy;
+  const network = (name: string, role: string) => ({ type: "docker:index/network:Network", props: { name, labels: label(role) } }) as unknown as PolicyResource;
+  const container = (role: string, ...networks: string[]) =>
+    ({ type: CONTAINER, props: { name: role, labels: label(role), networksAdvanced: networks.map((name) => ({ name, aliases: [role] })) } }) as unknown as PolicyResource;
+  const nets = [network("c", "network"), network("a", "accounting-network"), network("m", "monitoring-network")];
+  const check = (...resources: PolicyResource[]) => {
+    const found: string[] = [];
+    policy.validateStack({ resources: [...nets, ...resources], getConfig: () => ({}) } as never, (m) => found.push(m));
+    return found;
+  };
+
+  it("passes the cluster's shape", () => {
+    expect(check(container("database", "a"), container("slurmdbd", "c", "a"), container("worker", "c"), container("slurm-exporter", "c", "m"), container("prometheus", "m"))).toEqual([]);
+    expect(policy.enforcementLevel).toBe("mandatory");
+  });
+
+  it("fails a database on any other network, or on none", () => {
+    expect(check(container("database", "a", "c"))).toEqual(["database (the accounting database) must be on the accounting network only, but is on accounting-network, network"]);
+    expect(check(container("database", "c"))).toHaveLength(1);
+    expect(check(container("database", "x"))).toEqual(["database (the accounting database) must be on the accounting network only, but is on undeclared network x"]);
+    expect(check(container("database"))).toHaveLength(1);
+  });
+
+  it("fails a worker on the accounting or monitoring network, and anything but slurmdbd on the accounting network", () => {
+    expect(check(container("worker", "c", "m"))).toEqual(["worker (a worker, where users' jobs run) is on the monitoring-network"]);
+    expect(check(container("worker", "c", "a"))).toHaveLength(1);
+    expect(check(container("controller", "c", "a"))).toEqual(["controller (controller) is on the accounting network, which only the database and slurmdbd may be on"]);
+  });
+
+  it("does not judge names a preview does not know yet", () => {
+    expect(check(container("database", { __pulumiUnknown: true } as unknown as string))).toEqual([]);
+  });
+});
+
 describe("the offline runner", () => {
   let engine: Awaited<ReturnType<typeof startFakeEngine>>;
   beforeAll(async () => (engine = await startFakeEngine(DEFAULT_FACTS)));
@@ -120,6 +155,11 @@ describe("the offline runner", () => {
     expect(mandatory(violations).map((v) => [v.policy, v.urn.split("::").pop()])).toEqual(
       expect.arrayContaining([["no-public-ports", "monitoring-prometheus"], ["no-public-ports", "monitoring-slurm-exporter"]]),
     );
+  });
+
+  it("finds the database and workers where networks-by-role wants them in the ubuntu stack (grafana on)", async () => {
+    const { violations } = await check("ubuntu", ["grafana=true"]);
+    expect(violations.filter((v) => v.policy === "networks-by-role")).toEqual([]);
   });
 
   it("reports privileged cgroup workers the stack allowed as advisory only", async () => {

@@ -166,6 +166,42 @@ describe("create ends with a read (must_run)", () => {
   });
 });
 
+describe("a container on several networks", () => {
+  // resourceDockerContainerCreate: ContainerCreate with network_mode (default bridge) and no
+  // NetworkingConfig, then NetworkDisconnect(bridge), then NetworkConnect for each of networks_advanced.
+  it("is created on the default bridge, leaves it, and is connected to each network with its aliases, before uploads and start", async () => {
+    const fake = new FakeDocker();
+    await fake.createNetwork({ Name: "cluster" });
+    await fake.createNetwork({ Name: "monitoring" });
+    const inputs = worker("exporter", {
+      networksAdvanced: [{ name: "cluster", aliases: ["slurm-exporter"] }, { name: "monitoring", aliases: ["slurm-exporter"] }],
+      uploads: [{ file: "/etc/slurm/slurm.conf", content: "x" }],
+    });
+    await deployment(state, fake).register(registration(CONTAINER, "exporter", inputs));
+    const created = fake.containers.get([...fake.containers.keys()][0])!;
+    expect(created.options.HostConfig.NetworkMode).toBe("bridge");
+    expect(created.options.NetworkingConfig).toBeUndefined();
+    const id = created.id;
+    const steps = fake.calls.filter((c) => c.includes(id) || /^(create container|upload|start)/.test(c));
+    expect(steps.slice(0, 5)).toEqual([
+      "create container exporter", `disconnect ${id} from bridge`, `connect ${id} to cluster`, `connect ${id} to monitoring`, expect.stringMatching(/^upload/),
+    ]);
+    expect(created.networks).toEqual(["cluster", "monitoring"]);
+    expect(created.endpoints).toEqual({ cluster: { Aliases: ["slurm-exporter"] }, monitoring: { Aliases: ["slurm-exporter"] } });
+    // networkDatas: one entry per network the container is on, the default bridge not among them.
+    const outputs = state.resources[resourceKey(CONTAINER, "exporter")].outputs;
+    expect(outputs.networkDatas.map((n: { networkName: string }) => n.networkName).sort()).toEqual(["cluster", "monitoring"]);
+  });
+
+  it("replaces the container when its networks change (networks_advanced is ForceNew)", async () => {
+    const fake = new FakeDocker();
+    await deployment(state, fake).register(registration(CONTAINER, "w1", worker("w1")));
+    const next = deployment(state, fake);
+    await next.register(registration(CONTAINER, "w1", worker("w1", { networksAdvanced: [{ name: "net", aliases: ["w1"] }, { name: "net2", aliases: ["w1"] }] })));
+    expect(next.changes).toEqual([`+-replace ${CONTAINER} w1: networksAdvanced (forces replacement)`]);
+  });
+});
+
 describe("a create that fails after the container exists", () => {
   // The bridge keeps a resource whose Create returned an error after setting its id, with init errors.
   it.each([

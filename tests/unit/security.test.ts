@@ -1,5 +1,6 @@
 // Issue #20's smaller items: what each container keeps, runs as and reads, from the images'
 // scripts and the stack's wiring (the e2e suite shows the daemons still start with them).
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -45,6 +46,37 @@ describe("accounting database", () => {
     expect(watcher).toMatch(/for _ in \$\(seq 1 \d+\)/); // bounded
     expect(script.indexOf(watcher)).toBeLessThan(script.indexOf("exec mariadbd"));
     expect(image("mariadb", "Dockerfile")).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--", "\/usr\/local\/sbin\/database-entrypoint"\]$/m);
+  });
+});
+
+describe("the accounting user's grant", () => {
+  const script = image("mariadb", "entrypoint.sh");
+  // The entrypoint's own function, run by bash as the container runs it.
+  const grantHost = (cidr: string) => {
+    const fn = script.match(/^grant_host\(\) \{\n[\s\S]*?\n\}$/m)![0];
+    return execFileSync("bash", ["-c", `${fn}\ngrant_host "$1"`, "grant_host", cidr], { encoding: "utf8" }).trim();
+  };
+
+  it("names the accounting network's range, in MariaDB's network/netmask form", () => {
+    expect(grantHost("172.20.5.7/24")).toBe("172.20.5.0/255.255.255.0");
+    expect(grantHost("172.18.0.2/16")).toBe("172.18.0.0/255.255.0.0");
+    expect(grantHost("10.1.2.19/28")).toBe("10.1.2.16/255.255.255.240");
+    expect(grantHost("192.168.255.254/30")).toBe("192.168.255.252/255.255.255.252");
+  });
+
+  it("reads the range from the container's one network at every start, refusing more than one, and listens there only", () => {
+    expect(script).toMatch(/ip -o -4 addr show scope global/);
+    expect(script).toMatch(/if \[ "\$\{#addresses\[@\]\}" -ne 1 \]; then[\s\S]*?exit 1/);
+    expect(script).toMatch(/exec mariadbd .*--bind-address="\$listen"$/m);
+    expect(image("mariadb", "Dockerfile")).toMatch(/ iproute2/);
+  });
+
+  it("grants the user to that range and the socket only, and drops the grant to every host", () => {
+    const sql = script.match(/<<SQL\n([\s\S]*?)\nSQL$/m)![1];
+    const hosts = [...sql.matchAll(/TO '\$user'@'([^']+)'/g)].map((m) => m[1]);
+    expect(hosts).toEqual(["$client", "localhost"]);
+    expect(sql).toContain("DROP USER IF EXISTS '$user'@'%';");
+    expect(sql).not.toMatch(/CREATE USER[^;]*'%'/);
   });
 });
 

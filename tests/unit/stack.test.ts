@@ -17,7 +17,9 @@ describe.each(STACKS)("stack %s as a whole cluster", (stack) => {
     expect(names).toEqual(
       [`slurm-${stack}-controller`, `slurm-${stack}-database`, `slurm-${stack}-login`, `slurm-${stack}-rest`, `slurm-${stack}-slurmdbd`, `slurm-${stack}-${p}1`, `slurm-${stack}-${p}2`].sort(),
     );
-    expect(ofType(run, NETWORK).map((n) => n.inputs.name)).toEqual([expect.stringMatching(new RegExp(`^slurm-${stack}-net-[0-9a-f]{8}$`))]);
+    expect(ofType(run, NETWORK).map((n) => n.inputs.name).sort()).toEqual(
+      [`accounting-net`, `net`].map((n) => expect.stringMatching(new RegExp(`^slurm-${stack}-${n}-[0-9a-f]{8}$`))),
+    );
     expect(ofType(run, VOLUME).map((v) => v.inputs.name).sort()).toEqual(
       [`slurm-${stack}-database`, `slurm-${stack}-shared`, `slurm-${stack}-statesave`].sort(),
     );
@@ -124,6 +126,11 @@ describe("the ubuntu stack's wiring", () => {
       slurmVersion: "24.11.5",
       cgroupMode: "none",
       network: expect.stringMatching(/^slurm-ubuntu-net-[0-9a-f]{8}$/),
+      networks: {
+        cluster: expect.stringMatching(/^slurm-ubuntu-net-[0-9a-f]{8}$/),
+        accounting: expect.stringMatching(/^slurm-ubuntu-accounting-net-[0-9a-f]{8}$/),
+        monitoring: expect.stringMatching(/^slurm-ubuntu-monitoring-net-[0-9a-f]{8}$/),
+      },
       controller: { containerName: "slurm-ubuntu-controller", hostname: "controller", address: "10.9.0.2", stateSaveVolume: "slurm-ubuntu-statesave" },
       nodes: [
         { name: "worker1", containerName: "slurm-ubuntu-worker1", state: "IDLE", cpus: 2, memoryMb: 1024 },
@@ -264,22 +271,94 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
 });
 
 describe("the cluster network", () => {
-  it("takes networkSubnet as its IPAM range, under another name", async () => {
-    const plain = await runWithMocks("ubuntu", ["monitoring=false"]);
-    const ranged = await runWithMocks("ubuntu", ["monitoring=false", "networkSubnet=172.31.250.0/24"]);
-    expect(ofType(plain, NETWORK)[0].inputs.ipamConfigs).toBeUndefined();
-    expect(ofType(ranged, NETWORK)[0].inputs.ipamConfigs).toEqual([{ subnet: "172.31.250.0/24" }]);
-    expect(ofType(ranged, NETWORK)[0].inputs.name).not.toBe(ofType(plain, NETWORK)[0].inputs.name);
+  const cluster = (run: Awaited<ReturnType<typeof runWithMocks>>) => ofType(run, NETWORK).find((n) => n.name === "network")!;
+  it("takes networkSubnet as its IPAM range, under another name; the other networks' ranges stay Docker's", async () => {
+    const plain = await runWithMocks("ubuntu");
+    const ranged = await runWithMocks("ubuntu", ["networkSubnet=172.31.250.0/24"]);
+    expect(cluster(plain).inputs.ipamConfigs).toBeUndefined();
+    expect(cluster(ranged).inputs.ipamConfigs).toEqual([{ subnet: "172.31.250.0/24" }]);
+    expect(cluster(ranged).inputs.name).not.toBe(cluster(plain).inputs.name);
+    // The accounting and monitoring networks are the same with and without it.
+    const others = (run: typeof plain) => ofType(run, NETWORK).filter((n) => n.name !== "network").map((n) => [n.inputs.name, n.inputs.ipamConfigs]);
+    expect(others(ranged)).toEqual(others(plain));
+    expect(others(plain).every(([, ipam]) => ipam === undefined)).toBe(true);
   });
 
   it("is named after a hash of its settings, so a replacement never clashes with the old network", async () => {
     const a = await runWithMocks("ubuntu");
     const b = await runWithMocks("macos", asCluster("macos"));
-    const name = (run: typeof a) => ofType(run, NETWORK)[0].inputs.name as string;
-    expect(name(a)).toBe((await runWithMocks("ubuntu")).registrations.find((r) => r.type === NETWORK)!.inputs.name);
+    const name = (run: typeof a) => cluster(run).inputs.name as string;
+    expect(name(a)).toBe(name(await runWithMocks("ubuntu")));
     // Other labels (another stack), another hash: what a settings change would give.
     expect(name(b).split("-").pop()).not.toBe(name(a).split("-").pop());
-    for (const c of ofType(a, CONTAINER)) expect(c.inputs.networksAdvanced[0].name).toBe(name(a));
+    // Its settings are those of the one network of earlier versions: upgrading keeps its name.
+    expect(cluster(a).inputs).toEqual({
+      name: name(a),
+      driver: "bridge",
+      labels: [
+        { label: "com.slurm-cluster.project", value: "slurm-cluster" },
+        { label: "com.slurm-cluster.stack", value: "ubuntu" },
+        { label: "com.slurm-cluster.role", value: "network" },
+      ],
+    });
+  });
+});
+
+describe("networks by role", () => {
+  const networksOf = async (overrides: string[] = []) => {
+    const run = await runWithMocks("ubuntu", overrides);
+    const roleOf = Object.fromEntries(
+      ofType(run, NETWORK).map((n) => [n.inputs.name, n.inputs.labels.find((l: { label: string }) => l.label === "com.slurm-cluster.role").value]),
+    );
+    const on = Object.fromEntries(
+      ofType(run, CONTAINER).map((c) => [
+        c.inputs.name.replace(/^slurm-ubuntu-/, ""),
+        c.inputs.networksAdvanced.map((n: { name: string; aliases: string[] }) => `${roleOf[n.name]}:${n.aliases.join(",")}`).sort(),
+      ]),
+    );
+    return { run, on, roleOf };
+  };
+
+  it("puts the database on the accounting network alone, slurmdbd and the Slurm exporter on two, the rest on one, with stable aliases", async () => {
+    const { on, roleOf } = await networksOf(["grafana=true"]);
+    expect(Object.values(roleOf).sort()).toEqual(["accounting-network", "monitoring-network", "network"]);
+    expect(on).toEqual({
+      database: ["accounting-network:database"],
+      slurmdbd: ["accounting-network:slurmdbd", "network:slurmdbd"],
+      controller: ["network:controller"],
+      rest: ["network:rest"],
+      login: ["network:login"],
+      worker1: ["network:worker1"],
+      worker2: ["network:worker2"],
+      "slurm-exporter": ["monitoring-network:slurm-exporter", "network:slurm-exporter"],
+      "node-exporter": ["monitoring-network:node-exporter"],
+      prometheus: ["monitoring-network:prometheus"],
+      alertmanager: ["monitoring-network:alertmanager"],
+      grafana: ["monitoring-network:grafana"],
+    });
+  });
+
+  it("makes the accounting network internal (nothing there needs a way out), the others not", async () => {
+    const { run } = await networksOf();
+    const byName = Object.fromEntries(ofType(run, NETWORK).map((n) => [n.name, n.inputs]));
+    expect(byName["accounting-network"].internal).toBe(true);
+    expect(byName["network"].internal).toBeUndefined();
+    expect(byName["monitoring-network"].internal).toBeUndefined();
+  });
+
+  it("has no monitoring network without monitoring, and says so in the outputs", async () => {
+    const { run, roleOf } = await networksOf(["monitoring=false"]);
+    expect(Object.values(roleOf).sort()).toEqual(["accounting-network", "network"]);
+    expect(run.outputs.networks).toEqual({ cluster: run.outputs.network, accounting: expect.stringMatching(/^slurm-ubuntu-accounting-net-/), monitoring: null });
+  });
+
+  it("gives slurmdbd the database by its alias on the accounting network", async () => {
+    const { run } = await networksOf();
+    const dbd = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-slurmdbd")!;
+    const uploads = isWireSecret(dbd.inputs.uploads) ? dbd.inputs.uploads.value : dbd.inputs.uploads;
+    const conf = uploads.find((u: { file: string }) => u.file === "/etc/slurm/slurmdbd.conf")!;
+    const text = isWireSecret(conf.content) ? conf.content.value : conf.content;
+    expect(text).toMatch(/^StorageHost=database$/m);
   });
 });
 
