@@ -443,20 +443,24 @@ test("up --refresh puts back a restart policy changed outside up (the provider r
 
 // Skipped until it has run green once: written this session, its first run stopped at reading the
 // plan from stderr (the plan is on stdout, fixed), and the replacement itself has not run end to end yet.
-test.skip("a new networkSubnet replaces the network and, first, every container on it; queued jobs survive and nodes re-register", async () => {
+test("a new networkSubnet replaces the cluster network and, first, every container on it; the others stay; queued jobs survive and nodes re-register", async () => {
   const ctl = outputs.controller.containerName;
   const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
   const change = [STACK, ...NO_GRAFANA, "-c", "networkSubnet=172.31.250.0/24"];
   const plan = npmRunFull("local:preview", change).stdout;
   const before = containerIds(STACK);
-  for (const name of ["controller-slurmctld", "accounting-database", "accounting-slurmdbd", "worker1-slurmd", "worker2-slurmd", "rest-slurmrestd"]) {
+  // On the cluster network: Slurm's daemons, the login node and the Slurm exporter. The database
+  // (accounting network) and Prometheus, Alertmanager, node exporter (monitoring) are not.
+  const onCluster = ["controller", "slurmdbd", "worker1", "worker2", "rest", "login", "slurm-exporter"].map((r) => `slurm-ubuntu-${r}`);
+  for (const name of ["controller-slurmctld", "accounting-slurmdbd", "worker1-slurmd", "worker2-slurmd", "rest-slurmrestd", "login-sshd", "monitoring-slurm-exporter"]) {
     expect(plan).toMatch(new RegExp(`\\+-replace\\s+docker:index/container:Container ${name}`));
   }
+  expect(plan).not.toMatch(/replace\s+docker:index\/container:Container accounting-database/);
   expect(plan).toMatch(/\+-replace\s+docker:index\/network:Network network/);
   const { stdout } = npmRunFull("local:up", change);
   const after = containerIds(STACK);
   expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-  for (const [name, id] of Object.entries(before)) expect({ name, replaced: after[name] !== id }).toEqual({ name, replaced: true });
+  for (const [name, id] of Object.entries(before)) expect({ name, replaced: after[name] !== id }).toEqual({ name, replaced: onCluster.includes(name) });
   expect(docker(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", ctl])).toMatch(/^172\.31\.250\./);
   expect(JSON.parse(stdout).nodes.map((n: { name: string; state: string }) => `${n.name} ${n.state}`)).toEqual(["worker1 IDLE", "worker2 IDLE"]);
   // The held job was in slurmctld's state volume: released, it runs on the new network.
