@@ -1,8 +1,12 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { testSpec } from "./spec";
-import { ALERT_RULES, ALERT_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT, renderAlertRules, renderAlertmanagerYml, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
-import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
+import {
+  ALERT_RULES, ALERT_RULES_FILE, COMMUNITY_RULES, COMMUNITY_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT,
+  renderAlertRules, renderAlertmanagerYml, renderCommunityRules, renderGrafanaDatasource, renderPrometheusYml,
+} from "../../config/render";
+import { FAMILIES, SlurmJson, collectSamples, jobStateLabel, nodeCategory } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
 import { PROJECT_ROOT } from "../../local-runner/program";
 import { CONTAINER, IMAGE, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
@@ -194,6 +198,46 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     const text = await exporter.registry.metrics();
     expect(text).not.toContain('status="allocated"');
     expect(text).toMatch(/^slurm_nodes_idle 2$/m);
+  });
+
+  it("counts jobs and their allocated CPUs per state, partition, account and user (what dashboard 19835's job names are recorded from)", () => {
+    const busy = values(scenario("busy"));
+    const key = (state: string) => JSON.stringify({ state, partition: "main", account: "root", user: "root" });
+    expect(busy[`slurm_jobs_per_state${key("RUNNING")}`]).toBe(2);
+    expect(busy[`slurm_jobs_per_state${key("PENDING")}`]).toBe(2); // the dependency one is PENDING too, as squeue shows it
+    expect(busy[`slurm_jobs_per_state${key("FAILED")}`]).toBe(1);
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("RUNNING")}`]).toBe(3);
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("PENDING")}`]).toBe(0); // no CPUs allocated until it runs
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("FAILED")}`]).toBe(1);
+    // Every job counts exactly once.
+    const jobs = collectSamples(scenario("busy")).filter((s) => s.name === "slurm_jobs_per_state").reduce((n, s) => n + s.value, 0);
+    expect(jobs).toBe(scenario("busy").squeue.jobs!.length);
+    expect(collectSamples(scenario("idle")).filter((s) => s.name.endsWith("_per_state"))).toEqual([]);
+  });
+
+  it.each([
+    [["RUNNING"], "RUNNING"], [["PENDING"], "PENDING"], [["RUNNING", "COMPLETING"], "COMPLETING"], [["COMPLETED", "COMPLETING"], "COMPLETING"],
+    [["PENDING", "CONFIGURING"], "CONFIGURING"], [["SUSPENDED"], "SUSPENDED"], [[], "UNKNOWN"],
+  ])("job state %j is labelled %s", (state, label) => {
+    expect(jobStateLabel({ job_state: state as string[] })).toBe(label);
+  });
+
+  it("counts suspended jobs per account and user (slurm_account_jobs_suspended, slurm_user_jobs_suspended)", () => {
+    const data: SlurmJson = {
+      nodes: {},
+      squeue: { jobs: [
+        { job_state: ["SUSPENDED"], account: "physics", user_name: "alice", partition: "main", job_resources: { cpus: 2 } },
+        { job_state: ["RUNNING"], account: "physics", user_name: "bob", partition: "main", cpus: { number: 1 }, job_resources: { cpus: 1 } },
+      ] },
+      sdiag: {},
+    };
+    const v = values(data);
+    expect(v['slurm_account_jobs_suspended{"account":"physics"}']).toBe(1);
+    expect(v['slurm_user_jobs_suspended{"user":"alice"}']).toBe(1);
+    expect(v['slurm_user_jobs_suspended{"user":"bob"}']).toBe(0);
+    expect(v['slurm_user_jobs_running{"user":"alice"}']).toBe(0); // a user with only a suspended job still has the family
+    expect(v['slurm_queue_suspended']).toBe(1);
+    expect(v['slurm_jobs_alloc_cpus_per_state{"state":"SUSPENDED","partition":"main","account":"physics","user":"alice"}']).toBe(2);
   });
 });
 
