@@ -294,6 +294,127 @@ describe("the alerting rules", () => {
   });
 });
 
+/**
+ * The metric names of the two most-used community Slurm exporters, as their Go source declares
+ * them (prometheus.NewDesc), with the labels their dashboards filter on:
+ * vpenso/prometheus-slurm-exporter, the exporter of Grafana dashboard 4323, and
+ * rivosinc/prometheus-slurm-exporter, the exporter of dashboard 19835.
+ */
+const COMMUNITY_NAMES: { name: string; labels: string[]; dashboard: "4323" | "19835"; source: string }[] = [
+  ...["alloc", "comp", "down", "drain", "err", "fail", "idle", "maint", "mix", "resv"].map((s) => ({ name: `slurm_nodes_${s}`, labels: [], dashboard: "4323" as const, source: "vpenso nodes.go" })),
+  ...["alloc", "idle", "other", "total"].map((s) => ({ name: `slurm_cpus_${s}`, labels: [], dashboard: "4323" as const, source: "vpenso cpus.go" })),
+  ...[
+    "pending", "pending_dependency", "running", "suspended", "cancelled", "completing", "completed", "configuring", "failed", "timeout", "preempted", "node_fail",
+  ].map((s) => ({ name: `slurm_queue_${s}`, labels: [], dashboard: "4323" as const, source: "vpenso queue.go" })),
+  ...[
+    "threads", "queue_size", "dbd_queue_size", "last_cycle", "mean_cycle", "cycle_per_minute", "backfill_last_cycle", "backfill_mean_cycle", "backfill_depth_mean",
+    "backfilled_jobs_since_start_total", "backfilled_jobs_since_cycle_total", "backfilled_heterogeneous_total",
+  ].map((s) => ({ name: `slurm_scheduler_${s}`, labels: [], dashboard: "4323" as const, source: "vpenso scheduler.go" })),
+  ...["cpu_alloc", "cpu_idle", "cpu_other", "cpu_total", "mem_alloc", "mem_total"].map((s) => ({ name: `slurm_node_${s}`, labels: ["node", "status"], dashboard: "4323" as const, source: "vpenso node.go" })),
+  ...["cpus_allocated", "cpus_idle", "cpus_other", "cpus_total", "jobs_pending"].map((s) => ({ name: `slurm_partition_${s}`, labels: ["partition"], dashboard: "4323" as const, source: "vpenso partitions.go" })),
+  ...["jobs_pending", "jobs_running", "cpus_running", "jobs_suspended"].map((s) => ({ name: `slurm_account_${s}`, labels: ["account"], dashboard: "4323" as const, source: "vpenso accounts.go" })),
+  ...["jobs_pending", "jobs_running", "cpus_running", "jobs_suspended"].map((s) => ({ name: `slurm_user_${s}`, labels: ["user"], dashboard: "4323" as const, source: "vpenso users.go" })),
+  { name: "slurm_node_count_per_state", labels: ["state"], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_cpus_per_state", labels: ["state"], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_cpus_total", labels: [], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_cpus_idle", labels: [], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_partition_total_cpus", labels: ["partition"], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_partition_idle_cpus", labels: ["partition"], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_mem_real", labels: [], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_mem_alloc", labels: [], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_mem_free", labels: [], dashboard: "19835", source: "rivosinc exporter/nodes.go" },
+  { name: "slurm_daemon_thread_count", labels: [], dashboard: "19835", source: "rivosinc exporter/diags.go" },
+  { name: "slurm_dbd_agent_queue_size", labels: [], dashboard: "19835", source: "rivosinc exporter/diags.go" },
+  { name: "slurm_backfill_job_count", labels: [], dashboard: "19835", source: "rivosinc exporter/diags.go" },
+  { name: "slurm_user_state_total", labels: ["username", "state"], dashboard: "19835", source: "rivosinc exporter/jobs.go" },
+  { name: "slurm_user_cpu_alloc", labels: ["username", "state"], dashboard: "19835", source: "rivosinc exporter/jobs.go" },
+  { name: "slurm_account_job_state_total", labels: ["account", "state"], dashboard: "19835", source: "rivosinc exporter/jobs.go" },
+  { name: "slurm_account_job_state_cpu_alloc", labels: ["account", "state"], dashboard: "19835", source: "rivosinc exporter/jobs.go" },
+  { name: "slurm_partition_job_state_total", labels: ["partition", "state"], dashboard: "19835", source: "rivosinc exporter/jobs.go" },
+];
+
+/** Community names deliberately not provided (README: Monitoring), so that providing one later is a decision the list records. */
+const NOT_PROVIDED = [
+  "slurm_gpus_alloc", "slurm_gpus_idle", "slurm_gpus_total", "slurm_gpus_utilization", "slurm_account_fairshare", // vpenso gpus.go, sshare.go
+  "slurm_cpu_load", "slurm_partition_alloc_cpus", "slurm_partition_node_count", "slurm_pending_reason_total", "slurm_job_alloc_cpus", // rivosinc
+];
+
+/** The labels a recording rule's result carries besides the scrape's own: its series' labels, plus label_replace targets, less `without` lists. */
+function ruleLabels(expr: string, familyLabels: Map<string, string[]>): { labels: string[]; families: string[] } {
+  const families = [...new Set((expr.match(/\bslurm_[a-z0-9_]+\b/g) ?? []))];
+  const labels = new Set(families.flatMap((f) => familyLabels.get(f) ?? []));
+  for (const [, dst] of expr.matchAll(/label_replace\([a-z0-9_]+, "([a-z_]+)"/g)) labels.add(dst);
+  for (const [, list] of expr.matchAll(/without \(([^)]*)\)/g)) for (const l of list.split(",")) labels.delete(l.trim());
+  return { labels: [...labels].sort(), families };
+}
+
+describe("the community metric names (dashboards 4323 and 19835)", () => {
+  const familyLabels = new Map(FAMILIES.map((f) => [f.name, f.labels]));
+  const records = COMMUNITY_RULES.map((r) => r.record);
+
+  it.each(COMMUNITY_NAMES.map((c) => [c.name, c.dashboard, c.source, c]))("%s (dashboard %s, %s) is an exporter metric or exactly one recording rule, with the dashboards' labels", (name, _d, _s, c) => {
+    const { labels } = c as (typeof COMMUNITY_NAMES)[number];
+    const asMetric = familyLabels.has(name as string);
+    const rules = COMMUNITY_RULES.filter((r) => r.record === name);
+    expect(Number(asMetric) + rules.length).toBe(1);
+    const got = asMetric ? [...familyLabels.get(name as string)!].sort() : ruleLabels(rules[0].expr, familyLabels).labels;
+    expect(got).toEqual([...labels].sort());
+  });
+
+  it("records nothing the list does not name, from exporter series only, and leaves the names it does not provide alone", () => {
+    const listed = new Set(COMMUNITY_NAMES.map((c) => c.name));
+    expect(records.filter((r) => !listed.has(r))).toEqual([]);
+    expect(new Set(records).size).toBe(records.length);
+    for (const r of COMMUNITY_RULES) {
+      const { families } = ruleLabels(r.expr, familyLabels);
+      expect({ record: r.record, unknown: families.filter((f) => !familyLabels.has(f)) }).toEqual({ record: r.record, unknown: [] });
+      expect(families.length).toBeGreaterThan(0);
+    }
+    for (const name of NOT_PROVIDED) {
+      expect(familyLabels.has(name) || records.includes(name) || listed.has(name)).toBe(false);
+    }
+  });
+
+  it("render as a Prometheus rule file: one group of record/expr rules, valid names, balanced expressions", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    const text = renderCommunityRules(spec);
+    expect(text.startsWith("# slurm-community-names.yml for Slurm cluster")).toBe(true);
+    const doc = yaml.load(text) as { groups: { name: string; rules: Record<string, unknown>[] }[] };
+    expect(Object.keys(doc)).toEqual(["groups"]);
+    expect(doc.groups.map((g) => g.name)).toEqual(["slurm-community-names"]);
+    const rules = doc.groups[0].rules;
+    expect(rules.map((r) => r.record)).toEqual(records);
+    for (const [i, r] of rules.entries()) {
+      expect(Object.keys(r).sort()).toEqual(["expr", "record"]);
+      expect(r.record).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
+      expect(r.expr).toBe(COMMUNITY_RULES[i].expr);
+      const expr = r.expr as string;
+      let depth = 0;
+      for (const ch of expr) {
+        depth += ch === "(" ? 1 : ch === ")" ? -1 : 0;
+        expect(depth).toBeGreaterThanOrEqual(0);
+      }
+      expect(depth).toBe(0);
+      expect((expr.match(/"/g) ?? []).length % 2).toBe(0);
+    }
+    // The alert rules file parses the same way (both are loaded by one Prometheus).
+    expect((yaml.load(renderAlertRules(spec)) as { groups: unknown[] }).groups).toHaveLength(1);
+  });
+
+  it("are loaded by Prometheus, after the alert rules, from the file the container gets", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    expect(renderPrometheusYml(spec, spec.monitoring!)).toContain(`rule_files:\n  - ${ALERT_RULES_FILE}\n  - ${COMMUNITY_RULES_FILE}\n`);
+    const run = await runWithMocks("ubuntu", ["grafana=false"]);
+    const prometheus = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-prometheus")!;
+    const uploads: { file: string; content: string }[] = prometheus.inputs.uploads.value ?? prometheus.inputs.uploads;
+    const uploaded = uploads.find((u) => u.file === COMMUNITY_RULES_FILE)?.content ?? "";
+    expect(uploaded).toContain('# slurm-community-names.yml for Slurm cluster "ubuntu"');
+    // The same rules as rendered for any cluster: only the header names the cluster.
+    const body = (text: string) => text.slice(text.indexOf("groups:"));
+    expect(body(uploaded)).toBe(body(renderCommunityRules(spec)));
+  });
+});
+
 describe("Alertmanager", () => {
   it("gets Prometheus' alerts and posts them to the webhook the stack names, or keeps them", async () => {
     const spec = await testSpec({}, "ubuntu");
