@@ -12,7 +12,9 @@ import {
   renderPrometheusYml,
   renderAlertRules,
   renderAlertmanagerYml,
+  renderCommunityRules,
   ALERT_RULES_FILE,
+  COMMUNITY_RULES_FILE,
   ALERTMANAGER_CONFIG_FILE,
   STATE_VOLUME_MOUNT,
 } from "../config/render";
@@ -121,6 +123,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         uploads: [
           { file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) },
           { file: ALERT_RULES_FILE, content: renderAlertRules(spec) },
+          { file: COMMUNITY_RULES_FILE, content: renderCommunityRules(spec) },
         ],
         healthcheck: tcpReadinessCheck(m.internalPorts.prometheus),
         wait: true,

@@ -6,3 +6,5 @@ export type { WorkerContainerSettings } from "./container-settings";
 export { renderPrometheusYml } from "./prometheus-yml";
 export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";
 export { renderAlertRules, renderAlertmanagerYml, ALERT_RULES, ALERT_RULES_FILE, ALERTMANAGER_CONFIG_FILE, STATE_VOLUME_MOUNT } from "./alert-rules";
+export { renderCommunityRules, COMMUNITY_RULES, COMMUNITY_RULES_FILE } from "./community-rules";
+export type { RecordingRule } from "./community-rules";

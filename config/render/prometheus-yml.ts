@@ -1,5 +1,6 @@
 import { MonitoringSpec, ClusterSpec } from "../spec";
 import { ALERT_RULES_FILE } from "./alert-rules";
+import { COMMUNITY_RULES_FILE } from "./community-rules";
 import { renderHeader } from "./header";
 
 /**
@@ -23,8 +24,10 @@ export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpe
     `  scrape_timeout: ${timeout}s`,
     `  evaluation_interval: ${interval}s`,
     "# Alerting rules that ship with the stack (README: Recovery); firing alerts show in Prometheus.",
+    "# Then recording rules giving other Slurm exporters' metric names, for their dashboards (README: Monitoring).",
     "rule_files:",
     `  - ${ALERT_RULES_FILE}`,
+    `  - ${COMMUNITY_RULES_FILE}`,
     "alerting:",
     "  alertmanagers:",
     `    - static_configs: [{ targets: ["${monitoring.hosts.alertmanager}:${monitoring.internalPorts.alertmanager}"] }]`,

@@ -1,6 +1,8 @@
 // Slurm metrics from Slurm's own JSON output (scontrol --json show nodes, squeue --json,
 // sdiag --json), under the metric names of the widely used prometheus-slurm-exporter, so
-// existing dashboards (grafana.com 4323) work. Pure: JSON in, samples out.
+// existing dashboards (grafana.com 4323) work; plus per-state job counts, from which Prometheus
+// records the job names of dashboard 19835 (config/render/community-rules.ts). Pure: JSON in,
+// samples out.
 
 /** One metric family: its name, help text and label names. */
 export interface Family {
@@ -34,6 +36,7 @@ interface SlurmNode {
 
 interface SlurmJob {
   job_state?: string[];
+  job_resources?: { cpus?: number };
   state_reason?: string;
   partition?: string;
   user_name?: string;
@@ -69,6 +72,8 @@ const SCHEDULER: [string, string, string][] = [
 ];
 
 const NODE_LABELS = ["node", "status"];
+/** Labels of the per-state job families: each job counts once, under its state, partition, account and user. */
+const JOB_STATE_LABELS = ["state", "partition", "account", "user"];
 
 /** Every family this exporter exposes (besides its own slurm_exporter_* and process metrics). */
 export const FAMILIES: Family[] = [
@@ -93,9 +98,21 @@ export const FAMILIES: Family[] = [
   { name: "slurm_account_jobs_pending", help: "Pending jobs per account", labels: ["account"] },
   { name: "slurm_account_jobs_running", help: "Running jobs per account", labels: ["account"] },
   { name: "slurm_account_cpus_running", help: "CPUs of running jobs per account", labels: ["account"] },
+  { name: "slurm_account_jobs_suspended", help: "Suspended jobs per account", labels: ["account"] },
   { name: "slurm_user_jobs_pending", help: "Pending jobs per user", labels: ["user"] },
   { name: "slurm_user_jobs_running", help: "Running jobs per user", labels: ["user"] },
   { name: "slurm_user_cpus_running", help: "CPUs of running jobs per user", labels: ["user"] },
+  { name: "slurm_user_jobs_suspended", help: "Suspended jobs per user", labels: ["user"] },
+  {
+    name: "slurm_jobs_per_state",
+    help: "Jobs per Slurm job state (RUNNING, PENDING, COMPLETING, ...), partition, account and user",
+    labels: JOB_STATE_LABELS,
+  },
+  {
+    name: "slurm_jobs_alloc_cpus_per_state",
+    help: "CPUs allocated to jobs (0 for jobs not given any yet) per Slurm job state, partition, account and user",
+    labels: JOB_STATE_LABELS,
+  },
   ...SCHEDULER.map(([name, , help]) => ({ name, help, labels: [] })),
 ];
 
@@ -138,6 +155,16 @@ export function queueState(job: SlurmJob): QueueState | undefined {
   const base = (state[0] ?? "").toLowerCase();
   if (base === "pending") return job.state_reason === "Dependency" ? "pending_dependency" : "pending";
   return (QUEUE_STATES as readonly string[]).includes(base) ? (base as QueueState) : undefined;
+}
+
+/**
+ * A job's state as squeue's %T prints it (RUNNING, PENDING, COMPLETING, CONFIGURING, ...): the
+ * label of slurm_jobs_per_state. The COMPLETING and CONFIGURING flags win over the base state.
+ */
+export function jobStateLabel(job: SlurmJob): string {
+  const state = job.job_state ?? [];
+  for (const flag of ["COMPLETING", "CONFIGURING"]) if (state.includes(flag)) return flag;
+  return state[0] ?? "UNKNOWN";
 }
 
 function jobCpus(job: SlurmJob): number {
@@ -198,13 +225,25 @@ export function collectSamples(data: SlurmJson): Sample[] {
   put("slurm_cpus_total", cpus.total);
 
   const queue = counter<QueueState>();
-  const accounts = { pending: counter<string>(), running: counter<string>(), cpus: counter<string>() };
-  const users = { pending: counter<string>(), running: counter<string>(), cpus: counter<string>() };
+  const perKeyCounters = () => ({ pending: counter<string>(), running: counter<string>(), suspended: counter<string>(), cpus: counter<string>() });
+  const accounts = perKeyCounters();
+  const users = perKeyCounters();
+  const perState = new Map<string, { labels: Record<string, string>; jobs: number; cpus: number }>();
   for (const job of data.squeue.jobs ?? []) {
     const state = queueState(job);
     if (state) queue.add(state, 1);
     const account = job.account ?? "";
     const user = job.user_name ?? "";
+    const labels = { state: jobStateLabel(job), partition: job.partition ?? "", account, user };
+    const key = JSON.stringify(labels);
+    const entry = perState.get(key) ?? { labels, jobs: 0, cpus: 0 };
+    entry.jobs += 1;
+    entry.cpus += job.job_resources?.cpus ?? 0;
+    perState.set(key, entry);
+    if (state === "suspended") {
+      accounts.suspended.add(account, 1);
+      users.suspended.add(user, 1);
+    }
     if (state === "pending" || state === "pending_dependency") {
       accounts.pending.add(account, 1);
       users.pending.add(user, 1);
@@ -226,15 +265,20 @@ export function collectSamples(data: SlurmJson): Sample[] {
     put("slurm_partition_jobs_pending", p.pending, { partition: name });
   }
   const perKey = (prefix: string, label: string, c: typeof accounts) => {
-    const keys = new Set([...c.pending.keys(), ...c.running.keys()]);
+    const keys = new Set([...c.pending.keys(), ...c.running.keys(), ...c.suspended.keys()]);
     for (const key of keys) {
       put(`${prefix}_jobs_pending`, c.pending.get(key) ?? 0, { [label]: key });
       put(`${prefix}_jobs_running`, c.running.get(key) ?? 0, { [label]: key });
       put(`${prefix}_cpus_running`, c.cpus.get(key) ?? 0, { [label]: key });
+      put(`${prefix}_jobs_suspended`, c.suspended.get(key) ?? 0, { [label]: key });
     }
   };
   perKey("slurm_account", "account", accounts);
   perKey("slurm_user", "user", users);
+  for (const { labels, jobs, cpus: allocCpus } of perState.values()) {
+    put("slurm_jobs_per_state", jobs, labels);
+    put("slurm_jobs_alloc_cpus_per_state", allocCpus, labels);
+  }
 
   const stats = data.sdiag.statistics ?? {};
   for (const [name, field] of SCHEDULER) {

@@ -3,8 +3,9 @@
 // node shows up in Prometheus within two scrape intervals.
 import * as fs from "fs";
 import * as path from "path";
-import { ALERT_RULES, ALERT_RULES_FILE } from "../../config/render";
-import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, npmRun } from "./helpers";
+import { ALERT_RULES, ALERT_RULES_FILE, COMMUNITY_RULES, COMMUNITY_RULES_FILE } from "../../config/render";
+import { COMMUNITY_NAMES } from "../community-metric-names";
+import { NO_GRAFANA, PROJECT_ROOT, docker, dockerExec, eventually, heldJob, npmRun } from "./helpers";
 
 const STACK = "ubuntu";
 const SCRAPE_SECONDS = 5;
@@ -101,6 +102,63 @@ test("a job holding a node raises slurm_queue_running and busy nodes within two 
     process.stderr.write(`[monitoring] job visible in Prometheus ${((Date.now() - running) / 1000).toFixed(1)}s after it started running\n`);
   } finally {
     dockerExec(ctl, ["scancel", jobId]);
+  }
+});
+
+test("promtool accepts the community-name recording rules the Prometheus container got", () => {
+  const out = dockerExec("slurm-ubuntu-prometheus", ["promtool", "check", "rules", COMMUNITY_RULES_FILE]);
+  expect(out).toContain(`SUCCESS: ${COMMUNITY_RULES.length} rules found`);
+});
+
+test("while a job holds a node, every community metric name (dashboards 4323 and 19835) answers a live Prometheus query", async () => {
+  const ctl = outputs.controller.containerName;
+  const workers = outputs.nodes.length;
+  const job = heldJob(ctl, ["-N1", "--exclusive"]);
+  try {
+    await eventually(`job ${job.id} running`, 60, () => (dockerExec(ctl, ["squeue", "-h", "-j", job.id, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
+    // The exporter's per-account and per-user families exist only while a job is pending or running,
+    // and recording rules follow one evaluation interval after the scrape.
+    await eventually("Prometheus records the running job", 6 * SCRAPE_SECONDS, async () => ((await promValue('slurm_user_state_total{state="RUNNING"}')) === 1 ? true : undefined));
+    const missing: string[] = [];
+    for (const { name } of COMMUNITY_NAMES) {
+      if ((await promValue(`count(${name})`)) === undefined) missing.push(name);
+    }
+    expect(missing).toEqual([]);
+    // Sensible values: 2 workers of 2 CPUs, one of them held whole by the job (as root, in account root).
+    const expected: Record<string, number> = {
+      "slurm_cpus_total": 4,
+      "sum(slurm_cpus_per_state)": 4,
+      "sum(slurm_node_count_per_state)": workers,
+      'slurm_node_count_per_state{state="allocated"}': 1,
+      'slurm_node_count_per_state{state="idle"}': workers - 1,
+      'slurm_cpus_per_state{state="allocated"}': 2,
+      "slurm_nodes_alloc": 1,
+      "slurm_cpus_alloc": 2,
+      "slurm_queue_running": 1,
+      'slurm_user_jobs_running{user="root"}': 1,
+      'slurm_user_state_total{username="root",state="RUNNING"}': 1,
+      'slurm_user_cpu_alloc{username="root",state="RUNNING"}': 2,
+      'slurm_account_job_state_total{account="root",state="RUNNING"}': 1,
+      'sum(slurm_partition_job_state_total{state="RUNNING"})': 1,
+      "sum(slurm_partition_total_cpus)": 4,
+      "sum(slurm_mem_real) - sum(slurm_node_mem_total) * 1048576": 0,
+      "slurm_mem_real - slurm_mem_alloc - slurm_mem_free": 0,
+      "slurm_daemon_thread_count - slurm_scheduler_threads": 0,
+    };
+    // The node the previous test's job ran on may still be completing for a scrape or two.
+    let got: Record<string, number | undefined> = {};
+    const read = async () => {
+      got = {};
+      for (const expr of Object.keys(expected)) got[expr] = await promValue(expr);
+      return Object.entries(expected).every(([expr, v]) => got[expr] === v) ? true : undefined;
+    };
+    await eventually("the community names' values settle", 4 * SCRAPE_SECONDS, read).catch(() => undefined);
+    expect(got).toEqual(expected);
+    // Every recorded series keeps the scrape's labels (a dashboard's cluster or instance variable still works).
+    const body = await getJson(`${outputs.monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent("slurm_node_count_per_state")}`);
+    for (const r of body.data.result) expect(r.metric).toMatchObject({ cluster: "ubuntu", job: "slurm", state: expect.any(String) });
+  } finally {
+    job.release();
   }
 });
 

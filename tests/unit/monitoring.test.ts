@@ -1,11 +1,16 @@
 import * as fs from "fs";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { testSpec } from "./spec";
-import { ALERT_RULES, ALERT_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT, renderAlertRules, renderAlertmanagerYml, renderGrafanaDatasource, renderPrometheusYml } from "../../config/render";
-import { FAMILIES, SlurmJson, collectSamples, nodeCategory } from "../../shared/slurm-exporter/metrics";
+import {
+  ALERT_RULES, ALERT_RULES_FILE, COMMUNITY_RULES, COMMUNITY_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT,
+  renderAlertRules, renderAlertmanagerYml, renderCommunityRules, renderGrafanaDatasource, renderPrometheusYml,
+} from "../../config/render";
+import { FAMILIES, SlurmJson, collectSamples, jobStateLabel, nodeCategory } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
 import { PROJECT_ROOT } from "../../local-runner/program";
 import { CONTAINER, IMAGE, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
+import { COMMUNITY_NAMES, CommunityName, NOT_PROVIDED } from "../community-metric-names";
 
 const FIXTURES = path.join(PROJECT_ROOT, "tests", "fixtures");
 const fixture = (name: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, "slurm-24.11", `${name}.json`), "utf8"));
@@ -195,6 +200,46 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     expect(text).not.toContain('status="allocated"');
     expect(text).toMatch(/^slurm_nodes_idle 2$/m);
   });
+
+  it("counts jobs and their allocated CPUs per state, partition, account and user (what dashboard 19835's job names are recorded from)", () => {
+    const busy = values(scenario("busy"));
+    const key = (state: string) => JSON.stringify({ state, partition: "main", account: "root", user: "root" });
+    expect(busy[`slurm_jobs_per_state${key("RUNNING")}`]).toBe(2);
+    expect(busy[`slurm_jobs_per_state${key("PENDING")}`]).toBe(2); // the dependency one is PENDING too, as squeue shows it
+    expect(busy[`slurm_jobs_per_state${key("FAILED")}`]).toBe(1);
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("RUNNING")}`]).toBe(3);
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("PENDING")}`]).toBe(0); // no CPUs allocated until it runs
+    expect(busy[`slurm_jobs_alloc_cpus_per_state${key("FAILED")}`]).toBe(1);
+    // Every job counts exactly once.
+    const jobs = collectSamples(scenario("busy")).filter((s) => s.name === "slurm_jobs_per_state").reduce((n, s) => n + s.value, 0);
+    expect(jobs).toBe(scenario("busy").squeue.jobs!.length);
+    expect(collectSamples(scenario("idle")).filter((s) => s.name.endsWith("_per_state"))).toEqual([]);
+  });
+
+  it.each([
+    [["RUNNING"], "RUNNING"], [["PENDING"], "PENDING"], [["RUNNING", "COMPLETING"], "COMPLETING"], [["COMPLETED", "COMPLETING"], "COMPLETING"],
+    [["PENDING", "CONFIGURING"], "CONFIGURING"], [["SUSPENDED"], "SUSPENDED"], [[], "UNKNOWN"],
+  ])("job state %j is labelled %s", (state, label) => {
+    expect(jobStateLabel({ job_state: state as string[] })).toBe(label);
+  });
+
+  it("counts suspended jobs per account and user (slurm_account_jobs_suspended, slurm_user_jobs_suspended)", () => {
+    const data: SlurmJson = {
+      nodes: {},
+      squeue: { jobs: [
+        { job_state: ["SUSPENDED"], account: "physics", user_name: "alice", partition: "main", job_resources: { cpus: 2 } },
+        { job_state: ["RUNNING"], account: "physics", user_name: "bob", partition: "main", cpus: { number: 1 }, job_resources: { cpus: 1 } },
+      ] },
+      sdiag: {},
+    };
+    const v = values(data);
+    expect(v['slurm_account_jobs_suspended{"account":"physics"}']).toBe(1);
+    expect(v['slurm_user_jobs_suspended{"user":"alice"}']).toBe(1);
+    expect(v['slurm_user_jobs_suspended{"user":"bob"}']).toBe(0);
+    expect(v['slurm_user_jobs_running{"user":"alice"}']).toBe(0); // a user with only a suspended job still has the family
+    expect(v['slurm_queue_suspended']).toBe(1);
+    expect(v['slurm_jobs_alloc_cpus_per_state{"state":"SUSPENDED","partition":"main","account":"physics","user":"alice"}']).toBe(2);
+  });
 });
 
 describe("the provisioned Grafana dashboard", () => {
@@ -247,6 +292,82 @@ describe("the alerting rules", () => {
     expect(renderPrometheusYml(spec, spec.monitoring!)).toContain(`rule_files:\n  - ${ALERT_RULES_FILE}\n`);
     const rules = renderAlertRules(spec);
     for (const r of ALERT_RULES) expect(rules).toContain(`      - alert: ${r.alert}\n        expr: ${JSON.stringify(r.expr)}\n        for: ${r.for}\n`);
+  });
+});
+
+/** The labels a recording rule's result carries besides the scrape's own: its series' labels, plus label_replace targets, less `without` lists. */
+function ruleLabels(expr: string, familyLabels: Map<string, string[]>): { labels: string[]; families: string[] } {
+  const families = [...new Set((expr.match(/\bslurm_[a-z0-9_]+\b/g) ?? []))];
+  const labels = new Set(families.flatMap((f) => familyLabels.get(f) ?? []));
+  for (const [, dst] of expr.matchAll(/label_replace\([a-z0-9_]+, "([a-z_]+)"/g)) labels.add(dst);
+  for (const [, list] of expr.matchAll(/without \(([^)]*)\)/g)) for (const l of list.split(",")) labels.delete(l.trim());
+  return { labels: [...labels].sort(), families };
+}
+
+describe("the community metric names (dashboards 4323 and 19835)", () => {
+  const familyLabels = new Map(FAMILIES.map((f) => [f.name, f.labels]));
+  const records = COMMUNITY_RULES.map((r) => r.record);
+
+  it.each(COMMUNITY_NAMES.map((c) => [c.name, c.dashboard, c.source, c]))("%s (dashboard %s, %s) is an exporter metric or exactly one recording rule, with the dashboards' labels", (name, _d, _s, c) => {
+    const { labels } = c as CommunityName;
+    const asMetric = familyLabels.has(name as string);
+    const rules = COMMUNITY_RULES.filter((r) => r.record === name);
+    expect(Number(asMetric) + rules.length).toBe(1);
+    const got = asMetric ? [...familyLabels.get(name as string)!].sort() : ruleLabels(rules[0].expr, familyLabels).labels;
+    expect(got).toEqual([...labels].sort());
+  });
+
+  it("records nothing the list does not name, from exporter series only, and leaves the names it does not provide alone", () => {
+    const listed = new Set(COMMUNITY_NAMES.map((c) => c.name));
+    expect(records.filter((r) => !listed.has(r))).toEqual([]);
+    expect(new Set(records).size).toBe(records.length);
+    for (const r of COMMUNITY_RULES) {
+      const { families } = ruleLabels(r.expr, familyLabels);
+      expect({ record: r.record, unknown: families.filter((f) => !familyLabels.has(f)) }).toEqual({ record: r.record, unknown: [] });
+      expect(families.length).toBeGreaterThan(0);
+    }
+    for (const name of NOT_PROVIDED) {
+      expect(familyLabels.has(name) || records.includes(name) || listed.has(name)).toBe(false);
+    }
+  });
+
+  it("render as a Prometheus rule file: one group of record/expr rules, valid names, balanced expressions", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    const text = renderCommunityRules(spec);
+    expect(text.startsWith("# slurm-community-names.yml for Slurm cluster")).toBe(true);
+    const doc = yaml.load(text) as { groups: { name: string; rules: Record<string, unknown>[] }[] };
+    expect(Object.keys(doc)).toEqual(["groups"]);
+    expect(doc.groups.map((g) => g.name)).toEqual(["slurm-community-names"]);
+    const rules = doc.groups[0].rules;
+    expect(rules.map((r) => r.record)).toEqual(records);
+    for (const [i, r] of rules.entries()) {
+      expect(Object.keys(r).sort()).toEqual(["expr", "record"]);
+      expect(r.record).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/);
+      expect(r.expr).toBe(COMMUNITY_RULES[i].expr);
+      const expr = r.expr as string;
+      let depth = 0;
+      for (const ch of expr) {
+        depth += ch === "(" ? 1 : ch === ")" ? -1 : 0;
+        expect(depth).toBeGreaterThanOrEqual(0);
+      }
+      expect(depth).toBe(0);
+      expect((expr.match(/"/g) ?? []).length % 2).toBe(0);
+    }
+    // The alert rules file parses the same way (both are loaded by one Prometheus).
+    expect((yaml.load(renderAlertRules(spec)) as { groups: unknown[] }).groups).toHaveLength(1);
+  });
+
+  it("are loaded by Prometheus, after the alert rules, from the file the container gets", async () => {
+    const spec = await testSpec({}, "ubuntu");
+    expect(renderPrometheusYml(spec, spec.monitoring!)).toContain(`rule_files:\n  - ${ALERT_RULES_FILE}\n  - ${COMMUNITY_RULES_FILE}\n`);
+    const run = await runWithMocks("ubuntu", ["grafana=false"]);
+    const prometheus = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-prometheus")!;
+    const uploads: { file: string; content: string }[] = prometheus.inputs.uploads.value ?? prometheus.inputs.uploads;
+    const uploaded = uploads.find((u) => u.file === COMMUNITY_RULES_FILE)?.content ?? "";
+    expect(uploaded).toContain('# slurm-community-names.yml for Slurm cluster "ubuntu"');
+    // The same rules as rendered for any cluster: only the header names the cluster.
+    const body = (text: string) => text.slice(text.indexOf("groups:"));
+    expect(body(uploaded)).toBe(body(renderCommunityRules(spec)));
   });
 });
 
