@@ -421,6 +421,10 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
       if (stopping) break;
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
+      // A worker in a restart loop fails the exec into it ("is restarting"): over a slow engine
+      // link (ssh://) nearly every exec lands in a restart, so its crash loop is checked here too.
+      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer).catch(() => undefined);
+      if (stopping) break;
     }
     if (Date.now() >= deadline) break;
     await new Promise((r) => setTimeout(r, 1000));

@@ -75,3 +75,41 @@ describe("registration checks of many nodes at once", () => {
     }
   }, 30_000);
 });
+
+describe("a worker in a restart loop, on a workers stack (scontrol runs in the worker itself)", () => {
+  it("is reported as such at once, though every exec into it fails because it is restarting", async () => {
+    // The engine answers as Docker does for a container between restarts: exec is refused (409),
+    // inspect shows it restarting with restarts counted.
+    const server = http.createServer((req, res) => {
+      const url = req.url ?? "";
+      const json = (code: number, value: unknown) => {
+        res.writeHead(code, { "Content-Type": "application/json" });
+        res.end(JSON.stringify(value));
+      };
+      req.resume();
+      req.on("end", () => {
+        if (/\/containers\/[^/]+\/json$/.test(url)) {
+          return json(200, { RestartCount: 3, State: { Running: false, Restarting: true, ExitCode: 78, StartedAt: new Date().toISOString() } });
+        }
+        if (/\/containers\/[^/]+\/exec$/.test(url)) return json(409, { message: "Container abc is restarting, wait until the container is running" });
+        if (/\/containers\/[^/]+\/logs/.test(url)) {
+          res.writeHead(200, { "Content-Type": "application/vnd.docker.raw-stream" });
+          return res.end();
+        }
+        json(404, { message: `not implemented: ${req.method} ${url}` });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const host = `tcp://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = Date.now();
+    try {
+      await expect(waitUntilUsable({ ...inputs(host, 1), scontrolContainer: "slurm-test-worker1" })).rejects.toThrow(
+        /^Slurm node worker1 cannot register: the container slurm-test-worker1 keeps stopping \(restarted 3 times, last exit code 78\)/,
+      );
+      // Said at once, not after the 30 s timeout.
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 30_000);
+});
