@@ -6,6 +6,8 @@ import { execFileSync } from "child_process";
 import { docker, dockerExec, npmRun, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
+/** What a worker's slurmd keeps of Docker's capabilities in the baseline (config/render/container-baseline.ts). */
+const SLURMD_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"];
 jest.setTimeout(15 * 60 * 1000);
 
 interface Outputs {
@@ -85,7 +87,11 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
   test("the worker gets only the grants the README lists for the mode", () => {
     const inspect = JSON.parse(docker(["inspect", outputs.nodes[0].containerName]))[0];
     expect(inspect.HostConfig.Privileged).toBe(false);
-    expect(inspect.HostConfig.CapAdd ?? []).toEqual(engineCgroupVersion === 1 ? [] : ["SYS_ADMIN"]);
+    // cgroup mode: the baseline (every default dropped, slurmd's own added back); systemd mode keeps
+    // Docker's defaults but NET_RAW (README, Container baseline). v2 hosts add SYS_ADMIN to either.
+    const own = mode === "cgroup" ? SLURMD_CAPABILITIES : [];
+    expect(inspect.HostConfig.CapAdd ?? []).toEqual(engineCgroupVersion === 1 ? own : [...own, "SYS_ADMIN"].sort());
+    expect(inspect.HostConfig.CapDrop).toEqual(mode === "cgroup" ? ["ALL"] : ["NET_RAW"]);
     if (engineCgroupVersion === 1) {
       expect(inspect.HostConfig.CgroupnsMode).toBe("host");
       expect(inspect.Mounts).toContainEqual(expect.objectContaining({ Type: "bind", Source: "/sys/fs/cgroup", Destination: "/sys/fs/cgroup", RW: true }));
@@ -104,7 +110,7 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
     expect(run([])).toEqual(["cat: /dev/nvidia2: Operation not permitted", "cat: /dev/nvidia3: Operation not permitted"]);
     expect(run(["--gres=gpu:2"])).toEqual(["0,1", "cat: /dev/nvidia2: No such device or address", "cat: /dev/nvidia3: No such device or address"]);
     // On cgroup v1 the kernel lets slurmstepd write devices.deny only with SYS_ADMIN (README).
-    expect(JSON.parse(docker(["inspect", "slurm-ubuntu-worker2"]))[0].HostConfig.CapAdd).toEqual(["SYS_ADMIN"]);
+    expect(JSON.parse(docker(["inspect", "slurm-ubuntu-worker2"]))[0].HostConfig.CapAdd).toEqual([...(mode === "cgroup" ? SLURMD_CAPABILITIES : []), "SYS_ADMIN"].sort());
   });
 
   if (mode === "systemd") {
