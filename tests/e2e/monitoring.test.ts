@@ -113,7 +113,8 @@ test("promtool accepts the community-name recording rules the Prometheus contain
 test("while a job holds a node, every community metric name (dashboards 4323 and 19835) answers a live Prometheus query", async () => {
   const ctl = outputs.controller.containerName;
   const workers = outputs.nodes.length;
-  const job = heldJob(ctl, ["-N1", "--exclusive"]);
+  // Two tasks on one node of 2 CPUs: the node is allocated whole, and the job holds 2 CPUs.
+  const job = heldJob(ctl, ["-N1", "-n2"]);
   try {
     await eventually(`job ${job.id} running`, 60, () => (dockerExec(ctl, ["squeue", "-h", "-j", job.id, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
     // The exporter's per-account and per-user families exist only while a job is pending or running,
@@ -140,7 +141,8 @@ test("while a job holds a node, every community metric name (dashboards 4323 and
       'slurm_user_cpu_alloc{username="root",state="RUNNING"}': 2,
       'slurm_account_job_state_total{account="root",state="RUNNING"}': 1,
       'sum(slurm_partition_job_state_total{state="RUNNING"})': 1,
-      "sum(slurm_partition_total_cpus)": 4,
+      // main (the default partition) and ubuntu (this machine's) each have both workers.
+      'slurm_partition_total_cpus{partition="main"}': 4,
       "sum(slurm_mem_real) - sum(slurm_node_mem_total) * 1048576": 0,
       "slurm_mem_real - slurm_mem_alloc - slurm_mem_free": 0,
       "slurm_daemon_thread_count - slurm_scheduler_threads": 0,
