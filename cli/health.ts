@@ -113,7 +113,7 @@ export function judgeDatabase(clusterName: string, view: DatabaseView, databaseC
   if (!view.clusters?.includes(clusterName)) {
     return fail("accounting database", `no row for cluster ${clusterName} in cluster_table`, "slurmdbd has not registered the cluster: check the slurmdbd row");
   }
-  return ok("accounting database", `${view.jobs} job(s) recorded for ${clusterName} (mysql2 through the controller container; the database is not published)`);
+  return ok("accounting database", `${view.jobs} job(s) recorded for ${clusterName} (mysql2 through a pipe in the database container; the database is on the internal accounting network only)`);
 }
 
 /** Every node slurmctld knows, and every node the stack declares, takes jobs. */

@@ -56,7 +56,7 @@ function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
   switch (spec.cgroupMode) {
     case "none":
       // Never privileged, whatever allowPrivileged says: nothing here needs it.
-      return { ...base, why: ["none: no cgroup use, so Docker's default capabilities are enough"] };
+      return { ...base, why: ["none: no cgroup use, so the baseline's capabilities (slurmd's own) are enough"] };
     case "cgroup":
       settings =
         v === 1

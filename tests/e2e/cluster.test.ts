@@ -441,8 +441,8 @@ test("up --refresh puts back a restart policy changed outside up (the provider r
   expect(docker(["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}}", worker])).toBe("unless-stopped");
 });
 
-// Skipped until it has run green once: written this session, its first run stopped at reading the
-// plan from stderr (the plan is on stdout, fixed), and the replacement itself has not run end to end yet.
+// The runner is as strict as pulumi-docker: the network is replaced delete-first (it has a fixed
+// name), so every container on it is replaced before it; the queue survives on its volume.
 test("a new networkSubnet replaces the cluster network and, first, every container on it; the others stay; queued jobs survive and nodes re-register", async () => {
   const ctl = outputs.controller.containerName;
   const held = dockerExec(ctl, ["sbatch", "--parsable", "--hold", "-o", "/dev/null", "--wrap", "true"]).trim();
