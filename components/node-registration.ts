@@ -97,7 +97,7 @@ function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
     const target = { host, port: Number(url.port) || 22, username: decodeURIComponent(url.username) || env.USER || os.userInfo().username };
     const agent = new (require("http").Agent)();
     agent.createConnection = (_opts: unknown, callback: (err: Error | null, socket?: unknown) => void) => {
-      sshTurn(`${target.username}@${target.host}:${target.port}`, () => sshDialStdio(target, env)).then((s) => callback(null, s), (e: Error) => callback(e));
+      sshTurn(`${target.username}@${target.host}:${target.port}`, () => sshDialStdio(target, env)).then((s) => { const failure = (s as { dialFailure?: Error }).dialFailure; return failure ? callback(failure) : callback(null, s); }, (e: Error) => callback(e));
       return undefined;
     };
     return new Docker({ ...none, host, port: target.port, protocol: "http", agent });
@@ -220,8 +220,13 @@ function sshDialStdio(target: { host: string; port: number; username: string }, 
         stream.on("exit", (code: number | null) => {
           if (!code) return;
           const failure = new Error(`\`docker system dial-stdio\` failed on ${host} (exit ${code}): ${stderr.trim().split("\n")[0] || "no output"}`);
-          if (stream.listenerCount("error") > 0) stream.emit("error", failure);
-          stream.destroy();
+          if (stream.listenerCount("error") > 0) {
+            stream.emit("error", failure);
+            stream.destroy();
+          } else {
+            // Exited in the same read as the exec's reply, before the HTTP client listens (engine.ts).
+            stream.dialFailure = failure;
+          }
         });
         stream.once("close", () => conn.end());
         settled = true;

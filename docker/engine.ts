@@ -339,8 +339,15 @@ export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh
           // dial-stdio exits at once when docker is missing or the user may not use its socket.
           if (!code) return;
           const err = new EngineAccessError(`\`docker system dial-stdio\` failed on ${host} (exit ${code}): ${stderr.trim().split("\n")[0] || "no output"}`);
-          if (stream.listenerCount("error") > 0) stream.emit("error", err);
-          stream.destroy();
+          if (stream.listenerCount("error") > 0) {
+            stream.emit("error", err);
+            stream.destroy();
+          } else {
+            // The exit came in the same read as the exec's reply (a command that fails at once), before
+            // the HTTP client listens: the agent hands this error over instead of an ended stream
+            // (which the client would report as "socket hang up").
+            (stream as ClientChannel & { dialFailure?: Error }).dialFailure = err;
+          }
         });
         stream.once("close", () => conn.end());
         settled = true;
@@ -416,7 +423,10 @@ export function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env
   const agent = new http.Agent();
   (agent as unknown as { createConnection: unknown }).createConnection = (_opts: unknown, callback: (err: Error | null, socket?: ClientChannel) => void) => {
     inSshTurn(sshEngineKey(endpoint), () => dialEngineOverSsh(endpoint, env, options)).then(
-      (stream) => callback(null, stream),
+      (stream) => {
+        const failure = (stream as ClientChannel & { dialFailure?: Error }).dialFailure;
+        return failure ? callback(failure) : callback(null, stream);
+      },
       (err: Error) => callback(err),
     );
     return undefined;
