@@ -25,6 +25,14 @@ export type HostCgroupVersion = 1 | 2;
 const wholeNumber = (min: number, max: number) =>
   z.coerce.number().int().min(min).max(max);
 
+/** `auto`, or a whole number of at most `digits` digits from min to max. */
+const autoOrWholeNumber = (min: number, max: number, digits: number) =>
+  z
+    .string()
+    .regex(new RegExp(`^(auto|\\d{1,${digits}})$`))
+    .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
+    .refine((v) => v === "auto" || (v >= min && v <= max));
+
 /**
  * Every config key the program reads: its schema, its default and what is allowed, in words.
  * Pulumi.yaml declares the same keys and defaults for the Pulumi CLI; a unit test keeps them equal.
@@ -125,11 +133,7 @@ export const CONFIG_KEYS = {
   workerMemoryHeadroomMb: {
     // The container's memory limit is workerMemoryMb plus this room for slurmd and munged (and
     // systemd), which Slurm does not give to jobs. The docker provider changes it in place.
-    schema: z
-      .string()
-      .regex(/^(auto|\d{1,6})$/)
-      .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
-      .refine((v) => v === "auto" || (v >= 64 && v <= 65536)),
+    schema: autoOrWholeNumber(64, 65536, 6),
     default: "auto",
     allowed: "auto (128 MiB, 192 MiB with systemd) or a whole number of MiB from 64 to 65536",
   },
@@ -142,11 +146,7 @@ export const CONFIG_KEYS = {
   },
   serviceMemoryMb: {
     // The memory limit of every container but the workers: auto gives each its own (README).
-    schema: z
-      .string()
-      .regex(/^(auto|\d{1,7})$/)
-      .transform((v) => (v === "auto" ? ("auto" as const) : Number(v)))
-      .refine((v) => v === "auto" || (v >= 64 && v <= 1048576)),
+    schema: autoOrWholeNumber(64, 1048576, 7),
     default: "auto",
     allowed: "auto (each service's own limit, 128 to 1024 MiB) or a whole number of MiB from 64 to 1048576 for every service container",
   },
