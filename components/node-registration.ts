@@ -306,10 +306,17 @@ async function slurmdLog(inputs: RegistrationInputs): Promise<string> {
   }
 }
 
-/** A worker that keeps exiting will never register: say so at once instead of waiting out the timeout. */
-async function crashLoop(dockerHost: string, container: string): Promise<string | undefined> {
+/**
+ * A worker that keeps exiting will never register: say so at once instead of waiting out the timeout.
+ * A worker restarting now with restarts behind it is in a loop; one that runs counts only the
+ * restarts during this wait (restartsBefore: the count when it began), so a worker that restarted
+ * while an earlier `up` left the controller down, and now runs, is not taken for one.
+ */
+async function crashLoop(dockerHost: string, container: string, restartsBefore: number): Promise<string | undefined> {
   const info = await engine(dockerHost).getContainer(container).inspect();
-  if (info.RestartCount >= 2 || (!info.State.Running && !info.State.Restarting && info.State.ExitCode !== 0)) {
+  const down = info.State.Restarting || !info.State.Running;
+  const restarts = down ? info.RestartCount : info.RestartCount - restartsBefore;
+  if (restarts >= 2 || (!info.State.Running && !info.State.Restarting && info.State.ExitCode !== 0)) {
     return `the container ${container} keeps stopping (restarted ${info.RestartCount} times, last exit code ${info.State.ExitCode})`;
   }
   return undefined;
@@ -392,6 +399,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
   // in this container counts (a replaced worker that crashes would otherwise look IDLE).
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect();
   let containerStartedAt = Date.parse(worker.State.StartedAt);
+  const restartsBefore = worker.RestartCount;
   let reRegistered = false;
   // After changing the node, ask afresh rather than take the shared answer from before the change.
   let fresh = false;
@@ -422,13 +430,13 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
         const { known: _known, slurmdStartedAt: _started, features: _features, gres: _gres, ...report } = last;
         return report;
       }
-      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer);
+      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer, restartsBefore);
       if (stopping) break;
     } catch (e) {
       lastError = e instanceof Error ? e.message : String(e);
       // A worker in a restart loop fails the exec into it ("is restarting"): over a slow engine
       // link (ssh://) nearly every exec lands in a restart, so its crash loop is checked here too.
-      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer).catch(() => undefined);
+      stopping = await crashLoop(inputs.dockerHost, inputs.workerContainer, restartsBefore).catch(() => undefined);
       if (stopping) break;
     }
     if (Date.now() >= deadline) break;

@@ -4,8 +4,11 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { RegistrationInputs, waitUntilUsable } from "../../components/node-registration";
 
-/** An engine on loopback whose containers run; exec of `scontrol --json show node(s)` lists `nodes()`. */
-async function execEngine(nodes: () => { name: string; state: string[] }[]) {
+/**
+ * An engine on loopback whose containers run (restarted `restartCount` times before);
+ * exec of `scontrol --json show node(s)` lists `nodes()`.
+ */
+async function execEngine(nodes: () => { name: string; state: string[] }[], restartCount = 0) {
   const execs: string[][] = [];
   let next = 0;
   const pending = new Map<string, string[]>();
@@ -19,7 +22,7 @@ async function execEngine(nodes: () => { name: string; state: string[] }[]) {
         res.end(JSON.stringify(value));
       };
       if (/\/containers\/[^/]+\/json$/.test(url)) {
-        return json(200, { RestartCount: 0, State: { Running: true, Restarting: false, ExitCode: 0, StartedAt: new Date(Date.now() - 60_000).toISOString() } });
+        return json(200, { RestartCount: restartCount, State: { Running: true, Restarting: false, ExitCode: 0, StartedAt: new Date(Date.now() - 60_000).toISOString() } });
       }
       if (/\/containers\/[^/]+\/exec$/.test(url)) {
         const id = `exec${next++}`;
@@ -70,6 +73,18 @@ describe("registration checks of many nodes at once", () => {
       const scontrol = engine.execs.filter((c) => c[0] === "scontrol");
       // 16 checks polling every second for ~4 s would be ~64 execs one by one; shared, about one a second.
       expect(scontrol.length).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    } finally {
+      await engine.close();
+    }
+  }, 30_000);
+});
+
+describe("a worker that restarted before the wait began and now runs", () => {
+  it("is waited for, not taken for a restart loop (it restarted while an earlier up left the controller down)", async () => {
+    const startedAt = Date.now();
+    const engine = await execEngine(() => (Date.now() - startedAt > 1500 ? [{ name: "worker1", state: ["IDLE"] }] : []), 2);
+    try {
+      await expect(waitUntilUsable(inputs(engine.host, 1))).resolves.toMatchObject({ state: "IDLE" });
     } finally {
       await engine.close();
     }
