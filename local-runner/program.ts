@@ -5,6 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
 import { ResolvedOutput } from "./outputs";
+import { withPlainPulumiPromiseTraces } from "./promise-stacks";
 
 export { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
 export { printableOutputs } from "./outputs";
@@ -170,7 +171,7 @@ export async function runProgram(stack: string, config: Record<string, string>, 
     process.once("beforeExit", onIdle);
   });
   try {
-    return await Promise.race([runRegistered(stack, config, recordingMocks, errors, preview, pending), stalled]);
+    return await withPlainPulumiPromiseTraces(() => Promise.race([runRegistered(stack, config, recordingMocks, errors, preview, pending), stalled]));
   } finally {
     process.off("beforeExit", onIdle);
     await new Promise((r) => setImmediate(r));

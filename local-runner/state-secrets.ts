@@ -81,11 +81,28 @@ function keyFromFile(file: string): Buffer {
   return key;
 }
 
+/**
+ * Ciphertexts made in this process, by key and plaintext: the state is saved after each step, and
+ * re-encrypting every unchanged secret each time cost seconds on a 64-worker stack. Pulumi's engine
+ * keeps such a cache too (a secret keeps its ciphertext while its value is unchanged); a fresh
+ * nonce per value still, and a new process starts empty.
+ */
+const sealedCache = new Map<string, Map<string, string>>();
+
 export function encrypt(key: Buffer, value: unknown): Record<string, string> {
-  const nonce = crypto.randomBytes(12);
-  const cipher = crypto.createCipheriv("aes-256-gcm", key, nonce);
-  const body = Buffer.concat([cipher.update(JSON.stringify(value ?? null), "utf8"), cipher.final(), cipher.getAuthTag()]);
-  return { [SECRET_SIG]: SECRET_VALUE, ciphertext: `v1:${nonce.toString("base64")}:${body.toString("base64")}` };
+  const plain = JSON.stringify(value ?? null);
+  const keyId = crypto.createHash("sha256").update(key).digest("base64");
+  let cache = sealedCache.get(keyId);
+  if (!cache) sealedCache.set(keyId, (cache = new Map()));
+  let ciphertext = cache.get(plain);
+  if (ciphertext === undefined) {
+    const nonce = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv("aes-256-gcm", key, nonce);
+    const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final(), cipher.getAuthTag()]);
+    ciphertext = `v1:${nonce.toString("base64")}:${body.toString("base64")}`;
+    cache.set(plain, ciphertext);
+  }
+  return { [SECRET_SIG]: SECRET_VALUE, ciphertext };
 }
 
 export function isEncrypted(value: unknown): value is { ciphertext: string } {

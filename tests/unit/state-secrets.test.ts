@@ -7,7 +7,7 @@ import Docker from "dockerode";
 import { Deployment, lastOutputs } from "../../local-runner/engine";
 import { RegistrationArgs } from "../../local-runner/program";
 import { STATE_DIR, SavedState, loadState, removeState, resourceKey, saveState, stateFile } from "../../local-runner/state";
-import { keyFilePath, secretsKey } from "../../local-runner/state-secrets";
+import { decrypt, encrypt, keyFilePath, secretsKey } from "../../local-runner/state-secrets";
 import { FakeDocker } from "./fake-engine";
 
 const STACK = "unit-state-secrets";
@@ -126,4 +126,36 @@ describe("secrets in the runner's state file", () => {
     delete process.env.PULUMI_CONFIG_PASSPHRASE;
     expect(() => loadState(STACK)).toThrow(/set PULUMI_CONFIG_PASSPHRASE/);
   }, 60_000);
+});
+
+describe("saving the state after each step", () => {
+  it("keeps an unchanged secret's ciphertext within a run (no re-encryption of every secret at every step), a new value gets its own", () => {
+    const { key } = secretsKey(undefined);
+    const first = encrypt(key, { munge: "TVVOR0UtS0VZ" });
+    expect(encrypt(Buffer.from(key), { munge: "TVVOR0UtS0VZ" })).toEqual(first);
+    const other = encrypt(key, { munge: "T1RIRVI=" });
+    expect(other.ciphertext).not.toBe(first.ciphertext);
+    expect(other.ciphertext.split(":")[1]).not.toBe(first.ciphertext.split(":")[1]); // its own nonce
+    expect(decrypt(key, first)).toEqual({ munge: "TVVOR0UtS0VZ" });
+    expect(decrypt(key, other)).toEqual({ munge: "T1RIRVI=" });
+  });
+
+  it("does not rewrite the file for a step that changed nothing, and does for one that did", async () => {
+    const state = await stateWithSecrets();
+    const container = (env: string) =>
+      registration("docker:index/container:Container", "ctl", {
+        name: "ctl",
+        image: "slurm:abc",
+        uploads: wireSecret([{ file: "/etc/munge/munge.key", contentBase64: "TVVOR0UtS0VZLVNFQ1JFVA==" }]),
+        envs: [env],
+      });
+    const fake = new FakeDocker();
+    const run = () => new Deployment(STACK, state, "tcp://fake:2375", () => undefined, true, { docker: () => fake as unknown as Docker });
+    await run().register(container("PLAIN=1"));
+    removeState(STACK);
+    await run().register(container("PLAIN=1"));
+    expect(fs.existsSync(stateFile(STACK))).toBe(false);
+    await run().register(container("PLAIN=2"));
+    expect(fs.existsSync(stateFile(STACK))).toBe(true);
+  });
 });
