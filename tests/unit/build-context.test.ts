@@ -45,3 +45,40 @@ describe("an image's build context", () => {
     expect(files.some((f) => f.startsWith("components/") || f.startsWith("node_modules/jest/"))).toBe(false);
   });
 });
+
+describe("the context the runner sends to Docker", () => {
+  it("holds exactly the files the tag hashes, and nothing from the folders it leaves out", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const tar = require("tar-stream");
+    const { DockerResources } = await import("../../local-runner/docker-resources");
+    const sent: string[] = [];
+    const folders: string[] = [];
+    const docker = {
+      buildImage: async (stream: NodeJS.ReadableStream) => {
+        const extract = tar.extract();
+        extract.on("entry", (header: { name: string; type: string }, body: NodeJS.ReadableStream, next: () => void) => {
+          if (header.type === "file") sent.push(header.name);
+          else folders.push(header.name);
+          body.on("end", next);
+          body.resume();
+        });
+        await new Promise((resolve) => {
+          extract.on("finish", resolve);
+          stream.pipe(extract);
+        });
+        return "stream";
+      },
+      modem: { followProgress: (_s: unknown, done: (err: null, out: unknown[]) => void) => done(null, []) },
+      getImage: () => ({ inspect: async () => ({ Id: "sha256:1" }) }),
+    };
+    const resources = new DockerResources(docker as never, () => undefined);
+    await resources.buildImage({ imageName: "x:1", skipPush: true, build: { context: ".", dockerfile: "shared/images/slurm-exporter/Dockerfile" } });
+    expect(new Set(sent)).toEqual(new Set(contextFiles(PROJECT_ROOT)));
+    expect(sent.length).toBe(contextFiles(PROJECT_ROOT).length);
+    expect(sent).toContain("node_modules/typescript/lib/typescript.js");
+    // No folder of what is left out is walked and sent (empty folders of node_modules, .git).
+    const parents = new Set(sent.flatMap((f) => f.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))));
+    expect(folders.filter((d) => !parents.has(d.replace(/\/$/, "")))).toEqual([]);
+    expect(sent.filter((f) => /^(\.git|dist|\.local-state)\//.test(f) || f.startsWith("node_modules/ts-node/") || f.startsWith("node_modules/typescript/lib/tsc"))).toEqual([]);
+  });
+});

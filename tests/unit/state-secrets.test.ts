@@ -136,8 +136,8 @@ describe("saving the state after each step", () => {
     const other = encrypt(key, { munge: "T1RIRVI=" });
     expect(other.ciphertext).not.toBe(first.ciphertext);
     expect(other.ciphertext.split(":")[1]).not.toBe(first.ciphertext.split(":")[1]); // its own nonce
-    expect(decrypt(key, first)).toEqual({ munge: "TVVOR0UtS0VZ" });
-    expect(decrypt(key, other)).toEqual({ munge: "T1RIRVI=" });
+    expect(decrypt(key, first as { ciphertext: string })).toEqual({ munge: "TVVOR0UtS0VZ" });
+    expect(decrypt(key, other as { ciphertext: string })).toEqual({ munge: "T1RIRVI=" });
   });
 
   it("does not rewrite the file for a step that changed nothing, and does for one that did", async () => {
