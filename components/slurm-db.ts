@@ -71,8 +71,10 @@ export class SlurmDb extends pulumi.ComponentResource {
           { file: "/etc/slurm-cluster/database-password", content: this.password, permissions: "0600" },
         ],
         healthcheck: readinessCheck(["CMD", "mariadb-admin", "ping", "--silent"], 30),
-        wait: true,
-        waitTimeout: 180,
+        // Not waited for: slurmdbd (created next) waits for the database's port itself, so its own
+        // start overlaps the database's first-start initialisation (seconds off the first job), and
+        // up waits for slurmdbd to answer from the database, which covers this one.
+        wait: false,
         restart: "unless-stopped",
         // MariaDB flushes and closes its tables on SIGTERM instead of crash recovery at next start.
         destroyGraceSeconds: STOP_GRACE_SECONDS,

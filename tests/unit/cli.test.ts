@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { CliError } from "../../cli/errors";
 import {
-  durationMs, firstScrapeWaitMs, judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, judgePrometheus, judgeRunawayJobs,
+  durationMs, firstScrapeWaitMs, judgeAccounting, judgeContainers, judgeController, judgeDatabase, judgeMunge, judgeNodes, mungeSample, judgePrometheus, judgeRunawayJobs,
 } from "../../cli/health";
 import { outputFiles, readFrom, readJobOutput, runDirName, sbatchOverrides, submissionExitCode, waitForJobs } from "../../cli/jobs";
 import { Cluster } from "../../cli/cluster";
@@ -95,6 +95,22 @@ describe("health verdicts on recorded output", () => {
     ]);
     expect(result.status).toBe("fail");
     expect(result.detail).toBe("worker1 -> controller: unmunge: Error: Invalid credential version 0");
+  });
+
+  it("tries munge directly with every worker slurmctld does not see answering and the first 4 that do, on a big stack", () => {
+    const nodes = Array.from({ length: 64 }, (_, i) => `worker${i + 1}`);
+    const answering = new Set(nodes.filter((n) => n !== "worker7" && n !== "worker60"));
+    const sample = mungeSample(nodes, answering);
+    expect(sample.tried).toEqual(["worker1", "worker2", "worker3", "worker4", "worker7", "worker60"]);
+    expect(sample.answering).toHaveLength(58);
+    expect(mungeSample(["worker1", "worker2"], new Set(["worker1", "worker2"]))).toEqual({ tried: ["worker1", "worker2"], answering: [] });
+    // slurmctld cannot answer: every worker is tried.
+    expect(mungeSample(nodes, new Set()).tried).toEqual(nodes);
+    const good = ran("STATUS: Success (0)\n");
+    const trials = sample.tried.flatMap((n) => [{ from: "controller", to: n, result: good }, { from: n, to: "controller", result: good }]);
+    expect(judgeMunge("ubuntu", trials, sample.answering).detail).toBe(
+      "credentials decode both ways between the controller and 6 worker(s); the other 58 answer slurmctld, whose messages carry munge credentials",
+    );
   });
 
   it("reads slurmctld's and slurmdbd's answers", () => {
