@@ -25,7 +25,7 @@ function privateNetwork(
 /**
  * The cluster network: Slurm's daemons, workers, login, REST and the Slurm exporter (a workers
  * stack's workers and node exporter). networkSubnet sets its range. Its settings (and so its
- * name) are what the one network of earlier versions had: upgrading does not replace it.
+ * name) stay as they are: another setting would replace it, and every container on it, on upgrade.
  */
 export function clusterNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Network {
   return privateNetwork(
