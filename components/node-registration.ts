@@ -4,25 +4,25 @@ import { TYPE_PREFIX } from "./container-parts";
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
   /** Where scontrol runs: the controller's container, or (workers stacks) the worker's own. */
-  scontrolContainer: pulumi.Input<string>;
+  readonly scontrolContainer: pulumi.Input<string>;
   /** Container running the node's slurmd (its log tail explains a failure). */
-  workerContainer: pulumi.Input<string>;
+  readonly workerContainer: pulumi.Input<string>;
   /** Docker id of the worker container: a new container is checked again. */
-  workerContainerId: pulumi.Input<string>;
+  readonly workerContainerId: pulumi.Input<string>;
   /** Slurm node name. */
-  nodeName: pulumi.Input<string>;
+  readonly nodeName: pulumi.Input<string>;
   /** How long to wait for a usable state before failing the deployment. */
-  timeoutSeconds: pulumi.Input<number>;
+  readonly timeoutSeconds: pulumi.Input<number>;
   /** Command run in the worker to show slurmd's log (systemd workers log to the journal); default: docker logs. */
-  logCommand?: pulumi.Input<string[]>;
+  readonly logCommand?: pulumi.Input<string[]>;
   /** The Docker engine the containers run on, as configured (unix://, ssh://, tcp:// with or without TLS, https://). */
-  dockerHost: pulumi.Input<string>;
+  readonly dockerHost: pulumi.Input<string>;
   /** What the worker's slurmd announces (slurmd -Z --conf): a node record that differs is stale. */
-  announced: pulumi.Input<AnnouncedNode>;
+  readonly announced: pulumi.Input<AnnouncedNode>;
   /** When the node is removed: how long to wait for its jobs after draining it. */
-  shrinkDrainSeconds: pulumi.Input<number>;
+  readonly shrinkDrainSeconds: pulumi.Input<number>;
   /** When the node is removed and its jobs outlast the wait: cancel them (true) or fail (false). */
-  shrinkKillsJobs: pulumi.Input<boolean>;
+  readonly shrinkKillsJobs: pulumi.Input<boolean>;
 }
 
 /** The size, features and generic resources a worker announces when it registers. */
