@@ -1,5 +1,4 @@
-import { ClusterSpec } from "../spec";
-import { renderHeader } from "./header";
+import { StackNames, renderHeader } from "./header";
 
 /**
  * Where Prometheus reads the recording rules in its container (prometheus.yml names it under
@@ -109,7 +108,7 @@ export const COMMUNITY_RULES: RecordingRule[] = [
 ];
 
 /** The recording rules as a Prometheus rule file. */
-export function renderCommunityRules(spec: ClusterSpec): string {
+export function renderCommunityRules(spec: StackNames): string {
   return [
     renderHeader("slurm-community-names.yml", spec),
     "# The metric names of other Slurm exporters (dashboard 19835), recorded from this cluster's Slurm exporter.",

@@ -74,7 +74,7 @@ export interface ContainerBaseline {
  * dropping all nor no-new-privileges leaves it working (the README's mode table says so).
  */
 export function containerBaseline(
-  spec: ClusterSpec,
+  spec: Pick<ClusterSpec, "serviceMemoryMb" | "userProcessLimit">,
   role: ContainerRole,
   extra: { capabilityAdds?: string[]; securityOpts?: string[]; memoryMb?: number; systemd?: boolean } = {},
 ): ContainerBaseline {
@@ -91,6 +91,6 @@ export function containerBaseline(
   };
 }
 
-function serviceMemoryMb(spec: ClusterSpec, role: Exclude<ContainerRole, "worker">): number {
+function serviceMemoryMb(spec: Pick<ClusterSpec, "serviceMemoryMb">, role: Exclude<ContainerRole, "worker">): number {
   return spec.serviceMemoryMb === "auto" ? SERVICE_MEMORY_MB[role] : spec.serviceMemoryMb;
 }
