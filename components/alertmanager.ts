@@ -8,8 +8,8 @@ import { REPLACE_ON_CHANGES, onNetworks, publishedUrl, tcpReadinessCheck } from 
 import { dockerLabels } from "./labels";
 
 export interface AlertmanagerArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part (its webhook URL is the one receiver). */
   readonly monitoring: MonitoringSpec;
   /** The monitoring image (Debian's prometheus-alertmanager). */
@@ -53,7 +53,7 @@ export function alertmanager(name: string, args: AlertmanagerArgs, opts: pulumi.
 }
 
 /** alertmanager.yml as an upload's content: a secret whenever it names a webhook. */
-function alertmanagerConfig(spec: ClusterSpec, webhookUrl: string): pulumi.Input<string> {
+function alertmanagerConfig(spec: AlertmanagerArgs["spec"], webhookUrl: string): pulumi.Input<string> {
   const text = renderAlertmanagerYml(spec, webhookUrl);
   return webhookUrl ? pulumi.secret(text) : text;
 }

@@ -17,8 +17,8 @@ const DASHBOARDS_SOURCE = path.join(__dirname, "..", "shared", "grafana");
 const ADMIN_USER = "admin";
 
 export interface GrafanaArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part. */
   readonly monitoring: MonitoringSpec;
   /** The monitoring network, its only one. */

@@ -10,8 +10,8 @@ import { prometheus } from "./prometheus";
 import { slurmExporter } from "./slurm-exporter";
 
 export interface MonitoringStackArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec its daemons read. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "partition" | "role" | "advertiseAddress" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part (present when monitoring is on). */
   readonly monitoring: MonitoringSpec;
   /** Prometheus, Alertmanager and node exporter image (Debian packages). */

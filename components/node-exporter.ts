@@ -7,8 +7,8 @@ import { REPLACE_ON_CHANGES, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
 export interface NodeExporterArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "role" | "advertiseAddress" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part. */
   readonly monitoring: MonitoringSpec;
   /** The monitoring image (Debian's prometheus-node-exporter). */

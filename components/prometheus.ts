@@ -8,8 +8,8 @@ import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, onNetworks, publishedUrl, tcpRe
 import { dockerLabels } from "./labels";
 
 export interface PrometheusArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part. */
   readonly monitoring: MonitoringSpec;
   /** The monitoring image (Debian's prometheus). */

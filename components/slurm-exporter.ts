@@ -7,8 +7,8 @@ import { ClusterNetworks, REPLACE_ON_CHANGES, SlurmNodeFiles, onNetworks, publis
 import { dockerLabels } from "./labels";
 
 export interface SlurmExporterArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "partition" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The spec's monitoring part. */
   readonly monitoring: MonitoringSpec;
   /** The Slurm exporter image (built FROM the Slurm image). */
