@@ -12,7 +12,7 @@ export interface ClusterAccountsArgs {
 }
 
 /** The Slurm exporter's Linux user (shared/images/slurm/Dockerfile) and Slurm operator. */
-export const EXPORTER_USER = "slurm-exporter";
+const EXPORTER_USER = "slurm-exporter";
 
 const ADMIN_LEVEL = { none: "None", operator: "Operator", administrator: "Admin" } as const;
 

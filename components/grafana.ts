@@ -26,7 +26,7 @@ export interface GrafanaArgs {
 }
 
 /** Where Grafana is published and how its administrator signs in. */
-export interface GrafanaAccess {
+interface GrafanaAccess {
   readonly url: string;
   readonly adminUser: string;
   /** Generated, secret. */

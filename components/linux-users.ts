@@ -3,7 +3,7 @@ import { TYPE_PREFIX } from "./container-parts";
 import { dockerExec } from "./node-registration";
 
 /** The cluster users' Linux accounts, kept on a stack's Slurm containers. */
-export interface LinuxUsersInputs {
+interface LinuxUsersInputs {
   /** name:uid:gid lines. */
   usersFile: string;
   /** The stack's Slurm containers; the first writes the list to the shared volume. */

@@ -21,7 +21,7 @@ export interface LoginNodeArgs {
 }
 
 /** Where the job templates are on the login node. */
-export const LOGIN_TEMPLATES_DIR = "/opt/slurm-cluster/job-templates";
+const LOGIN_TEMPLATES_DIR = "/opt/slurm-cluster/job-templates";
 const TEMPLATES_SOURCE = path.join(__dirname, "..", "job-templates");
 const SSH_PORT = 22;
 

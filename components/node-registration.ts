@@ -26,7 +26,7 @@ export interface NodeRegistrationArgs {
 }
 
 /** The size, features and generic resources a worker announces when it registers. */
-export interface AnnouncedNode {
+interface AnnouncedNode {
   cpus: number;
   memoryMb: number;
   features: string[];
@@ -48,7 +48,7 @@ export interface RegistrationInputs {
 }
 
 /** What the controller reported once the node was usable. */
-export interface NodeReport {
+interface NodeReport {
   state: string;
   cpus: number;
   memoryMb: number;
@@ -448,7 +448,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
  * What refresh reports: the node's state now, or why it cannot be usable (its container is gone
  * or stopped, or slurmd has not registered since the container started).
  */
-export async function currentReport(inputs: RegistrationInputs): Promise<NodeReport> {
+async function currentReport(inputs: RegistrationInputs): Promise<NodeReport> {
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect().catch(() => undefined);
   const empty = { cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
   if (!worker) return { ...empty, state: "CONTAINER_MISSING" };
@@ -481,7 +481,7 @@ async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<voi
  * cancelled when shrinkKillsJobs is set; otherwise the removal fails, naming them, and the node
  * stays drained with its container running, so nothing is lost and a later `up` tries again.
  */
-export async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
+async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
   const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
   if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
   const known = await queryNode(inputs, true);

@@ -11,7 +11,7 @@ export const ALERT_RULES_FILE = "/etc/prometheus/slurm-cluster-rules.yml";
 export const STATE_VOLUME_MOUNT = "/volumes/statesave";
 
 /** One alerting rule: what it watches, how long it must hold, and what to do about it. */
-export interface AlertRule {
+interface AlertRule {
   alert: string;
   expr: string;
   for: string;

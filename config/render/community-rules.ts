@@ -12,7 +12,7 @@ export const COMMUNITY_RULES_FILE = "/etc/prometheus/slurm-community-names.yml";
  * One recording rule: a metric name of another Slurm exporter, computed from ours. Aggregations
  * use `without`, so the scrape's own labels (cluster, job, instance) stay on the result.
  */
-export interface RecordingRule {
+interface RecordingRule {
   record: string;
   expr: string;
   /** What it comes from, in words (README: Monitoring). */

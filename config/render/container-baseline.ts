@@ -6,7 +6,7 @@ import { ClusterSpec } from "../spec";
 // cgroup limit cannot be declared; jobs are held by RLIMIT_NPROC instead (see userProcessLimit).
 
 /** The roles a container has (its com.slurm-cluster.role label). */
-export type ContainerRole =
+type ContainerRole =
   | "controller" | "slurmdbd" | "database" | "rest" | "login" | "worker"
   | "prometheus" | "alertmanager" | "node-exporter" | "slurm-exporter" | "grafana";
 
@@ -59,7 +59,7 @@ export const SERVICE_MEMORY_MB: Record<Exclude<ContainerRole, "worker">, number>
 };
 
 /** The docker provider's inputs for a container's baseline. */
-export interface ContainerBaseline {
+interface ContainerBaseline {
   capabilities: { drops: string[]; adds?: string[] };
   securityOpts: string[];
   memory?: number;

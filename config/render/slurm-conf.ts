@@ -6,7 +6,7 @@ export const SLURMDBD_PORT = 6819;
 export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
 /** The HS256 key slurmctld and slurmdbd check REST tokens with (uploaded to those two only). */
-export const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
+const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
 /** The REST API's data parser in Slurm 24.11 (Debian trixie): its paths are /slurm/v0.0.42/... */
 export const REST_OPENAPI_VERSION = "v0.0.42";
 
@@ -48,7 +48,7 @@ function containmentLines(spec: ClusterSpec): string[] {
  * The most nodes the controller accepts. Workers are dynamic nodes, so slurm.conf names none and
  * stays the same whatever workerCount is; this bounds them (workerCount is at most 64).
  */
-export const MAX_NODE_COUNT = 256;
+const MAX_NODE_COUNT = 256;
 
 /**
  * What a worker's slurmd announces when it registers as a dynamic node (`slurmd -Z --conf`):
