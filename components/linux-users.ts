@@ -68,7 +68,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 export class LinuxUsers extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: { usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string; authorizedKeys?: string },
+    args: Readonly<{ usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string; authorizedKeys?: string }>,
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(provider, name, args, opts, TYPE_PREFIX, "LinuxUsers");
