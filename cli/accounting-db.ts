@@ -7,7 +7,7 @@ import * as mysql from "mysql2/promise";
 import { Cluster } from "./cluster";
 
 /** Runs `work` with a connection to the cluster's accounting database; always closes it. */
-export async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
   const db = cluster.outputs.database;
   const database = (await cluster.engine.containers(cluster.labels)).find((c) => c.role === "database");
   if (!database) throw new Error(`stack ${cluster.stack} has no database container: bring it up first`);
@@ -24,7 +24,7 @@ export async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.C
   }
 }
 
-export interface AccountingSummary {
+interface AccountingSummary {
   /** Clusters registered in the database. */
   clusters: string[];
   /** Jobs (array tasks counted one each) recorded for this cluster, and the highest job id. */

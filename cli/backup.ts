@@ -20,7 +20,7 @@ import { Cluster, onController } from "./cluster";
 import { CliError } from "./errors";
 import { PollTimeout, poll } from "./poll";
 
-export const STATE_DIR = "/var/lib/slurm/slurmctld";
+const STATE_DIR = "/var/lib/slurm/slurmctld";
 const FORMAT = 1;
 /** Files of /etc/slurm that go into a backup; slurmdbd.conf (the database password) and the JWT key stay out. */
 const CONFIG_FILES = ["slurm.conf", "cgroup.conf", "gres.conf"];
@@ -210,7 +210,7 @@ async function configFiles(cluster: Cluster): Promise<Record<string, Buffer>> {
   return files;
 }
 
-export interface RestoreResult {
+interface RestoreResult {
   jobs: number;
   lastJobId: number;
 }

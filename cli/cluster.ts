@@ -10,7 +10,7 @@ import { ClusterStackOutputs, STACK_OUTPUTS_SCHEMA, StackOutputs } from "../conf
 import { stackConfig, stackDockerHost, stackOutputs } from "./stacks";
 
 /** A cluster stack's outputs, parsed with the schema stacks/cluster.ts produces them from. */
-export type ClusterOutputs = ClusterStackOutputs;
+type ClusterOutputs = ClusterStackOutputs;
 
 /** A stack's outputs checked against the schema; a mismatch is one line naming the first difference. */
 function parseOutputs(stack: string, raw: unknown): StackOutputs {
@@ -67,7 +67,7 @@ function userHome(outputs: ClusterOutputs, user: string | null): string {
  * The names in the stack's `slurm-cluster:users` config, read with the schema the program uses;
  * empty when the key is not set or does not parse (only a hint depends on it).
  */
-export function configuredUsers(stack: string): string[] {
+function configuredUsers(stack: string): string[] {
   try {
     const text = stackConfig(stack, [])["slurm-cluster:users"];
     const parsed = text === undefined ? undefined : USERS_SCHEMA.safeParse(text);

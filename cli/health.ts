@@ -9,9 +9,9 @@ import { ContainerStatus, ExecResult } from "../docker/container-exec";
 import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
 
 /** pending: not known yet and not a failure (a Prometheus target not scraped yet). */
-export type CheckStatus = "ok" | "fail" | "skip" | "pending";
+type CheckStatus = "ok" | "fail" | "skip" | "pending";
 
-export interface CheckResult {
+interface CheckResult {
   check: string;
   status: CheckStatus;
   detail: string;
@@ -50,7 +50,7 @@ export function judgeContainers(stack: string, expected: string[], seen: Contain
   return fail("containers", problems.join("; "), fix);
 }
 
-export interface MungeTrial {
+interface MungeTrial {
   from: string;
   to: string;
   result: ExecResult;
@@ -107,7 +107,7 @@ export function judgeRunawayJobs(controller: string, sacctmgr: ExecResult): Chec
   );
 }
 
-export interface DatabaseView {
+interface DatabaseView {
   clusters?: string[];
   jobs?: number;
   error?: string;
@@ -137,7 +137,7 @@ export function judgeNodes(stack: string, expected: string[], sinfo: ExecResult)
   return fail("nodes", problems.join("; "), fix);
 }
 
-export interface PrometheusTarget {
+interface PrometheusTarget {
   labels: { job: string; instance: string };
   /** up, down, or unknown until Prometheus has scraped the target once. */
   health: string;

@@ -14,7 +14,7 @@ import {
 } from "./slurm-text";
 import { Template } from "./templates";
 
-export interface SubmitOptions {
+interface SubmitOptions {
   nodes?: string;
   cpus?: string;
   mem?: string;
@@ -22,12 +22,12 @@ export interface SubmitOptions {
   array?: string;
 }
 
-export interface SubmittedStage {
+interface SubmittedStage {
   stage: string;
   jobId: string;
 }
 
-export interface Submission {
+interface Submission {
   template: string;
   /** Where the jobs run and write (their working directory, on the shared volume). */
   runDir: string;
@@ -99,7 +99,7 @@ export async function submit(cluster: Cluster, t: Template, opts: SubmitOptions,
 const viewAs = (as: string | undefined) => (as === undefined ? {} : { user: as });
 
 /** Accounting's and the queue's view of the given jobs (array tasks one line each), as root or `as`. */
-export async function jobRecords(cluster: Cluster, ids: string[], as?: string): Promise<JobRecord[]> {
+async function jobRecords(cluster: Cluster, ids: string[], as?: string): Promise<JobRecord[]> {
   return (await jobViews(cluster, ids, as)).merged;
 }
 
@@ -176,7 +176,7 @@ function checkJobId(id: string): void {
  * What Slurm knows of a job id (as root, or as `as`); a clear error when it knows nothing. Under
  * PrivateData=jobs a user is not shown another user's job: for them that job does not exist.
  */
-export async function findJob(cluster: Cluster, id: string, as?: string): Promise<JobRecord[]> {
+async function findJob(cluster: Cluster, id: string, as?: string): Promise<JobRecord[]> {
   checkJobId(id);
   const records = await jobRecords(cluster, [id], as);
   if (records.length === 0) throw new CliError(as === undefined ? `no job ${id} in the queue or in accounting` : `${as} has no job ${id} in the queue or in accounting`, 1);
@@ -212,7 +212,7 @@ export async function cancelJob(cluster: Cluster, id: string, as?: string): Prom
   return live;
 }
 
-export interface JobOutputFile {
+interface JobOutputFile {
   jobId: string;
   path: string;
   /** The job's user, from accounting: the file is read as them. */

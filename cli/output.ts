@@ -15,7 +15,7 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-export interface Progress {
+interface Progress {
   /** The current step (replaces the spinner's text). */
   update(text: string): void;
   /** A line worth keeping (a job's state change): printed above the spinner. */
@@ -24,7 +24,7 @@ export interface Progress {
 }
 
 /** Progress on stderr when it is a terminal; silent otherwise. */
-export function progress(initial: string, stream: NodeJS.WriteStream = process.stderr): Progress {
+function progress(initial: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (!stream.isTTY) return { update() {}, note() {}, stop() {} };
   const spinner = createSpinner(initial, { stream }).start();
   return {

@@ -2,7 +2,7 @@
 // for the CLI (backup, restore), the benchmark and the end-to-end tests. It imports nothing, so the
 // CLI's lazily loaded commands stay cheap to load.
 
-export interface PollOptions {
+interface PollOptions {
   /** How long to wait between two checks. */
   intervalMs?: number;
   /** The clock the time limit is counted on (the wall clock unless a test gives its own). */

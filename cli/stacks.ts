@@ -12,7 +12,7 @@ import { pulumiOnPath, setConfigOverrides } from "../local-runner/pulumi-cli";
 import { readStackConfig } from "../local-runner/stack-config";
 import { CliError } from "./errors";
 
-export type Runner = "pulumi" | "local";
+type Runner = "pulumi" | "local";
 
 /** Which runner deploys: the environment's choice, else Pulumi when its CLI is installed. */
 export function chooseRunner(env = process.env, pulumiPath: () => string | undefined = pulumiOnPath): Runner {
@@ -22,7 +22,7 @@ export function chooseRunner(env = process.env, pulumiPath: () => string | undef
   return pulumiPath() ? "pulumi" : "local";
 }
 
-export interface UpOptions {
+interface UpOptions {
   readonly overrides: string[];
   readonly refresh: boolean;
   readonly progress: (line: string) => void;

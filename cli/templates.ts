@@ -7,9 +7,9 @@ import * as path from "path";
 import { PROJECT_ROOT } from "../config/project";
 import { CliError } from "./errors";
 
-export const TEMPLATES_DIR = path.join(PROJECT_ROOT, "job-templates");
+const TEMPLATES_DIR = path.join(PROJECT_ROOT, "job-templates");
 
-export interface Stage {
+interface Stage {
   /** The stage's name (the file name without number and extension), or the template's. */
   readonly name: string;
   readonly file: string;
@@ -42,7 +42,7 @@ export function sbatchOptions(script: string): Record<string, string> {
 }
 
 /** The first paragraph of comments after the #! line, as one line. */
-export function description(script: string): string {
+function description(script: string): string {
   const lines = script.split("\n").slice(script.startsWith("#!") ? 1 : 0);
   const words: string[] = [];
   for (const line of lines) {
@@ -76,7 +76,7 @@ export function loadTemplate(name: string, dir = TEMPLATES_DIR): Template {
 }
 
 /** A batch script of the user's own, as a one-stage template. */
-export function scriptTemplate(file: string): Template {
+function scriptTemplate(file: string): Template {
   if (!fs.existsSync(file) || !fs.statSync(file).isFile()) throw new CliError(`no such batch script: ${file}`, 2);
   const name = path.basename(file).replace(/\.(sbatch|sh)$/, "");
   const s = stage(file, name);

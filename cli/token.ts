@@ -6,10 +6,9 @@
 import { Cluster, onController } from "./cluster";
 import { CliError } from "./errors";
 
-export const DEFAULT_TOKEN_LIFESPAN = 3600;
 /** From a minute (a shorter token expires before it is used) to a year. */
-export const MIN_TOKEN_LIFESPAN = 60;
-export const MAX_TOKEN_LIFESPAN = 365 * 24 * 3600;
+const MIN_TOKEN_LIFESPAN = 60;
+const MAX_TOKEN_LIFESPAN = 365 * 24 * 3600;
 
 /** --lifespan, checked before the cluster is asked: whole seconds within the bounds above. */
 export function tokenLifespan(value: string): number {

@@ -5,13 +5,14 @@ import { TYPE_PREFIX } from "./container-parts";
 import { SlurmAccount, SlurmQos, SlurmUser } from "./slurm-accounting";
 
 export interface ClusterAccountsArgs {
-  spec: ClusterSpec;
+  /** The part of the validated spec it reads (with monitoring on, the Slurm exporter's user too). */
+  readonly spec: Pick<ClusterSpec, "accounting" | "dockerHost" | "monitoring">;
   /** The controller's container: sacctmgr runs there. */
-  controllerContainer: pulumi.Input<string>;
+  readonly controllerContainer: pulumi.Input<string>;
 }
 
 /** The Slurm exporter's Linux user (shared/images/slurm/Dockerfile) and Slurm operator. */
-export const EXPORTER_USER = "slurm-exporter";
+const EXPORTER_USER = "slurm-exporter";
 
 const ADMIN_LEVEL = { none: "None", operator: "Operator", administrator: "Admin" } as const;
 

@@ -66,7 +66,7 @@ export function jwtKeyUpload(jwtKeyBase64: pulumi.Input<string>) {
 }
 
 /** The shared volume mount of the controller and workers. */
-export function sharedMount(spec: ClusterSpec, files: SlurmNodeFiles) {
+export function sharedMount(spec: Pick<ClusterSpec, "sharedMountPath">, files: SlurmNodeFiles) {
   return { type: "volume", source: files.sharedVolume, target: spec.sharedMountPath };
 }
 

@@ -10,8 +10,8 @@ import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface ControllerArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "volumes" | "containers" | "hosts" | "advertiseAddress" | "sharedMountPath" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The Slurm image (runs slurmctld). */
   readonly slurmImage: pulumi.Input<string>;
   /** Network, munge key, Slurm config files and shared volume. */
@@ -24,7 +24,7 @@ export interface ControllerArgs {
  * With advertiseAddress set, other machines' workers join: slurmctld's port and srun's ports are
  * published there (only there). slurmdbd and the database are never published.
  */
-function publishedForOtherMachines(spec: ClusterSpec) {
+function publishedForOtherMachines(spec: ControllerArgs["spec"]) {
   if (!spec.advertiseAddress) return undefined;
   const srun = Array.from({ length: SRUN_PORTS.last - SRUN_PORTS.first + 1 }, (_, i) => SRUN_PORTS.first + i);
   return [SLURMCTLD_PORT, ...srun].map((port) => ({ internal: port, external: port, ip: spec.advertiseAddress, protocol: "tcp" }));

@@ -5,9 +5,9 @@ import * as docker from "@pulumi/docker";
 import { contextDigest } from "./build-context";
 
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
-export const IMAGES_DIR = "shared/images";
+const IMAGES_DIR = "shared/images";
 
-export type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "slurm-login" | "mariadb" | "monitoring" | "slurm-exporter";
+type ImageKind = "slurm" | "slurm-worker" | "slurm-systemd" | "slurm-login" | "mariadb" | "monitoring" | "slurm-exporter";
 
 /** Where an image is built from, relative to the project root. */
 interface ImageSource {
@@ -15,7 +15,7 @@ interface ImageSource {
   dockerfile: string;
 }
 
-export function imageSource(kind: ImageKind): ImageSource {
+function imageSource(kind: ImageKind): ImageSource {
   const dir = `${IMAGES_DIR}/${kind}`;
   // The exporter is built from the project root (see .dockerignore): its source and its npm packages.
   return { context: kind === "slurm-exporter" ? "." : dir, dockerfile: `${dir}/Dockerfile` };

@@ -3,7 +3,7 @@ import { TYPE_PREFIX } from "./container-parts";
 import { dockerExec } from "./node-registration";
 
 /** The cluster users' Linux accounts, kept on a stack's Slurm containers. */
-export interface LinuxUsersInputs {
+interface LinuxUsersInputs {
   /** name:uid:gid lines. */
   usersFile: string;
   /** The stack's Slurm containers; the first writes the list to the shared volume. */
@@ -68,7 +68,7 @@ const provider: pulumi.dynamic.ResourceProvider = {
 export class LinuxUsers extends pulumi.dynamic.Resource {
   constructor(
     name: string,
-    args: { usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string; authorizedKeys?: string },
+    args: Readonly<{ usersFile: string; containers: pulumi.Input<string>[]; dockerHost: string; authorizedKeys?: string }>,
     opts?: pulumi.CustomResourceOptions,
   ) {
     super(provider, name, args, opts, TYPE_PREFIX, "LinuxUsers");

@@ -10,8 +10,9 @@ import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface LoginNodeArgs {
-  /** The validated cluster spec (spec.login is set on a cluster stack). */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "accounting" | "sharedMountPath" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  /** The spec's login part (set on a cluster stack). */
   readonly login: LoginSpec;
   /** The login image: the Slurm image with OpenSSH's server. */
   readonly loginImage: pulumi.Input<string>;
@@ -20,7 +21,7 @@ export interface LoginNodeArgs {
 }
 
 /** Where the job templates are on the login node. */
-export const LOGIN_TEMPLATES_DIR = "/opt/slurm-cluster/job-templates";
+const LOGIN_TEMPLATES_DIR = "/opt/slurm-cluster/job-templates";
 const TEMPLATES_SOURCE = path.join(__dirname, "..", "job-templates");
 const SSH_PORT = 22;
 

@@ -4,7 +4,7 @@ import { TYPE_PREFIX } from "./container-parts";
 
 export interface MungeKeyArgs {
   /** Key length in bytes; munge accepts 32 to 1024, and 128 bytes gives the recommended 1024 bits. */
-  lengthBytes?: number;
+  readonly lengthBytes?: number;
 }
 
 /** The cluster's shared munge key: random bytes, only ever exposed as a secret. */

@@ -25,9 +25,9 @@ function privateNetwork(
 /**
  * The cluster network: Slurm's daemons, workers, login, REST and the Slurm exporter (a workers
  * stack's workers and node exporter). networkSubnet sets its range. Its settings (and so its
- * name) are what the one network of earlier versions had: upgrading does not replace it.
+ * name) stay as they are: another setting would replace it, and every container on it, on upgrade.
  */
-export function clusterNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Network {
+export function clusterNetwork(spec: Pick<ClusterSpec, "networks" | "networkSubnet" | "labels">, opts: pulumi.CustomResourceOptions): docker.Network {
   return privateNetwork(
     "network",
     spec.networks.cluster,
@@ -46,7 +46,7 @@ export function clusterNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOpt
  * (and its default route) through the cluster network. Its range is Docker's choice; the
  * database grants its user to whatever range that is (shared/images/mariadb/entrypoint.sh).
  */
-export function accountingNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Network {
+export function accountingNetwork(spec: Pick<ClusterSpec, "networks" | "labels">, opts: pulumi.CustomResourceOptions): docker.Network {
   return privateNetwork(
     "accounting-network",
     spec.networks.accounting,
@@ -60,7 +60,7 @@ export function accountingNetwork(spec: ClusterSpec, opts: pulumi.CustomResource
  * exporter. Not internal: Prometheus scrapes other machines' node exporters where they publish
  * them, Alertmanager calls its webhook, and these containers publish their ports on the host.
  */
-export function monitoringNetwork(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Network {
+export function monitoringNetwork(spec: Pick<ClusterSpec, "networks" | "labels">, opts: pulumi.CustomResourceOptions): docker.Network {
   return privateNetwork(
     "monitoring-network",
     spec.networks.monitoring,

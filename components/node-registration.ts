@@ -4,29 +4,29 @@ import { TYPE_PREFIX } from "./container-parts";
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
   /** Where scontrol runs: the controller's container, or (workers stacks) the worker's own. */
-  scontrolContainer: pulumi.Input<string>;
+  readonly scontrolContainer: pulumi.Input<string>;
   /** Container running the node's slurmd (its log tail explains a failure). */
-  workerContainer: pulumi.Input<string>;
+  readonly workerContainer: pulumi.Input<string>;
   /** Docker id of the worker container: a new container is checked again. */
-  workerContainerId: pulumi.Input<string>;
+  readonly workerContainerId: pulumi.Input<string>;
   /** Slurm node name. */
-  nodeName: pulumi.Input<string>;
+  readonly nodeName: pulumi.Input<string>;
   /** How long to wait for a usable state before failing the deployment. */
-  timeoutSeconds: pulumi.Input<number>;
+  readonly timeoutSeconds: pulumi.Input<number>;
   /** Command run in the worker to show slurmd's log (systemd workers log to the journal); default: docker logs. */
-  logCommand?: pulumi.Input<string[]>;
+  readonly logCommand?: pulumi.Input<string[]>;
   /** The Docker engine the containers run on, as configured (unix://, ssh://, tcp:// with or without TLS, https://). */
-  dockerHost: pulumi.Input<string>;
+  readonly dockerHost: pulumi.Input<string>;
   /** What the worker's slurmd announces (slurmd -Z --conf): a node record that differs is stale. */
-  announced: pulumi.Input<AnnouncedNode>;
+  readonly announced: pulumi.Input<AnnouncedNode>;
   /** When the node is removed: how long to wait for its jobs after draining it. */
-  shrinkDrainSeconds: pulumi.Input<number>;
+  readonly shrinkDrainSeconds: pulumi.Input<number>;
   /** When the node is removed and its jobs outlast the wait: cancel them (true) or fail (false). */
-  shrinkKillsJobs: pulumi.Input<boolean>;
+  readonly shrinkKillsJobs: pulumi.Input<boolean>;
 }
 
 /** The size, features and generic resources a worker announces when it registers. */
-export interface AnnouncedNode {
+interface AnnouncedNode {
   cpus: number;
   memoryMb: number;
   features: string[];
@@ -48,7 +48,7 @@ export interface RegistrationInputs {
 }
 
 /** What the controller reported once the node was usable. */
-export interface NodeReport {
+interface NodeReport {
   state: string;
   cpus: number;
   memoryMb: number;
@@ -456,7 +456,7 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
  * What refresh reports: the node's state now, or why it cannot be usable (its container is gone
  * or stopped, or slurmd has not registered since the container started).
  */
-export async function currentReport(inputs: RegistrationInputs): Promise<NodeReport> {
+async function currentReport(inputs: RegistrationInputs): Promise<NodeReport> {
   const worker = await engine(inputs.dockerHost).getContainer(inputs.workerContainer).inspect().catch(() => undefined);
   const empty = { cpus: 0, memoryMb: 0, slurmVersion: "", reason: "" };
   if (!worker) return { ...empty, state: "CONTAINER_MISSING" };
@@ -489,7 +489,7 @@ async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<voi
  * cancelled when shrinkKillsJobs is set; otherwise the removal fails, naming them, and the node
  * stays drained with its container running, so nothing is lost and a later `up` tries again.
  */
-export async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
+async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
   const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
   if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
   const known = await queryNode(inputs, true);

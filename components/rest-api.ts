@@ -7,8 +7,8 @@ import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface RestApiArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "rest" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The Slurm image (it has slurmrestd). */
   readonly slurmImage: pulumi.Input<string>;
   /** Network, munge key and Slurm config files. */

@@ -8,7 +8,7 @@ import { dockerLabels } from "./labels";
  * local driver mounts it on each container start), so stacks on several machines share files.
  * Retained on delete either way: users' job files live there.
  */
-export function sharedVolume(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): docker.Volume {
+export function sharedVolume(spec: Pick<ClusterSpec, "sharedNfs" | "volumes" | "labels">, opts: pulumi.CustomResourceOptions): docker.Volume {
   const nfs = spec.sharedNfs ? /^([^:]+):(.*)$/.exec(spec.sharedNfs) : null;
   return new docker.Volume(
     "shared",

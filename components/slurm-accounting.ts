@@ -82,7 +82,7 @@ export const accountingProvider: pulumi.dynamic.ResourceProvider = {
   },
 };
 
-type ObjectArgs = Omit<AccountingObjectInputs, "kind" | "controllerContainer"> & { controllerContainer: pulumi.Input<string> };
+type ObjectArgs = Readonly<Omit<AccountingObjectInputs, "kind" | "controllerContainer"> & { controllerContainer: pulumi.Input<string> }>;
 
 /** A Slurm account (sacctmgr add account): parent, fair share and limits. */
 export class SlurmAccount extends pulumi.dynamic.Resource {

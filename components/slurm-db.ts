@@ -10,8 +10,8 @@ import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface SlurmDbArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "volumes" | "containers" | "hosts" | "database" | "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
   /** The Slurm image (runs slurmdbd). */
   readonly slurmImage: pulumi.Input<string>;
   /** The database image (MariaDB from Debian). */

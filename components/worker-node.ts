@@ -8,8 +8,12 @@ import { containerBaseline } from "../config/render/container-baseline";
 import { NodeRegistration } from "./node-registration";
 
 export interface WorkerNodeArgs {
-  /** The validated cluster spec. */
-  readonly spec: ClusterSpec;
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<
+    ClusterSpec,
+    | "role" | "controller" | "advertiseAddress" | "hosts" | "gpus" | "workerCpus" | "workerMemoryMb" | "nodeFeatures" | "sharedMountPath"
+    | "registrationTimeoutSeconds" | "dockerHost" | "shrinkDrainSeconds" | "shrinkKillsJobs" | "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit"
+  >;
   /** Which worker this is. */
   readonly worker: WorkerSpec;
   /** Container settings for the spec's cgroupMode and host cgroup version. */
@@ -30,7 +34,7 @@ export interface WorkerNodeArgs {
  * host's advertised address (and nowhere else), and the controller's name resolving to the
  * controller's machine, where slurmctld is published.
  */
-function acrossMachines(spec: ClusterSpec, worker: WorkerSpec) {
+function acrossMachines(spec: WorkerNodeArgs["spec"], worker: WorkerSpec) {
   if (spec.role !== "workers" || !spec.controller?.controllerAddress) return {};
   return {
     ports: [{ internal: worker.slurmdPort, external: worker.slurmdPort, ip: spec.advertiseAddress, protocol: "tcp" }],
@@ -41,7 +45,7 @@ function acrossMachines(spec: ClusterSpec, worker: WorkerSpec) {
 }
 
 /** The worker's GPUs: the NVIDIA runtime's devices by index, or the device files themselves. */
-function gpuAccess(spec: ClusterSpec, worker: WorkerSpec) {
+function gpuAccess(spec: WorkerNodeArgs["spec"], worker: WorkerSpec) {
   if (worker.gpuDevices.length === 0) return {};
   if (spec.gpus.nvidiaRuntime) {
     const ids = worker.gpuDevices.map((d) => /(\d+)$/.exec(d)?.[1] ?? d);

@@ -15,7 +15,7 @@ export interface ControllerStackReader {
 }
 
 /** Opens and closes one TCP connection, with a timeout. */
-export function tcpReach(address: string, port: number, timeoutMs = 5000): Promise<string | undefined> {
+function tcpReach(address: string, port: number, timeoutMs = 5000): Promise<string | undefined> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: address, port });
     const done = (why?: string) => {
@@ -41,7 +41,7 @@ export const pulumiStackReader: ControllerStackReader = {
 const references = new WeakMap<object, Map<string, pulumi.StackReference>>();
 
 /** The StackReference to a workers stack's controller stack, declared once per run. */
-export function controllerStackReference(stack: string): pulumi.StackReference {
+function controllerStackReference(stack: string): pulumi.StackReference {
   const monitor = pulumi.runtime.getMonitor() ?? references;
   let byStack = references.get(monitor);
   if (!byStack) references.set(monitor, (byStack = new Map()));

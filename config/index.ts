@@ -20,7 +20,7 @@ export interface EngineQuery {
 }
 
 /** The real engine, through its API. */
-export const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes, platform: enginePlatform };
+const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes, platform: enginePlatform };
 
 const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
 

@@ -6,7 +6,7 @@ import * as path from "path";
 export const PROJECT_NAME = "slurm-cluster";
 
 /** The nearest folder at or above `from` that holds Pulumi.yaml. */
-export function projectRootFrom(from: string, exists: (file: string) => boolean = fs.existsSync): string {
+function projectRootFrom(from: string, exists: (file: string) => boolean = fs.existsSync): string {
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     if (exists(path.join(dir, "Pulumi.yaml"))) return dir;
     if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml at or above ${from}: is this a slurm-cluster checkout?`);

@@ -19,7 +19,7 @@ const KEY_TYPES = [
 ];
 
 /** `~` and `~/...` are the deploying user's home, as a shell would expand them. */
-export function expandHome(file: string, home = os.homedir()): string {
+function expandHome(file: string, home = os.homedir()): string {
   if (file === "~") return home;
   if (file.startsWith("~/")) return path.join(home, file.slice(2));
   return file;

@@ -39,7 +39,7 @@ export function resolveDockerHost(configured?: string, env = process.env, platfo
 }
 
 /** How an engine address is reached. */
-export type EngineEndpoint =
+type EngineEndpoint =
   | { kind: "unix"; socketPath: string }
   | { kind: "ssh"; host: string; port: number; username: string }
   | { kind: "tls"; host: string; port: number; certPath: string }
@@ -48,7 +48,7 @@ export type EngineEndpoint =
 const home = (env: NodeJS.ProcessEnv) => env.HOME || os.homedir();
 
 /** Where Docker's client looks for ca.pem, cert.pem and key.pem: DOCKER_CERT_PATH, else ~/.docker. */
-export function dockerCertPath(env: NodeJS.ProcessEnv = process.env): string {
+function dockerCertPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_CERT_PATH || path.join(home(env), ".docker");
 }
 
@@ -174,7 +174,7 @@ export function connectEngine(address: string, env: NodeJS.ProcessEnv = process.
 // ---- SSH ----------------------------------------------------------------------------------
 
 /** The known_hosts files ssh reads by default: the user's, then the system's. */
-export function knownHostsFiles(env: NodeJS.ProcessEnv = process.env): string[] {
+function knownHostsFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   return [path.join(home(env), ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"];
 }
 
@@ -208,7 +208,7 @@ function hostFieldMatches(field: string, name: string): boolean {
   return matched;
 }
 
-export type HostKeyVerdict = { ok: true } | { ok: false; reason: "unknown" | "mismatch" | "revoked"; message: string };
+type HostKeyVerdict = { ok: true } | { ok: false; reason: "unknown" | "mismatch" | "revoked"; message: string };
 
 /**
  * Checks the key an SSH server presented (its wire-format blob, as ssh2 hands it over) against
@@ -261,7 +261,7 @@ function tilde(file: string, homeDir: string): string {
 }
 
 /** The private key files ssh tries by default that exist and need no passphrase (ssh-agent holds the others). */
-export function defaultKeyFiles(env: NodeJS.ProcessEnv = process.env): { file: string; key: Buffer }[] {
+function defaultKeyFiles(env: NodeJS.ProcessEnv = process.env): { file: string; key: Buffer }[] {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { utils } = require("ssh2") as typeof import("ssh2");
   const keys: { file: string; key: Buffer }[] = [];
@@ -279,7 +279,7 @@ export function defaultKeyFiles(env: NodeJS.ProcessEnv = process.env): { file: s
 }
 
 /** How ssh2 logs in as the Docker CLI's ssh would: the agent's keys (SSH_AUTH_SOCK), then ~/.ssh/id_* files. */
-export function sshLogin(username: string, env: NodeJS.ProcessEnv = process.env): { methods: (AgentAuthMethod | PublicKeyAuthMethod)[]; offered: string[] } {
+function sshLogin(username: string, env: NodeJS.ProcessEnv = process.env): { methods: (AgentAuthMethod | PublicKeyAuthMethod)[]; offered: string[] } {
   const methods: (AgentAuthMethod | PublicKeyAuthMethod)[] = [];
   const offered: string[] = [];
   if (env.SSH_AUTH_SOCK) {
@@ -294,7 +294,7 @@ export function sshLogin(username: string, env: NodeJS.ProcessEnv = process.env)
 }
 
 /** Options for the SSH connection to an engine: everything but the host key check and the socket. */
-export interface SshEngineOptions {
+interface SshEngineOptions {
   /** known_hosts files to check the host key against (default: ~/.ssh/known_hosts, /etc/ssh/ssh_known_hosts). */
   knownHosts?: string[];
   /** How long connecting and logging in may take, in ms. */
@@ -305,7 +305,7 @@ export interface SshEngineOptions {
  * Opens `docker system dial-stdio` on the engine's machine over SSH: a byte stream to its Docker
  * API. The host key is checked against known_hosts first; any failure is one EngineAccessError line.
  */
-export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): Promise<ClientChannel> {
+function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): Promise<ClientChannel> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Client } = require("ssh2") as typeof import("ssh2");
   const { host, port, username } = endpoint;
@@ -379,7 +379,7 @@ export function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh
  * done (seen against a real sshd: 40 requests at once, some dropped before the handshake). The
  * registration check's copy (components/node-registration.ts) waits in the same queue.
  */
-export const SSH_CONNECTIONS_PER_ENGINE = 8;
+const SSH_CONNECTIONS_PER_ENGINE = 8;
 
 /** The logins to one engine under way and those waiting, per process (globalThis: both copies share it). */
 interface SshTurns {
@@ -388,7 +388,7 @@ interface SshTurns {
 }
 
 /** Runs `login` when fewer than SSH_CONNECTIONS_PER_ENGINE logins to the engine are under way; its turn ends when it settles. */
-export function inSshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
+function inSshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
   const shared = globalThis as { slurmClusterSshTurns?: Map<string, SshTurns> };
   const all = (shared.slurmClusterSshTurns ??= new Map());
   let turns = all.get(engineKey);
@@ -411,10 +411,10 @@ export function inSshTurn<T>(engineKey: string, login: () => Promise<T>): Promis
 }
 
 /** The key of an engine's queue of logins (the same in components/node-registration.ts). */
-export const sshEngineKey = (endpoint: { host: string; port: number; username: string }) => `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
+const sshEngineKey = (endpoint: { host: string; port: number; username: string }) => `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
 
 /** An HTTP agent whose every connection is a fresh `docker system dial-stdio` over SSH, as Docker's CLI connects. */
-export function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): http.Agent {
+function sshAgent(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, env: NodeJS.ProcessEnv = process.env, options: SshEngineOptions = {}): http.Agent {
   // One connection per request, closed when it is answered: no keep-alive and no maxSockets, so
   // Node sends `Connection: close` and the engine ends the connection, which ends dial-stdio and
   // the SSH connection. (With maxSockets set, Node asks for keep-alive and hands a finished

@@ -40,7 +40,7 @@ const mountKey = (m: Inputs) => ({ type: m.type, source: m.source ?? "", target:
 type Port = { internal: number; external: number; ip: string; protocol: string };
 const portKey = (p: Inputs) => ({ internal: Number(p.internal), external: Number(p.external ?? 0), ip: p.ip ?? "0.0.0.0", protocol: p.protocol ?? "tcp" });
 
-export const CONTAINER_READ: Record<string, ReadField> = {
+const CONTAINER_READ: Record<string, ReadField> = {
   name: { read: (i) => i.Name.replace(/^\//, ""), unset: undefined },
   // As the provider since kreuzwerker/terraform-provider-docker#711 (v3.5+): an image given by ID ("sha256:...") is read
   // as the ID the container runs (a short ID reads as the full one, a diff that replaces it); one given by name is read as

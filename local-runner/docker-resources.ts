@@ -47,7 +47,7 @@ const CONTAINER_INPUTS = [
  * The device request of a `gpus` value, as the docker CLI's --gpus (which the provider uses):
  * "all", a count, or "device=<id>[,<id>...]" (quoted when it holds commas).
  */
-export function gpuRequest(value: string): { Driver: string; Count: number; DeviceIDs?: string[]; Capabilities: string[][] } {
+function gpuRequest(value: string): { Driver: string; Count: number; DeviceIDs?: string[]; Capabilities: string[][] } {
   const v = value.replace(/^"(.*)"$/, "$1");
   if (v === "all") return { Driver: "", Count: -1, Capabilities: [["gpu"]] };
   if (/^\d+$/.test(v)) return { Driver: "", Count: Number(v), Capabilities: [["gpu"]] };
@@ -73,10 +73,10 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
-export const WALL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+const WALL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
 /** How long and how often a removal that Docker refuses for now is tried again (the provider's StateChangeConf). */
-export interface RemovalRetry {
+interface RemovalRetry {
   timeoutMs: number;
   delayMs: number;
   pollMs: number;

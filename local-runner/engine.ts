@@ -23,7 +23,7 @@ import { EngineAccessError, connectEngine, engineAddressProblem, resolveDockerHo
 
 export { lastOutputs } from "./outputs";
 
-export interface RunOptions {
+interface RunOptions {
   overrides?: string[];
   progress?: Progress;
   /** Read the engine's real state into the runner's state first (`pulumi up --refresh`). */
@@ -36,16 +36,16 @@ export interface RunOptions {
 export class StepNotStartedError extends Error {}
 
 /** How a Deployment reaches Docker; tests hand in an in-memory engine. */
-export type DockerFactory = (host: string) => Docker;
+type DockerFactory = (host: string) => Docker;
 
-export interface UpResult {
+interface UpResult {
   outputs: Record<string, ResolvedOutput>;
   seconds: number;
   /** One line per resource that changed (create, update, replace, delete). */
   changes: string[];
 }
 
-export interface PreviewResult {
+interface PreviewResult {
   /** One line per resource that would change; unchanged resources are counted, not listed. */
   changes: string[];
   counts: Record<"create" | "update" | "replace" | "delete" | "same", number>;
@@ -639,7 +639,7 @@ export async function preview(stack: string, options: RunOptions = {}): Promise<
   return { changes: deployment.changes, counts: deployment.counts };
 }
 
-export interface DownResult {
+interface DownResult {
   /** Resources deleted, as plan lines. */
   deleted: string[];
   /** Leftover Docker objects of the stack that were not in state (removed only with --volumes). */

@@ -7,14 +7,14 @@ import { StateResource } from "./state";
 export type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** Resource options the runner honours, as the program passed them to the engine. */
-export interface ResourceOptions {
+interface ResourceOptions {
   retainOnDelete?: boolean;
   /** The program's deleteBeforeReplace (undefined: the provider's default). */
   deleteBeforeReplace?: boolean;
   replaceOnChanges?: string[];
 }
 
-export type StepKind = "create" | "same" | "update" | "replace";
+type StepKind = "create" | "same" | "update" | "replace";
 
 export interface Step {
   kind: StepKind;
@@ -25,7 +25,7 @@ export interface Step {
 }
 
 /** A value the program does not know yet (preview): compared as a change. */
-export const UNKNOWN = "<unknown>";
+const UNKNOWN = "<unknown>";
 
 function canonical(value: unknown): string {
   const walk = (v: unknown): unknown => {

@@ -173,7 +173,7 @@ export async function checkPolicies(stack: string, overrides: string[] = []): Pr
 }
 
 /** The violations as `pulumi preview` prints them under "Policies". */
-export function formatViolations(violations: Violation[], version: string): string {
+function formatViolations(violations: Violation[], version: string): string {
   const mandatory = violations.some((v) => v.level === "mandatory");
   const head = `Policies:\n    ${mandatory ? "❌" : violations.length > 0 ? "⚠️ " : "✅"} ${PACK_NAME}@v${version} (local: policy)\n`;
   return (

@@ -11,14 +11,14 @@ export { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
 export { printableOutputs } from "./outputs";
 export type { ResolvedOutput } from "./outputs";
 
-export interface RunResult {
+interface RunResult {
   outputs: Record<string, ResolvedOutput>;
   /** Errors thrown while registering resources (each also failed the resources depending on it). */
   errors: Error[];
 }
 
 /** Resolves Outputs inside plain objects and arrays, keeping track of which leaves are secret. */
-export async function resolveOutputs(value: unknown): Promise<ResolvedOutput> {
+async function resolveOutputs(value: unknown): Promise<ResolvedOutput> {
   if (pulumi.Output.isInstance(value)) {
     const o = value as pulumi.Output<unknown> & { promise(): Promise<unknown>; isSecret: Promise<boolean> };
     const [inner, secret] = await Promise.all([o.promise(), o.isSecret]);

@@ -18,7 +18,7 @@
 /** What a changed input does to a live resource. */
 export type InputEffect = "update" | "replace" | "ignored";
 
-export interface ResourceBehaviour {
+interface ResourceBehaviour {
   /** Effect of an input that `inputs` does not name. */
   otherInputs: InputEffect;
   /** Inputs whose effect differs from otherInputs. */

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 
 /** Pulumi's marker of a secret value (in checkpoints and on the wire). */
-export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270";
 
 export interface SecretsKey {

@@ -8,7 +8,7 @@ import * as path from "path";
 import { PROJECT_ROOT } from "../config/project";
 import { SecretsKey, decrypt, encrypt, isEncrypted, secretsKey } from "./state-secrets";
 
-export type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export interface StateResource {
   type: string;

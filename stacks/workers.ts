@@ -4,7 +4,7 @@ import { renderCgroupConf, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
 import { declareWorkerImages } from "../components/images";
 import { projectImage } from "../components/image";
-import { nodeExporter } from "../components/monitoring-stack";
+import { nodeExporter } from "../components/node-exporter";
 import { WorkerNode } from "../components/worker-node";
 import { LinuxUsers } from "../components/linux-users";
 import { nodeOutput, stackFoundation } from "./common";
@@ -33,10 +33,12 @@ export function workersStack(spec: ClusterSpec) {
   const exporter = spec.monitoring
     ? nodeExporter(
         "node-exporter",
-        spec,
-        spec.monitoring,
-        projectImage("monitoring-image", "monitoring", { BASE_IMAGE: spec.baseImage }, spec.platform, onEngine).imageName,
-        network.name,
+        {
+          spec,
+          monitoring: spec.monitoring,
+          image: projectImage("monitoring-image", "monitoring", { BASE_IMAGE: spec.baseImage }, spec.platform, onEngine).imageName,
+          network: network.name,
+        },
         onEngine,
       )
     : undefined;

@@ -1,5 +1,4 @@
-import { ClusterSpec } from "../spec";
-import { renderHeader } from "./header";
+import { StackNames, renderHeader } from "./header";
 
 /** Where Prometheus reads the rules in its container (prometheus.yml names it under rule_files). */
 export const ALERT_RULES_FILE = "/etc/prometheus/slurm-cluster-rules.yml";
@@ -12,7 +11,7 @@ export const ALERT_RULES_FILE = "/etc/prometheus/slurm-cluster-rules.yml";
 export const STATE_VOLUME_MOUNT = "/volumes/statesave";
 
 /** One alerting rule: what it watches, how long it must hold, and what to do about it. */
-export interface AlertRule {
+interface AlertRule {
   alert: string;
   expr: string;
   for: string;
@@ -83,7 +82,7 @@ export const ALERT_RULES: AlertRule[] = [
 ];
 
 /** The rules as a Prometheus rule file. */
-export function renderAlertRules(spec: ClusterSpec): string {
+export function renderAlertRules(spec: StackNames): string {
   const q = (s: string) => JSON.stringify(s);
   return [
     renderHeader("slurm-cluster-rules.yml", spec),
@@ -109,7 +108,7 @@ export const ALERTMANAGER_CONFIG_FILE = "/etc/prometheus/alertmanager.yml";
  * alertWebhookUrl it posts them there (Alertmanager's webhook format); without, the receiver is
  * empty and alerts are seen in Alertmanager's UI and API only.
  */
-export function renderAlertmanagerYml(spec: ClusterSpec, webhookUrl: string): string {
+export function renderAlertmanagerYml(spec: StackNames, webhookUrl: string): string {
   return [
     renderHeader("alertmanager.yml", spec),
     "route:",

@@ -11,8 +11,8 @@ const CONSTRAIN = [
 /**
  * cgroup.conf, per cgroupMode and host cgroup version. slurmd reads it at start even when
  * slurm.conf names no cgroup plugin, and without it autodetects the cgroup version; on a
- * cgroup v2 host without systemd that autodetection is what asked dbus for a scope and killed
- * the old setup's slurmd ("cgroup_dbus_attach_to_scope: cannot connect to dbus system daemon").
+ * cgroup v2 host without systemd that autodetection asks dbus for a scope, which no one answers,
+ * and slurmd exits ("cgroup_dbus_attach_to_scope: cannot connect to dbus system daemon").
  */
 export function renderCgroupConf(spec: ClusterSpec): string {
   const header = [renderHeader("cgroup.conf", spec)];
@@ -23,7 +23,7 @@ export function renderCgroupConf(spec: ClusterSpec): string {
         header,
         [
           "# cgroupMode=none: Slurm 24.05+ accepts CgroupPlugin=disabled, so slurmd never touches",
-          "# /sys/fs/cgroup nor talks to dbus (the old setup's cgroup_dbus_attach_to_scope failure).",
+          "# /sys/fs/cgroup nor talks to dbus (no cgroup_dbus_attach_to_scope failure without systemd).",
           "CgroupPlugin=disabled",
         ],
       ]);
@@ -39,8 +39,8 @@ export function renderCgroupConf(spec: ClusterSpec): string {
           : [
               "# cgroupMode=cgroup on a cgroup v2 host, without systemd in the container:",
               "# IgnoreSystemd=yes (cgroup.conf(5), cgroup/v2 only) makes slurmd create its slurmstepd scope",
-              "# in the cgroup tree itself instead of asking systemd over dbus, which is the call that failed",
-              "# in the old setup. EnableControllers=yes makes slurmd enable the controllers listed in",
+              "# in the cgroup tree itself instead of asking systemd over dbus, a call that fails where no",
+              "# systemd runs. EnableControllers=yes makes slurmd enable the controllers listed in",
               "# cgroup.controllers down to its own cgroup, since no systemd does it in a private namespace.",
               "CgroupPlugin=cgroup/v2",
               "IgnoreSystemd=yes",

@@ -1,5 +1,4 @@
-import { ClusterSpec } from "../spec";
-import { renderHeader } from "./header";
+import { StackNames, renderHeader } from "./header";
 
 /**
  * Where Prometheus reads the recording rules in its container (prometheus.yml names it under
@@ -13,7 +12,7 @@ export const COMMUNITY_RULES_FILE = "/etc/prometheus/slurm-community-names.yml";
  * One recording rule: a metric name of another Slurm exporter, computed from ours. Aggregations
  * use `without`, so the scrape's own labels (cluster, job, instance) stay on the result.
  */
-export interface RecordingRule {
+interface RecordingRule {
   record: string;
   expr: string;
   /** What it comes from, in words (README: Monitoring). */
@@ -109,7 +108,7 @@ export const COMMUNITY_RULES: RecordingRule[] = [
 ];
 
 /** The recording rules as a Prometheus rule file. */
-export function renderCommunityRules(spec: ClusterSpec): string {
+export function renderCommunityRules(spec: StackNames): string {
   return [
     renderHeader("slurm-community-names.yml", spec),
     "# The metric names of other Slurm exporters (dashboard 19835), recorded from this cluster's Slurm exporter.",

@@ -6,7 +6,7 @@ import { ClusterSpec } from "../spec";
 // cgroup limit cannot be declared; jobs are held by RLIMIT_NPROC instead (see userProcessLimit).
 
 /** The roles a container has (its com.slurm-cluster.role label). */
-export type ContainerRole =
+type ContainerRole =
   | "controller" | "slurmdbd" | "database" | "rest" | "login" | "worker"
   | "prometheus" | "alertmanager" | "node-exporter" | "slurm-exporter" | "grafana";
 
@@ -59,7 +59,7 @@ export const SERVICE_MEMORY_MB: Record<Exclude<ContainerRole, "worker">, number>
 };
 
 /** The docker provider's inputs for a container's baseline. */
-export interface ContainerBaseline {
+interface ContainerBaseline {
   capabilities: { drops: string[]; adds?: string[] };
   securityOpts: string[];
   memory?: number;
@@ -74,7 +74,7 @@ export interface ContainerBaseline {
  * dropping all nor no-new-privileges leaves it working (the README's mode table says so).
  */
 export function containerBaseline(
-  spec: ClusterSpec,
+  spec: Pick<ClusterSpec, "serviceMemoryMb" | "userProcessLimit">,
   role: ContainerRole,
   extra: { capabilityAdds?: string[]; securityOpts?: string[]; memoryMb?: number; systemd?: boolean } = {},
 ): ContainerBaseline {
@@ -91,6 +91,6 @@ export function containerBaseline(
   };
 }
 
-function serviceMemoryMb(spec: ClusterSpec, role: Exclude<ContainerRole, "worker">): number {
+function serviceMemoryMb(spec: Pick<ClusterSpec, "serviceMemoryMb">, role: Exclude<ContainerRole, "worker">): number {
   return spec.serviceMemoryMb === "auto" ? SERVICE_MEMORY_MB[role] : spec.serviceMemoryMb;
 }

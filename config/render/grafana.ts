@@ -1,5 +1,5 @@
-import { ClusterSpec, MonitoringSpec } from "../spec";
-import { renderHeader } from "./header";
+import { MonitoringSpec } from "../spec";
+import { StackNames, renderHeader } from "./header";
 
 /** The uid every provisioned dashboard uses to find its data source. */
 export const PROMETHEUS_DATASOURCE_UID = "slurm-prometheus";
@@ -7,7 +7,7 @@ export const PROMETHEUS_DATASOURCE_UID = "slurm-prometheus";
 export const DASHBOARDS_DIR = "/var/lib/grafana/dashboards/slurm-cluster";
 
 /** Grafana data source provisioning: the cluster's Prometheus, as the default. */
-export function renderGrafanaDatasource(spec: ClusterSpec, monitoring: MonitoringSpec): string {
+export function renderGrafanaDatasource(spec: StackNames, monitoring: MonitoringSpec): string {
   return [
     renderHeader("grafana datasources/slurm.yaml", spec),
     "apiVersion: 1",
@@ -24,7 +24,7 @@ export function renderGrafanaDatasource(spec: ClusterSpec, monitoring: Monitorin
 }
 
 /** Grafana dashboard provisioning: load the project's dashboards from DASHBOARDS_DIR. */
-export function renderGrafanaDashboardProvider(spec: ClusterSpec): string {
+export function renderGrafanaDashboardProvider(spec: StackNames): string {
   return [
     renderHeader("grafana dashboards/slurm.yaml", spec),
     "apiVersion: 1",

@@ -1,4 +1,4 @@
-export { renderSlurmConf, renderWorkerNodeConf, renderGresConf, gpuPathInContainer, MAX_NODE_COUNT, SLURMRESTD_PORT, JWT_KEY_PATH, REST_OPENAPI_VERSION, SLURMCTLD_PORT, SLURMD_PORT, SLURMDBD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
+export { renderSlurmConf, renderWorkerNodeConf, renderGresConf, gpuPathInContainer, SLURMRESTD_PORT, REST_OPENAPI_VERSION, SLURMCTLD_PORT, SLURMD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
 export { renderCgroupConf } from "./cgroup-conf";
 export { renderSlurmdbdConf, renderAccountingClientConf, ACCOUNTING_CLIENT_CONF } from "./slurmdbd-conf";
 export { workerContainerSettings } from "./container-settings";
@@ -7,4 +7,3 @@ export { renderPrometheusYml } from "./prometheus-yml";
 export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";
 export { renderAlertRules, renderAlertmanagerYml, ALERT_RULES, ALERT_RULES_FILE, ALERTMANAGER_CONFIG_FILE, STATE_VOLUME_MOUNT } from "./alert-rules";
 export { renderCommunityRules, COMMUNITY_RULES, COMMUNITY_RULES_FILE } from "./community-rules";
-export type { RecordingRule } from "./community-rules";

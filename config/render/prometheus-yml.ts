@@ -1,14 +1,14 @@
-import { MonitoringSpec, ClusterSpec } from "../spec";
+import { MonitoringSpec } from "../spec";
 import { ALERT_RULES_FILE } from "./alert-rules";
 import { COMMUNITY_RULES_FILE } from "./community-rules";
-import { renderHeader } from "./header";
+import { StackNames, renderHeader } from "./header";
 
 /**
  * prometheus.yml: Prometheus scrapes itself, the node exporter and the Slurm exporter on the
  * monitoring network. Each Slurm exporter scrape runs sinfo/squeue/sdiag once, so its interval is
  * the cost to slurmctld; the timeout stays below the interval as Prometheus requires.
  */
-export function renderPrometheusYml(spec: ClusterSpec, monitoring: MonitoringSpec): string {
+export function renderPrometheusYml(spec: StackNames, monitoring: MonitoringSpec): string {
   const interval = monitoring.scrapeIntervalSeconds;
   const timeout = Math.max(1, Math.min(10, interval - 1));
   const job = (name: string, host: string, port: number) => [

@@ -1,12 +1,12 @@
 import { ClusterSpec, SLURMCTLD_PORT, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
-import { joinSections, renderHeader } from "./header";
+import { StackNames, joinSections, renderHeader } from "./header";
 
 export { SLURMCTLD_PORT, SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
 export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
 /** The HS256 key slurmctld and slurmdbd check REST tokens with (uploaded to those two only). */
-export const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
+const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
 /** The REST API's data parser in Slurm 24.11 (Debian trixie): its paths are /slurm/v0.0.42/... */
 export const REST_OPENAPI_VERSION = "v0.0.42";
 
@@ -48,13 +48,13 @@ function containmentLines(spec: ClusterSpec): string[] {
  * The most nodes the controller accepts. Workers are dynamic nodes, so slurm.conf names none and
  * stays the same whatever workerCount is; this bounds them (workerCount is at most 64).
  */
-export const MAX_NODE_COUNT = 256;
+const MAX_NODE_COUNT = 256;
 
 /**
  * What a worker's slurmd announces when it registers as a dynamic node (`slurmd -Z --conf`):
  * the configured size, not the host's, which a container would otherwise report.
  */
-export function renderWorkerNodeConf(spec: ClusterSpec, worker: WorkerSpec): string {
+export function renderWorkerNodeConf(spec: Pick<ClusterSpec, "gpus" | "workerCpus" | "workerMemoryMb" | "nodeFeatures">, worker: WorkerSpec): string {
   const gpus = spec.gpus.perWorker > 0 ? [`Gres=gpu:${spec.gpus.type ? `${spec.gpus.type}:` : ""}${spec.gpus.perWorker}`] : [];
   // A published slurmd listens on its own port (several workers share the host's address).
   const port = worker.slurmdPort !== SLURMD_PORT ? [`Port=${worker.slurmdPort}`] : [];
@@ -65,7 +65,7 @@ export function renderWorkerNodeConf(spec: ClusterSpec, worker: WorkerSpec): str
  * gres.conf of a worker with GPUs: one line per device file (AutoDetect off: there is no NVML in
  * the image, and the files are the ones the stack hands the container). Empty without GPUs.
  */
-export function renderGresConf(spec: ClusterSpec, worker: WorkerSpec): string {
+export function renderGresConf(spec: StackNames & Pick<ClusterSpec, "gpus">, worker: WorkerSpec): string {
   if (worker.gpuDevices.length === 0) return "";
   const type = spec.gpus.type ? ` Type=${spec.gpus.type}` : "";
   return joinSections([

@@ -1,12 +1,12 @@
 import { ClusterSpec } from "../spec";
-import { joinSections, renderHeader } from "./header";
+import { StackNames, joinSections, renderHeader } from "./header";
 import { SLURMDBD_PORT, jwtAuthLines } from "./slurm-conf";
 
 /**
  * slurmdbd.conf. It holds the database password, so callers pass a secret and keep the
  * result secret (slurmdbd also refuses the file unless it is mode 0600, owned by SlurmUser).
  */
-export function renderSlurmdbdConf(spec: ClusterSpec, databasePassword: string): string {
+export function renderSlurmdbdConf(spec: StackNames & Pick<ClusterSpec, "hosts" | "database">, databasePassword: string): string {
   return joinSections([
     [renderHeader("slurmdbd.conf", spec)],
     [
@@ -37,7 +37,7 @@ export const ACCOUNTING_CLIENT_CONF = "/etc/slurm/accounting-client.conf";
  * The least slurm.conf with which sacctmgr in the slurmdbd container asks slurmdbd itself: the
  * healthcheck. Only what rarely changes, so slurmdbd is not replaced when scheduling settings do.
  */
-export function renderAccountingClientConf(spec: ClusterSpec): string {
+export function renderAccountingClientConf(spec: StackNames & Pick<ClusterSpec, "hosts">): string {
   return joinSections([
     [renderHeader("accounting-client.conf (slurmdbd's healthcheck: sacctmgr asks slurmdbd, which asks the database)", spec)],
     [

@@ -75,10 +75,10 @@ describe("slurm.conf", () => {
 });
 
 describe("cgroup.conf", () => {
-  it("disables the cgroup plugin in none mode: the old setup's dbus failure cannot happen", async () => {
-    // The old Compose setup died with "cgroup_dbus_attach_to_scope: cannot connect to dbus system
-    // daemon": slurmd autodetected cgroup/v2 and, with no systemd in the container, asked dbus for
-    // a scope. CgroupPlugin=disabled means slurmd never loads a cgroup plugin at all.
+  it("disables the cgroup plugin in none mode: slurmd's dbus failure cannot happen", async () => {
+    // slurmd that autodetects cgroup/v2 with no systemd in the container asks dbus for a scope and
+    // exits with "cgroup_dbus_attach_to_scope: cannot connect to dbus system daemon".
+    // CgroupPlugin=disabled means slurmd never loads a cgroup plugin at all.
     for (const v of ["1", "2"]) {
       const conf = renderCgroupConf(await spec({ "slurm-cluster:hostCgroupVersion": v }));
       expect(lines(conf)).toContain("CgroupPlugin=disabled");
@@ -88,7 +88,7 @@ describe("cgroup.conf", () => {
 
   it("in cgroup mode on a v2 host, creates scopes without systemd: the setting that prevents the dbus call", async () => {
     // Same failure, cgroup mode: cgroup/v2 with no systemd as PID 1 must not ask dbus for a scope.
-    // IgnoreSystemd=yes is what tells slurmd to create it itself; without it the old error returns.
+    // IgnoreSystemd=yes is what tells slurmd to create it itself; without it that error returns.
     const conf = lines(renderCgroupConf(await spec({ "slurm-cluster:cgroupMode": "cgroup", "slurm-cluster:hostCgroupVersion": "2" })));
     expect(conf).toEqual(expect.arrayContaining(["CgroupPlugin=cgroup/v2", "IgnoreSystemd=yes", "EnableControllers=yes"]));
   });

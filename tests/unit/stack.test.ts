@@ -291,7 +291,7 @@ describe("the cluster network", () => {
     expect(name(a)).toBe(name(await runWithMocks("ubuntu")));
     // Other labels (another stack), another hash: what a settings change would give.
     expect(name(b).split("-").pop()).not.toBe(name(a).split("-").pop());
-    // Its settings are those of the one network of earlier versions: upgrading keeps its name.
+    // Its settings are pinned: another one would rename it, and an upgrade would replace it.
     expect(cluster(a).inputs).toEqual({
       name: name(a),
       driver: "bridge",
