@@ -44,7 +44,7 @@ function slurmPortProblem(props: Record<string, unknown>, port: number): string 
   }
   return INTERNAL_PORTS.includes(port) ? "which must stay on the cluster network" : undefined;
 }
-/** What a worker mode may add (cgroup v2 modes remount their cgroup namespace). */
+/** What a worker mode may add: SYS_ADMIN (GPUs on v1, v2 before Docker 28), which host-cgroup-write allows only with allowHostCgroupWrite. */
 const WORKER_CAPABILITIES = ["SYS_ADMIN"];
 /**
  * The capabilities each role may add back after dropping all (the program's
