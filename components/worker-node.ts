@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
-import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWorkerNodeConf } from "../config/render";
+import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWorkerNodeConf, workerCgroupSubtree } from "../config/render";
 import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
@@ -69,6 +69,8 @@ export class WorkerNode extends pulumi.ComponentResource {
     const { spec, worker, settings, files } = args;
     // The container's limit: what Slurm may give to jobs plus room for slurmd, munged (and systemd).
     const memory = spec.workerMemoryMb + settings.memoryHeadroomMb;
+    // cgroup v1: the worker's own parent cgroup in each controller Slurm uses, and nothing above it.
+    const cgroupSubtree = workerCgroupSubtree(settings, worker.containerName);
 
     const container = new docker.Container(
       `${name}-slurmd`,
@@ -96,6 +98,8 @@ export class WorkerNode extends pulumi.ComponentResource {
         }),
         privileged: settings.privileged || undefined,
         cgroupnsMode: settings.cgroupnsMode,
+        cgroupParent: cgroupSubtree.cgroupParent,
+        volumes: cgroupSubtree.volumes.length > 0 ? cgroupSubtree.volumes : undefined,
         tmpfs: Object.keys(settings.tmpfs).length > 0 ? settings.tmpfs : undefined,
         stopSignal: settings.stopSignal,
         // memory and memorySwap (the same: no swap beyond the limit, set together so an in-place

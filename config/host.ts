@@ -1,5 +1,5 @@
 import { EngineAccessError, connectEngine } from "../docker/engine";
-import { HostCgroupVersion, Platform } from "./keys";
+import { EngineCgroupSupport, HostCgroupVersion, Platform } from "./keys";
 
 export { EngineAccessError, dockerClientOptions, engineAddressProblem, resolveDockerHost } from "../docker/engine";
 
@@ -38,6 +38,18 @@ export async function enginePlatform(dockerHost: string): Promise<{ platform: Pl
   return { platform: arm ? "linux/arm64" : "linux/amd64", dockerDesktop: /Docker Desktop/i.test(info.OperatingSystem ?? "") };
 }
 
-async function engineInfo(dockerHost: string): Promise<{ CgroupVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
+/** The engine's cgroup driver, and whether it is Docker 28 or later (`writable-cgroups` security option). */
+export async function engineCgroupSupport(dockerHost: string): Promise<EngineCgroupSupport> {
+  const info = await engineInfo(dockerHost).catch((err: Error) => {
+    if (err instanceof EngineAccessError) throw err;
+    throw new Error(`the Docker engine at ${dockerHost} did not answer (${err.message}); start Docker, or point docker:host at a running engine`);
+  });
+  const major = Number(/^(\d+)\./.exec(info.ServerVersion ?? "")?.[1] ?? 0);
+  return { driver: info.CgroupDriver === "systemd" ? "systemd" : "cgroupfs", writableCgroups: major >= 28 };
+}
+
+async function engineInfo(
+  dockerHost: string,
+): Promise<{ CgroupVersion?: string; CgroupDriver?: string; ServerVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
   return connectEngine(dockerHost).info();
 }

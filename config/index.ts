@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
-import { detectHostCgroupVersion, engineAddressProblem, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
+import { detectHostCgroupVersion, engineAddressProblem, engineCgroupSupport, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
-import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform } from "./keys";
+import { CONFIG_NAMESPACE, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
 import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
@@ -17,10 +17,17 @@ export interface EngineQuery {
   memoryBytes(dockerHost: string): Promise<number>;
   /** The engine's own architecture, and whether it is Docker Desktop (no GPU passthrough). */
   platform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }>;
+  /** The engine's cgroup driver and whether it offers writable-cgroups (a worker's own cgroup subtree). */
+  cgroupSupport(dockerHost: string): Promise<EngineCgroupSupport>;
 }
 
 /** The real engine, through its API. */
-const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes, platform: enginePlatform };
+const dockerEngineQuery: EngineQuery = {
+  hostCgroupVersion: detectHostCgroupVersion,
+  memoryBytes: engineMemoryBytes,
+  platform: enginePlatform,
+  cgroupSupport: engineCgroupSupport,
+};
 
 const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
 
@@ -86,6 +93,20 @@ function checkFitsEngine(spec: ClusterSpec, memoryBytes: number): void {
 }
 
 /**
+ * Refuses a worker mode that would write the host's cgroups (or need CAP_SYS_ADMIN) because the
+ * host cannot delegate a worker only its own subtree, unless the stack allows it.
+ */
+function checkCgroupGrants(spec: ClusterSpec): void {
+  const why = workerContainerSettings(spec).hostCgroupWrite;
+  if (why && !spec.allowHostCgroupWrite) {
+    throw new ClusterConfigError([
+      `${key("cgroupMode")} = "${spec.cgroupMode}" needs write access to the host's cgroups here: ${why}; ` +
+        `set ${key("allowHostCgroupWrite")}=true to accept that (README, Worker modes), or use cgroupMode=none`,
+    ]);
+  }
+}
+
+/**
  * The one way from stack config to a ClusterSpec, for the program and its tests alike: raw config
  * (`namespace:key` -> string, as Pulumi hands it over) is validated, engine facts are asked of
  * `engine` where the config leaves them to it, and names and wiring are derived. Bad config
@@ -111,7 +132,9 @@ export async function loadClusterSpec(
     throw new pulumi.RunError((err as Error).message);
   }
   let platform: Platform;
+  let engineCgroup: EngineCgroupSupport;
   try {
+    engineCgroup = await engine.cgroupSupport(dockerHost);
     const facts = await engine.platform(dockerHost);
     platform = settings.platform === "auto" ? facts.platform : settings.platform;
     if (settings.gpusPerWorker > 0 && (facts.dockerDesktop || partitionOf({ ...settings, ...context }) === "macos")) {
@@ -131,7 +154,8 @@ export async function loadClusterSpec(
     if (read.problems.length > 0) throw new ClusterConfigError(read.problems.map((p) => `${key("users")}: ${p}`));
     authorizedKeys = read.keys;
   }
-  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, controller, authorizedKeys });
+  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, engineCgroup: engineCgroup!, controller, authorizedKeys });
+  checkCgroupGrants(spec);
   let memoryBytes: number;
   try {
     memoryBytes = await engine.memoryBytes(dockerHost);

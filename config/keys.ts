@@ -22,6 +22,16 @@ const IPV4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
 export const HOST_CGROUP_VERSIONS = ["auto", "1", "2"] as const;
 export type HostCgroupVersion = 1 | 2;
 
+/**
+ * What a Docker engine offers for giving a container its own cgroup subtree: its cgroup driver
+ * (a v1 worker's per-container parent cgroup is a path with cgroupfs), and whether it knows
+ * `--security-opt writable-cgroups=true` (Docker Engine 28 and later).
+ */
+export interface EngineCgroupSupport {
+  driver: "cgroupfs" | "systemd";
+  writableCgroups: boolean;
+}
+
 const wholeNumber = (min: number, max: number) =>
   z.coerce.number().int().min(min).max(max);
 
@@ -169,6 +179,14 @@ export const CONFIG_KEYS = {
     schema: z.enum(["true", "false"]).transform((v) => v === "true"),
     default: false,
     allowed: "true or false",
+  },
+  allowHostCgroupWrite: {
+    // Where the host cannot give a worker only its own cgroup subtree (cgroup v1 with systemd in
+    // the worker, GPUs on v1, the systemd cgroup driver on v1, a v2 engine before Docker 28), the
+    // mode needs the host's cgroups (or CAP_SYS_ADMIN); refused unless this is set.
+    schema: z.enum(["true", "false"]).transform((v) => v === "true"),
+    default: false,
+    allowed: "true (let cgroup/systemd workers write the host's cgroups where their own subtree cannot be delegated) or false",
   },
   allowInsecureDockerHost: {
     // A tcp:// or http:// docker:host without TLS is the Docker API, root on that machine, open

@@ -1,6 +1,6 @@
 import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
-import { CgroupMode, ClusterSettings, HostCgroupVersion, Platform, Role } from "./keys";
+import { CgroupMode, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -53,6 +53,10 @@ export interface ClusterSpec {
   hostCgroupVersion: HostCgroupVersion;
   /** Whether cgroup and systemd workers may run privileged instead of with named grants. */
   allowPrivileged: boolean;
+  /** Whether cgroup and systemd workers may write the host's cgroups where their own subtree cannot be delegated. */
+  allowHostCgroupWrite: boolean;
+  /** What the engine offers for delegating a worker its own cgroup subtree (asked only for cgroup and systemd modes). */
+  engineCgroup: EngineCgroupSupport;
   baseImage: string;
   /** Whether the workers' image carries the job runtimes (Python, scikit-learn, Open MPI). */
   jobRuntimes: boolean;
@@ -152,6 +156,7 @@ export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion" | "
   hostCgroupVersion: HostCgroupVersion;
   platform: Platform;
   dockerHost: string;
+  engineCgroup: EngineCgroupSupport;
   /** Workers stacks: the controller stack's join output (checked). */
   controller?: ControllerJoin & { stack: string };
   /** Cluster stacks: the users' public keys, read from their sshKey files. */
@@ -210,6 +215,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     serviceMemoryMb: v.serviceMemoryMb,
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,
+    allowHostCgroupWrite: v.allowHostCgroupWrite,
+    engineCgroup: v.engineCgroup,
     baseImage: v.baseImage,
     jobRuntimes: v.jobRuntimes,
     workerCpus: v.workerCpus,

@@ -40,7 +40,7 @@ const CONTAINER_INPUTS = [
   "name", "hostname", "image", "command", "entrypoints", "envs", "labels", "networksAdvanced", "mounts",
   "uploads", "healthcheck", "wait", "waitTimeout", "restart", "capabilities", "securityOpts", "privileged",
   "memory", "memorySwap", "cgroupnsMode", "tmpfs", "stopSignal", "ports", "destroyGraceSeconds", "hosts", "devices", "gpus", "removeVolumes",
-  "ulimits", "readOnly",
+  "ulimits", "readOnly", "cgroupParent", "volumes",
 ];
 
 /**
@@ -273,6 +273,13 @@ export class DockerResources {
           Target: m.target,
           ReadOnly: m.readOnly ?? false,
         })),
+        // As the provider: volumes with a host_path -> Binds "host:container[:ro]" (the engine creates
+        // a missing host directory, as `docker run -v` does); cgroup_parent -> CgroupParent.
+        Binds: (inputs.volumes ?? []).map((v: Inputs) => {
+          if (!v.hostPath || !v.containerPath) throw new Error("local runner: only volumes with a hostPath and a containerPath are implemented");
+          return `${v.hostPath}:${v.containerPath}${v.readOnly ? ":ro" : ""}`;
+        }),
+        CgroupParent: inputs.cgroupParent,
         Tmpfs: inputs.tmpfs,
         CapAdd: inputs.capabilities?.adds,
         CapDrop: inputs.capabilities?.drops,

@@ -134,7 +134,11 @@ function policyResource(c: Captured): PolicyResource {
 /** Evaluates every policy of the pack for `stack`; the pack's config comes from the stack's settings. */
 export async function checkPolicies(stack: string, overrides: string[] = []): Promise<{ violations: Violation[]; resources: number }> {
   const config = readStackConfig(stack, overrides);
-  const packConfig: PackConfig = { allowPrivileged: config["slurm-cluster:allowPrivileged"] === "true", allowPublicPorts: false };
+  const packConfig: PackConfig = {
+    allowPrivileged: config["slurm-cluster:allowPrivileged"] === "true",
+    allowPublicPorts: false,
+    allowHostCgroupWrite: config["slurm-cluster:allowHostCgroupWrite"] === "true",
+  };
   const resources = config["slurm-cluster:role"] === "workers" ? await captureWorkers(stack, config, overrides) : (await capture(stack, config)).captured;
   const violations: Violation[] = [];
   const common = {

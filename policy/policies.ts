@@ -1,6 +1,6 @@
 // The project's promises as CrossGuard policies. Mandatory where breaking one is a security or
 // data-loss risk; advisory where it is a recommendation. Policy config (`--policy-pack-config`, or
-// the stack's own settings in the offline runner): allowPrivileged, allowPublicPorts.
+// the stack's own settings in the offline runner): allowPrivileged, allowPublicPorts, allowHostCgroupWrite.
 import { PolicyResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 
 export const PACK_NAME = "slurm-cluster";
@@ -44,7 +44,7 @@ function slurmPortProblem(props: Record<string, unknown>, port: number): string 
   }
   return INTERNAL_PORTS.includes(port) ? "which must stay on the cluster network" : undefined;
 }
-/** What a worker mode may add (cgroup v2 modes remount their cgroup namespace). */
+/** What a worker mode may add: SYS_ADMIN (GPUs on v1, v2 before Docker 28), which host-cgroup-write allows only with allowHostCgroupWrite. */
 const WORKER_CAPABILITIES = ["SYS_ADMIN"];
 /**
  * The capabilities each role may add back after dropping all (the program's
@@ -71,11 +71,20 @@ export interface PackConfig {
   allowPrivileged: boolean;
   /** Published ports may listen on every address (0.0.0.0). */
   allowPublicPorts: boolean;
+  /** The stack's allowHostCgroupWrite: workers may then write the host's cgroups (or hold SYS_ADMIN). */
+  allowHostCgroupWrite: boolean;
 }
 
 const configSchema = {
-  properties: { allowPrivileged: { type: "boolean" as const, default: false }, allowPublicPorts: { type: "boolean" as const, default: false } },
+  properties: {
+    allowPrivileged: { type: "boolean" as const, default: false },
+    allowPublicPorts: { type: "boolean" as const, default: false },
+    allowHostCgroupWrite: { type: "boolean" as const, default: false },
+  },
 };
+
+/** The one host path a worker may bind besides the host's /sys/fs/cgroup: its own parent cgroup in a v1 controller. */
+const OWN_V1_CGROUP = /^\/sys\/fs\/cgroup\/[a-z_,]+\/([^/]+)$/;
 
 type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -165,10 +174,36 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       for (const m of (props.mounts ?? []) as { type: string; source?: string }[]) {
         if (m.type === "bind" && !(worker && m.source === "/sys/fs/cgroup")) report(`${props.name} bind-mounts the host's ${m.source}`);
       }
+      for (const v of (props.volumes ?? []) as { hostPath?: string }[]) {
+        if (!v.hostPath) continue;
+        // A worker's own parent cgroup is named for its container (config/render/container-settings.ts).
+        const own = OWN_V1_CGROUP.exec(v.hostPath)?.[1];
+        if (!(worker && own !== undefined && own === props.name && props.cgroupParent === `/${own}`)) report(`${props.name} bind-mounts the host's ${v.hostPath}`);
+      }
       if (props.cgroupnsMode === "host" && !worker) report(`${props.name} shares the host's cgroup namespace`);
       if (((props.devices ?? []) as unknown[]).length > 0 && !worker) report(`${props.name} gets host devices`);
       const unconfined = ((props.securityOpts ?? []) as string[]).filter((o) => /^apparmor[=:]unconfined$/.test(o));
       if (unconfined.length > 0 && !worker) report(`${props.name} runs without AppArmor (${unconfined.join(", ")})`);
+    }),
+  },
+  {
+    name: "host-cgroup-write",
+    description:
+      "No worker writes the host's cgroups (the host's /sys/fs/cgroup read-write, the host cgroup namespace, CAP_SYS_ADMIN or apparmor=unconfined) unless the stack sets allowHostCgroupWrite; a worker owns only its own cgroup subtree.",
+    enforcementLevel: "mandatory",
+    configSchema,
+    validateResource: onContainers((props, args, report) => {
+      if (labelsOf(props)[ROLE_LABEL] !== "worker" || args.getConfig<PackConfig>().allowHostCgroupWrite) return;
+      const grants: string[] = [];
+      const hostCgroupfs = ((props.mounts ?? []) as { type: string; source?: string; readOnly?: boolean }[]).some((m) => m.type === "bind" && /^\/sys\/fs\/cgroup\/?$/.test(m.source ?? "") && !m.readOnly);
+      const hostCgroupfsVolume = ((props.volumes ?? []) as { hostPath?: string; readOnly?: boolean }[]).some((v) => /^\/sys\/fs\/cgroup\/?$/.test(v.hostPath ?? "") && !v.readOnly);
+      if (hostCgroupfs || hostCgroupfsVolume) grants.push("the host's /sys/fs/cgroup read-write");
+      if (props.cgroupnsMode === "host") grants.push("the host cgroup namespace");
+      if (((props.capabilities?.adds ?? []) as string[]).some((c) => c.replace(/^CAP_/, "") === "SYS_ADMIN")) grants.push("CAP_SYS_ADMIN");
+      if (((props.securityOpts ?? []) as string[]).some((o) => /^apparmor[=:]unconfined$/.test(o))) grants.push("apparmor=unconfined");
+      if (grants.length > 0) {
+        report(`${props.name} gets ${grants.join(", ")}: it could write the host's cgroups; set slurm-cluster:allowHostCgroupWrite=true only if you accept that`);
+      }
     }),
   },
   {

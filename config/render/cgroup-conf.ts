@@ -32,8 +32,8 @@ export function renderCgroupConf(spec: ClusterSpec): string {
         header,
         v === 1
           ? [
-              "# cgroupMode=cgroup on a cgroup v1 host: the worker sees the host's cgroup hierarchy",
-              "# read-write and slurmd creates /slurm_<node>/uid_<uid>/job_<id>/step_<n> in each controller.",
+              "# cgroupMode=cgroup on a cgroup v1 host: slurmd creates /slurm_<node>/uid_<uid>/job_<id>/step_<n>",
+              "# in each controller, under the cgroup the worker sees as the root (its own parent cgroup).",
               "CgroupPlugin=cgroup/v1",
             ]
           : [

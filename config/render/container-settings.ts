@@ -8,6 +8,19 @@ export interface MountSetting {
   readOnly?: boolean;
 }
 
+/** A host directory bind-mounted the way `docker run -v` does it (the engine creates a missing source). */
+export interface HostPathSetting {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/**
+ * The cgroup v1 controllers Slurm's cgroup/v1 plugin uses (memory for --mem, cpuset for cores,
+ * devices, freezer for proctrack/cgroup, cpuacct for jobacct_gather/cgroup).
+ */
+export const SLURM_V1_CONTROLLERS = ["cpuacct", "cpuset", "devices", "freezer", "memory"];
+
 /** What a worker container needs for its cgroupMode and host cgroup version: the least that works. */
 export interface WorkerContainerSettings {
   /** Which project image runs the worker. */
@@ -30,6 +43,24 @@ export interface WorkerContainerSettings {
   logCommand?: string[];
   /** Why each grant is there, in a line (the README's mode table says the same). */
   why: string[];
+  /** Why this mode writes the host's cgroups on this host (undefined: the worker owns only its own subtree). */
+  hostCgroupWrite?: string;
+  /** cgroup v1 hosts: the controllers in which the worker gets its own parent cgroup read-write. */
+  ownCgroupControllers: string[];
+}
+
+/**
+ * A cgroup v1 worker's own subtree: Docker creates the container's cgroup under a parent named for
+ * the container, and only that parent, in each controller Slurm uses, is bind-mounted read-write
+ * at the controller's place; slurmd's job cgroups are made inside it, and a bind mount's root is
+ * as far up as a path in the container can reach.
+ */
+export function workerCgroupSubtree(settings: WorkerContainerSettings, containerName: string): { cgroupParent?: string; volumes: HostPathSetting[] } {
+  if (settings.ownCgroupControllers.length === 0) return { volumes: [] };
+  return {
+    cgroupParent: `/${containerName}`,
+    volumes: settings.ownCgroupControllers.map((c) => ({ hostPath: `/sys/fs/cgroup/${c}/${containerName}`, containerPath: `/sys/fs/cgroup/${c}`, readOnly: false })),
+  };
 }
 
 const HOST_CGROUPFS_RW: MountSetting = { type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false };
@@ -37,6 +68,27 @@ const HOST_CGROUPFS_RW: MountSetting = { type: "bind", source: "/sys/fs/cgroup",
 export function workerContainerSettings(spec: ClusterSpec): WorkerContainerSettings {
   const settings = modeSettings(spec);
   return spec.workerMemoryHeadroomMb === "auto" ? settings : { ...settings, memoryHeadroomMb: spec.workerMemoryHeadroomMb };
+}
+
+/** Why a host cannot give a worker only its own cgroup subtree in this mode, or undefined. */
+function hostCgroupWriteReason(spec: ClusterSpec): string | undefined {
+  const v1 = spec.hostCgroupVersion === 1;
+  if (spec.cgroupMode === "none") return undefined;
+  if (!v1) {
+    return spec.engineCgroup.writableCgroups
+      ? undefined
+      : "this Docker engine is older than 28 (no --security-opt writable-cgroups), so a cgroup v2 worker's own cgroup namespace becomes writable only with CAP_SYS_ADMIN and apparmor=unconfined";
+  }
+  if (spec.cgroupMode === "systemd") {
+    return "systemd as PID 1 on a cgroup v1 host finds its units' processes by their cgroup paths, which a bind of the worker's own subtree does not keep (munge.service is refused)";
+  }
+  if (spec.gpus.perWorker > 0) {
+    return "GPUs on a cgroup v1 host need CAP_SYS_ADMIN (the kernel lets slurmstepd write a job's devices.deny only with it), which also lets the worker mount the host's cgroup hierarchies";
+  }
+  if (spec.engineCgroup.driver === "systemd") {
+    return "this Docker engine uses the systemd cgroup driver on a cgroup v1 host, which takes no per-container parent cgroup path to delegate";
+  }
+  return undefined;
 }
 
 function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
@@ -50,37 +102,54 @@ function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
     tmpfs: {} as Record<string, string>,
     memoryHeadroomMb: 128,
     healthcheck: ["CMD", "pgrep", "-x", "slurmd"],
+    ownCgroupControllers: [] as string[],
   };
   const v = spec.hostCgroupVersion;
+  const hostCgroupWrite = hostCgroupWriteReason(spec);
+  // What each mode gets for its cgroups: its own subtree where the host can delegate one, else
+  // (only with allowHostCgroupWrite, checked by the config loader) the host's.
+  const ownSubtree = (who: string) =>
+    v === 1
+      ? {
+          cgroupnsMode: "private" as const,
+          ownCgroupControllers: SLURM_V1_CONTROLLERS,
+          why: [`cgroup v1: ${who} gets only its own parent cgroup (named for the container) read-write in ${SLURM_V1_CONTROLLERS.join(", ")}, in a private cgroup namespace; no capability is needed to write cgroupfs as root`],
+        }
+      : {
+          cgroupnsMode: "private" as const,
+          securityOpts: ["writable-cgroups=true"],
+          why: [`cgroup v2: a private cgroup namespace, mounted read-write by Docker (writable-cgroups=true): ${who} writes only its own subtree, and the kernel keeps its own limits out of reach`],
+        };
+  const hostCgroups = (who: string) =>
+    v === 1
+      ? {
+          cgroupnsMode: "host" as const,
+          mounts: [HOST_CGROUPFS_RW],
+          hostCgroupWrite,
+          why: [`cgroup v1 (allowHostCgroupWrite): the host's /sys/fs/cgroup read-write and the host cgroup namespace for ${who}`],
+        }
+      : {
+          cgroupnsMode: "private" as const,
+          capabilityAdds: ["SYS_ADMIN"],
+          securityOpts: ["apparmor=unconfined"],
+          hostCgroupWrite,
+          why: [
+            `cgroup v2 (allowHostCgroupWrite): a private cgroup namespace for ${who}`,
+            "SYS_ADMIN: to remount it read-write (Docker before 28 mounts it read-only)",
+            "apparmor=unconfined: Docker's default AppArmor profile forbids that mount (Ubuntu)",
+          ],
+        };
+  const cgroups = (who: string) => (hostCgroupWrite ? hostCgroups(who) : ownSubtree(who));
   let settings: WorkerContainerSettings;
   switch (spec.cgroupMode) {
     case "none":
       // Never privileged, whatever allowPrivileged says: nothing here needs it.
       return { ...base, why: ["none: no cgroup use, so the baseline's capabilities (slurmd's own) are enough"] };
     case "cgroup":
-      settings =
-        v === 1
-          ? {
-              ...base,
-              cgroupnsMode: "host",
-              mounts: [HOST_CGROUPFS_RW],
-              why: [
-                "cgroup v1: the host's /sys/fs/cgroup read-write and the host cgroup namespace, so slurmd can create job cgroups (no capability is needed to write cgroupfs as root)",
-              ],
-            }
-          : {
-              ...base,
-              cgroupnsMode: "private",
-              capabilityAdds: ["SYS_ADMIN"],
-              securityOpts: ["apparmor=unconfined"],
-              why: [
-                "cgroup v2: a private cgroup namespace, so the worker's own subtree is its root",
-                "SYS_ADMIN: to remount that subtree read-write (Docker mounts it read-only)",
-                "apparmor=unconfined: Docker's default AppArmor profile forbids that mount (Ubuntu)",
-              ],
-            };
+      settings = { ...base, ...cgroups("slurmd") };
       break;
-    case "systemd":
+    case "systemd": {
+      const own = cgroups("systemd and slurmd");
       settings = {
         ...base,
         image: "slurm-systemd",
@@ -90,27 +159,11 @@ function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
         memoryHeadroomMb: 192,
         healthcheck: ["CMD", "systemctl", "is-active", "--quiet", "slurmd.service"],
         logCommand: ["journalctl", "--no-pager", "-n", "25", "-u", "munge.service", "-u", "slurmd.service"],
-        ...(v === 1
-          ? {
-              cgroupnsMode: "host" as const,
-              mounts: [HOST_CGROUPFS_RW],
-              why: [
-                "systemd: tmpfs on /run and /run/lock, and SIGRTMIN+3 to stop it cleanly",
-                "cgroup v1: the host's /sys/fs/cgroup read-write and the host cgroup namespace for systemd and slurmd",
-              ],
-            }
-          : {
-              cgroupnsMode: "private" as const,
-              capabilityAdds: ["SYS_ADMIN"],
-              securityOpts: ["apparmor=unconfined"],
-              why: [
-                "systemd: tmpfs on /run and /run/lock, and SIGRTMIN+3 to stop it cleanly",
-                "cgroup v2: a private cgroup namespace delegated whole to systemd",
-                "SYS_ADMIN and apparmor=unconfined: to remount it read-write and for systemd's own mounts",
-              ],
-            }),
+        ...own,
+        why: ["systemd: tmpfs on /run and /run/lock, and SIGRTMIN+3 to stop it cleanly", ...own.why],
       };
       break;
+    }
   }
   if (v === 1 && spec.gpus.perWorker > 0 && !settings.capabilityAdds.includes("SYS_ADMIN")) {
     // ConstrainDevices with GPUs: slurmstepd denies each job the GPUs it was not given.

@@ -1,7 +1,7 @@
 export { renderSlurmConf, renderWorkerNodeConf, renderGresConf, gpuPathInContainer, SLURMRESTD_PORT, REST_OPENAPI_VERSION, SLURMCTLD_PORT, SLURMD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
 export { renderCgroupConf } from "./cgroup-conf";
 export { renderSlurmdbdConf, renderAccountingClientConf, ACCOUNTING_CLIENT_CONF } from "./slurmdbd-conf";
-export { workerContainerSettings } from "./container-settings";
+export { workerCgroupSubtree, workerContainerSettings } from "./container-settings";
 export type { WorkerContainerSettings } from "./container-settings";
 export { renderPrometheusYml } from "./prometheus-yml";
 export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";

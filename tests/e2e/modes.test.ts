@@ -18,6 +18,18 @@ interface Outputs {
 }
 
 const engineCgroupVersion = Number(docker(["info", "--format", "{{.CgroupVersion}}"]) || "1");
+const engineMajor = Number(/^(\d+)\./.exec(docker(["info", "--format", "{{.ServerVersion}}"]))?.[1] ?? 0);
+const engineDriver = docker(["info", "--format", "{{.CgroupDriver}}"]).trim();
+/**
+ * Where the host cannot give a worker only its own cgroup subtree (README, Worker modes): systemd
+ * or GPUs on v1, the systemd cgroup driver on v1, a v2 engine before Docker 28. The stack must
+ * then say allowHostCgroupWrite=true, and the worker gets the host's cgroups.
+ */
+const needsHostCgroupWrite = (mode: string, gpus = false) =>
+  engineCgroupVersion === 1 ? mode === "systemd" || gpus || engineDriver === "systemd" : engineMajor < 28;
+const hostCgroupWriteArgs = (mode: string, gpus = false) => (needsHostCgroupWrite(mode, gpus) ? ["-c", "allowHostCgroupWrite=true"] : []);
+/** The controllers whose own parent cgroup a v1 worker gets (config/render/container-settings.ts). */
+const OWN_V1_CONTROLLERS = ["cpuacct", "cpuset", "devices", "freezer", "memory"];
 // No GPU here: character devices with NVIDIA's major number (195) stand in for four, two per
 // worker. Opening one reaches the device node (ENXIO: no driver) unless the job's devices
 // cgroup denies it (EPERM), which is what containment is.
@@ -47,7 +59,7 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
 
   beforeAll(() => {
     // Monitoring is covered by monitoring.test.ts; leaving it off keeps this file quick.
-    outputs = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false"]));
+    outputs = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false", ...hostCgroupWriteArgs(mode)]));
     ctl = outputs.controller.containerName;
   });
 
@@ -70,8 +82,10 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
     const { id, state } = await runJob(ctl, ["-w", "worker1", "--mem=64M", "-o", "/shared/cgroup-%j.out", "--wrap", "cat /proc/self/cgroup"]);
     expect(state).toBe("COMPLETED");
     const out = dockerExec(ctl, ["cat", `/shared/cgroup-${id}.out`]);
+    // A worker with its own subtree reads the job's cgroup relative to its private namespace's root
+    // (its container's cgroup), whose sibling slurm_worker1 is: "/../slurm_worker1/...".
     const jobCgroup = engineCgroupVersion === 1
-      ? new RegExp(`^\\d+:memory:/slurm_worker1/uid_0/job_${id}/step_batch(/task_0)?$`, "m")
+      ? new RegExp(`^\\d+:memory:(/\\.\\.)?/slurm_worker1/uid_0/job_${id}/step_batch(/task_0)?$`, "m")
       : new RegExp(`^0::/.*job_${id}/step_batch`, "m");
     expect(out).toMatch(jobCgroup);
   });
@@ -88,20 +102,58 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
     const inspect = JSON.parse(docker(["inspect", outputs.nodes[0].containerName]))[0];
     expect(inspect.HostConfig.Privileged).toBe(false);
     // cgroup mode: the baseline (every default dropped, slurmd's own added back); systemd mode keeps
-    // Docker's defaults but NET_RAW (README, Container baseline). v2 hosts add SYS_ADMIN to either.
+    // Docker's defaults but NET_RAW (README, Container baseline). v2 hosts add SYS_ADMIN (and
+    // apparmor=unconfined) to either only before Docker 28, with allowHostCgroupWrite.
     const own = mode === "cgroup" ? SLURMD_CAPABILITIES : [];
-    expect(inspect.HostConfig.CapAdd ?? []).toEqual(engineCgroupVersion === 1 ? own : [...own, "SYS_ADMIN"].sort());
+    const hostWrite = needsHostCgroupWrite(mode);
+    expect(inspect.HostConfig.CapAdd ?? []).toEqual(engineCgroupVersion === 2 && hostWrite ? [...own, "SYS_ADMIN"].sort() : own);
     expect(inspect.HostConfig.CapDrop).toEqual(mode === "cgroup" ? ["ALL"] : ["NET_RAW"]);
-    if (engineCgroupVersion === 1) {
+    const hostCgroupfs = expect.objectContaining({ Type: "bind", Source: "/sys/fs/cgroup", Destination: "/sys/fs/cgroup", RW: true });
+    if (engineCgroupVersion === 1 && hostWrite) {
       expect(inspect.HostConfig.CgroupnsMode).toBe("host");
-      expect(inspect.Mounts).toContainEqual(expect.objectContaining({ Type: "bind", Source: "/sys/fs/cgroup", Destination: "/sys/fs/cgroup", RW: true }));
+      expect(inspect.Mounts).toContainEqual(hostCgroupfs);
+    } else if (engineCgroupVersion === 1) {
+      // Its own parent cgroup, named for the container, in each controller Slurm uses; nothing else of the host's.
+      const name = outputs.nodes[0].containerName;
+      expect(inspect.HostConfig.CgroupnsMode).toBe("private");
+      expect(inspect.HostConfig.CgroupParent).toBe(`/${name}`);
+      expect([...inspect.HostConfig.Binds].sort()).toEqual(OWN_V1_CONTROLLERS.map((c) => `/sys/fs/cgroup/${c}/${name}:/sys/fs/cgroup/${c}`));
+      expect(inspect.Mounts).not.toContainEqual(hostCgroupfs);
+    } else {
+      expect(inspect.HostConfig.CgroupnsMode).toBe("private");
+      expect(inspect.HostConfig.SecurityOpt).toContain(hostWrite ? "apparmor=unconfined" : "writable-cgroups=true");
+    }
+  });
+
+  test("the worker writes cgroups only in its own subtree", () => {
+    const worker = outputs.nodes[0].containerName;
+    if (needsHostCgroupWrite(mode)) {
+      // The stack allowed the host's cgroups (allowHostCgroupWrite): nothing narrower to show here.
+      expect(JSON.parse(docker(["inspect", worker]))[0].HostConfig.CgroupnsMode).toBe(engineCgroupVersion === 1 ? "host" : "private");
+      return;
+    }
+    // A cgroup in a hierarchy Slurm does not use, and one above the worker's own, cannot be made.
+    const attempt = (dir: string) => dockerExec(worker, ["bash", "-c", `mkdir ${dir} 2>&1 && rmdir ${dir}; true`]);
+    if (engineCgroupVersion === 1) {
+      expect(attempt("/sys/fs/cgroup/blkio/slurm-cluster-e2e-probe")).toMatch(/Read-only file system/);
+      // The memory hierarchy the worker sees holds only its container's cgroup and Slurm's.
+      const dirs = dockerExec(worker, ["find", "/sys/fs/cgroup/memory", "-mindepth", "1", "-maxdepth", "1", "-type", "d", "-printf", "%f\n"]).split("\n").filter(Boolean).sort();
+      const id = JSON.parse(docker(["inspect", worker]))[0].Id;
+      expect(dirs).toEqual([id, "slurm_worker1"].sort());
+      // On this machine (the engine's host) Slurm's job cgroups sit under the worker's own parent.
+      expect(execFileSync("ls", [`/sys/fs/cgroup/memory/${worker}`]).toString()).toMatch(/^slurm_worker1$/m);
+    } else {
+      // v2: the namespace root is the container's cgroup; the kernel hides everything above it.
+      expect(dockerExec(worker, ["cat", "/proc/self/cgroup"]).trim()).toMatch(/^0::\/[^.]*$/);
     }
   });
 
   test("with GPUs, a job sees CUDA_VISIBLE_DEVICES=0 and can open only its own GPU; a job without GPUs none", () => {
     execFileSync("mkdir", ["-p", FAKE_GPUS]);
     GPU_FILES.forEach((file, k) => execFileSync("bash", ["-c", `[ -c ${file} ] || mknod ${file} c 195 ${k}`]));
-    const up = JSON.parse(npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false", "-c", "gpusPerWorker=2", "-c", `gpuDevices=${GPU_FILES.join(",")}`]));
+    const up = JSON.parse(
+      npmRun("local:up", [STACK, "-c", `cgroupMode=${mode}`, "-c", "monitoring=false", "-c", "gpusPerWorker=2", "-c", `gpuDevices=${GPU_FILES.join(",")}`, ...hostCgroupWriteArgs(mode, true)]),
+    );
     expect(up.nodes.map((n: { state: string }) => n.state)).toEqual(["IDLE", "IDLE"]);
     // worker2 has the host's nvidia2 and nvidia3.
     const open = "echo $CUDA_VISIBLE_DEVICES; for d in /dev/nvidia2 /dev/nvidia3; do cat $d 2>&1; done; true";
@@ -125,10 +177,21 @@ describe.each(["cgroup", "systemd"])("cgroupMode=%s", (mode) => {
   }
 });
 
+test("a mode that needs the host's cgroups is refused before anything is created, naming allowHostCgroupWrite", () => {
+  if (!needsHostCgroupWrite("systemd")) return; // this engine delegates a systemd worker its own subtree
+  npmRun("local:down", [STACK, "--volumes"]);
+  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=systemd", "-c", "monitoring=false"])).toThrow(
+    /slurm-cluster:cgroupMode = "systemd" needs write access to the host's cgroups here: .*; set slurm-cluster:allowHostCgroupWrite=true/,
+  );
+  expect(docker(["ps", "-a", "--filter", `label=com.slurm-cluster.stack=${STACK}`, "--format", "{{.Names}}"]).trim()).toBe("");
+});
+
 test("a mode pointed at the wrong cgroup version fails fast, saying what to change", () => {
   const wrong = engineCgroupVersion === 1 ? "2" : "1";
   const started = Date.now();
-  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=cgroup", "-c", `hostCgroupVersion=${wrong}`, "-c", "monitoring=false"])).toThrow(
+  // The settings for the wrong version may need the host's cgroups (v2 before Docker 28, v1 with the systemd driver).
+  const consent = (wrong === "2" ? engineMajor < 28 : engineDriver === "systemd") ? ["-c", "allowHostCgroupWrite=true"] : [];
+  expect(() => npmRun("local:up", [STACK, "-c", "cgroupMode=cgroup", "-c", `hostCgroupVersion=${wrong}`, "-c", "monitoring=false", ...consent])).toThrow(
     new RegExp(`Slurm node worker1 cannot register: the container slurm-ubuntu-worker1 keeps stopping[\\s\\S]*FATAL: cgroup.conf asks for cgroup/v${wrong} but this host runs cgroup v${engineCgroupVersion}; set slurm-cluster:hostCgroupVersion=${engineCgroupVersion} \\(or auto\\)`),
   );
   // Well before the 180 s registration timeout: the crash loop is recognised, not waited out.

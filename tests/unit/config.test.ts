@@ -86,7 +86,7 @@ describe("hostCgroupVersion=auto", () => {
   });
 
   it("asks the Docker engine for its cgroup version", async () => {
-    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto", "cgroupMode=cgroup"], false, { cgroupVersion: 2, memoryMiB: 8192 });
+    const run = await runWithMocks("ubuntu", ["hostCgroupVersion=auto", "cgroupMode=cgroup"], false, { cgroupVersion: 2, memoryMiB: 8192, serverVersion: "28.5.2" });
     expect(run.error).toBeUndefined();
     expect(run.outputs.hostCgroupVersion).toBe(2);
   });

@@ -132,6 +132,7 @@ describe("the config refuses plain TCP before the engine is asked anything", () 
     hostCgroupVersion: async (h) => (asked.push(h), 2),
     memoryBytes: async (h) => (asked.push(h), 24 * 2 ** 30),
     platform: async (h) => (asked.push(h), { platform: "linux/amd64", dockerDesktop: false }),
+    cgroupSupport: async (h) => (asked.push(h), { driver: "cgroupfs", writableCgroups: true }),
   };
 
   it("tcp:// without allowInsecureDockerHost: one problem, nothing asked", async () => {

@@ -9,6 +9,9 @@ export interface EngineFacts {
   /** As `docker info` reports them: x86_64 or aarch64; Docker Desktop's OS name. */
   architecture?: string;
   operatingSystem?: string;
+  /** As `docker info` reports them; by default this build machine's (Docker 20.10, cgroupfs). */
+  serverVersion?: string;
+  cgroupDriver?: "cgroupfs" | "systemd";
 }
 
 export const DEFAULT_FACTS: EngineFacts = { cgroupVersion: 1, memoryMiB: 24 * 1024 };
@@ -24,6 +27,8 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
           MemTotal: facts.memoryMiB * 2 ** 20,
           Architecture: facts.architecture ?? "x86_64",
           OperatingSystem: facts.operatingSystem ?? "Debian GNU/Linux 13 (trixie)",
+          ServerVersion: facts.serverVersion ?? "20.10.24",
+          CgroupDriver: facts.cgroupDriver ?? "cgroupfs",
         }),
       );
       return;

@@ -36,12 +36,12 @@ describe("every container's baseline", () => {
     }
   });
 
-  it("cgroup v2 workers add SYS_ADMIN on top of slurmd's; systemd workers keep Docker's defaults but NET_RAW, without no-new-privileges", async () => {
-    const v2 = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2"]);
+  it("cgroup v2 workers on Docker before 28 add SYS_ADMIN (allowHostCgroupWrite); systemd workers keep Docker's defaults but NET_RAW, without no-new-privileges", async () => {
+    const v2 = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowHostCgroupWrite=true"]);
     const w = ofType(v2, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
     expect(w.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_ADMIN"] });
     expect(w.inputs.securityOpts).toEqual(["no-new-privileges:true", "apparmor=unconfined"]);
-    const systemd = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=1"]);
+    const systemd = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=1", "allowHostCgroupWrite=true"]);
     const s = ofType(systemd, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
     expect(s.inputs.capabilities).toEqual({ drops: ["NET_RAW"] });
     expect(s.inputs.securityOpts).toEqual([]);

@@ -20,7 +20,7 @@ function resourceViolations(policyName: string, type: string, props: Record<stri
   const found: string[] = [];
   const args = {
     type, props, urn: `urn:pulumi:t::slurm-cluster::${type}::r`, name: "r", opts: {},
-    getConfig: () => ({ allowPrivileged: false, allowPublicPorts: false, ...config }),
+    getConfig: () => ({ allowPrivileged: false, allowPublicPorts: false, allowHostCgroupWrite: false, ...config }),
     notApplicable: () => { throw new Error("not applicable"); },
   } as unknown as ResourceValidationArgs;
   (policy.validateResource as (a: ResourceValidationArgs, r: (m: string) => void) => void)(args, (m) => found.push(m));
@@ -42,6 +42,17 @@ describe("each policy", () => {
     ["user-process-limit", CONTAINER, { ...worker, ulimits: [{ name: "nproc", soft: 4096, hard: 4096 }] }, { ...worker, labels: label("login") }],
     ["no-host-access", CONTAINER, { ...worker, mounts: [{ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup" }] }, { ...worker, mounts: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] }],
     ["no-host-access", CONTAINER, { ...worker, cgroupnsMode: "host" }, { ...worker, labels: label("controller"), cgroupnsMode: "host" }],
+    // A v1 worker's own parent cgroup (named for the container, and its cgroup parent) is its to bind; nothing else of the host.
+    [
+      "no-host-access", CONTAINER,
+      { ...worker, name: "slurm-x-worker1", cgroupParent: "/slurm-x-worker1", volumes: [{ hostPath: "/sys/fs/cgroup/memory/slurm-x-worker1", containerPath: "/sys/fs/cgroup/memory" }] },
+      { ...worker, name: "slurm-x-worker1", cgroupParent: "/slurm-x-worker1", volumes: [{ hostPath: "/sys/fs/cgroup/memory/slurm-x-worker2", containerPath: "/sys/fs/cgroup/memory" }] },
+    ],
+    ["no-host-access", CONTAINER, { ...worker, volumes: [{ volumeName: "v", containerPath: "/data" }] }, { ...worker, volumes: [{ hostPath: "/etc", containerPath: "/host-etc" }] }],
+    ["host-cgroup-write", CONTAINER, { ...worker, cgroupnsMode: "private", securityOpts: ["writable-cgroups=true"] }, { ...worker, mounts: [{ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false }] }],
+    ["host-cgroup-write", CONTAINER, { ...worker, cgroupnsMode: "private" }, { ...worker, cgroupnsMode: "host" }],
+    ["host-cgroup-write", CONTAINER, { ...worker, capabilities: { drops: ["ALL"], adds: ["KILL"] } }, { ...worker, capabilities: { drops: ["ALL"], adds: ["SYS_ADMIN"] } }],
+    ["host-cgroup-write", CONTAINER, { ...worker, securityOpts: ["no-new-privileges:true"] }, { ...worker, securityOpts: ["apparmor=unconfined"] }],
     ["no-host-access", CONTAINER, { ...worker, securityOpts: ["apparmor=unconfined"] }, { ...worker, labels: label("rest"), securityOpts: ["apparmor=unconfined"] }],
     ["no-seccomp-unconfined", CONTAINER, { ...worker, securityOpts: ["apparmor=unconfined"] }, { ...worker, securityOpts: ["seccomp=unconfined"] }],
     ["no-public-ports", CONTAINER, { ...worker, labels: label("rest"), ports: [{ internal: 9090, external: 9090, ip: "127.0.0.1" }] }, { ...worker, labels: label("rest"), ports: [{ internal: 9090, external: 9090 }] }],
@@ -76,6 +87,20 @@ describe("each policy", () => {
     ["memory-limits", CONTAINER, worker, { ...worker, memory: undefined }],
     ["healthcheck-and-restart", CONTAINER, worker, { ...worker, restart: "no" }],
   ];
+  it("host-cgroup-write: a worker with every host cgroup grant is one violation naming them and the key; allowHostCgroupWrite waives it", () => {
+    const hostWrite = {
+      ...worker,
+      cgroupnsMode: "host",
+      mounts: [{ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false }],
+      capabilities: { drops: ["ALL"], adds: ["SYS_ADMIN"] },
+      securityOpts: ["apparmor=unconfined"],
+    };
+    expect(resourceViolations("host-cgroup-write", CONTAINER, hostWrite)).toEqual([
+      "w gets the host's /sys/fs/cgroup read-write, the host cgroup namespace, CAP_SYS_ADMIN, apparmor=unconfined: it could write the host's cgroups; set slurm-cluster:allowHostCgroupWrite=true only if you accept that",
+    ]);
+    expect(resourceViolations("host-cgroup-write", CONTAINER, hostWrite, { allowHostCgroupWrite: true })).toEqual([]);
+  });
+
   it.each(ROWS)("%s: passes a compliant %s and reports a violating one", (name, type, good, bad, config = {}) => {
     expect(resourceViolations(name, type, good, config)).toEqual([]);
     expect(resourceViolations(name, type, bad, config)).toHaveLength(1);
@@ -163,9 +188,19 @@ describe("the offline runner", () => {
   });
 
   it("reports privileged cgroup workers the stack allowed as advisory only", async () => {
-    const { violations } = await check("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowPrivileged=true"]);
+    const { violations } = await check("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1", "allowPrivileged=true"]);
     expect(mandatory(violations)).toEqual([]);
     expect(violations.filter((v) => v.policy === "privileged-by-choice").map((v) => v.urn.split("::").pop())).toEqual(["worker1-slurmd", "worker2-slurmd"]);
+  });
+
+  it("passes cgroup mode on this v1 host with no waiver: workers bind only their own parent cgroups", async () => {
+    const { violations } = await check("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1"]);
+    expect(mandatory(violations)).toEqual([]);
+  });
+
+  it("passes systemd mode on a v1 host only as the stack's waiver: allowHostCgroupWrite=true is also the pack's", async () => {
+    const { violations } = await check("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=1", "allowHostCgroupWrite=true"]);
+    expect(mandatory(violations)).toEqual([]);
   });
 
   it("exits non-zero on a mandatory violation and zero otherwise, printing like pulumi preview", async () => {

@@ -1,6 +1,7 @@
 import { ClusterSpec } from "../../config";
-import { testSpec } from "./spec";
-import { renderCgroupConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, workerContainerSettings } from "../../config/render";
+import { engineReporting, testSpec } from "./spec";
+import { EngineCgroupSupport } from "../../config/keys";
+import { renderCgroupConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, workerCgroupSubtree, workerContainerSettings } from "../../config/render";
 
 const spec = (raw: Record<string, string> = {}) =>
   testSpec({ "slurm-cluster:clusterName": "lab", ...raw }, "ubuntu");
@@ -107,7 +108,8 @@ const COMBINATIONS: [string, string, string[], string[], string[]][] = [
 describe.each(COMBINATIONS)("cgroupMode=%s on a cgroup v%s host", (mode, version, slurmLines, cgroupLines, absent) => {
   let s: ClusterSpec;
   beforeAll(async () => {
-    s = await spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version });
+    // systemd on v1 writes the host's cgroups: only with the stack's consent.
+    s = await spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, "slurm-cluster:allowHostCgroupWrite": String(mode === "systemd" && version === "1") });
   });
   it("renders the mode's plugins", async () => {
     expect(lines(renderSlurmConf(s))).toEqual(expect.arrayContaining(slurmLines));
@@ -133,29 +135,74 @@ describe("slurmdbd.conf", () => {
 });
 
 describe("worker container settings", () => {
-  const settings = async (mode: string, version: string, extra: Record<string, string> = {}) =>
-    workerContainerSettings(await spec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, ...extra }));
+  const OLD_ENGINE = { driver: "cgroupfs", writableCgroups: false } as const;
+  const settings = async (mode: string, version: string, extra: Record<string, string> = {}, engine: EngineCgroupSupport = { driver: "cgroupfs", writableCgroups: true }) =>
+    workerContainerSettings(
+      await testSpec({ "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": version, ...extra }, "ubuntu", engineReporting(Number(version) as 1 | 2, undefined, undefined, undefined, engine)),
+    );
   const cgroupfsRw = { type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false };
+  const allowed = { "slurm-cluster:allowHostCgroupWrite": "true" };
 
   it.each(["1", "2"])("grant nothing beyond Docker's defaults in none mode (v%s), even when privileged is allowed", async (v) => {
     for (const extra of [{}, { "slurm-cluster:allowPrivileged": "true" }] as Record<string, string>[]) {
       expect(await settings("none", v, extra)).toMatchObject({
-        image: "slurm", command: ["worker"], capabilityAdds: [], securityOpts: [], privileged: false, mounts: [], tmpfs: {},
+        image: "slurm", command: ["worker"], capabilityAdds: [], securityOpts: [], privileged: false, mounts: [], tmpfs: {}, ownCgroupControllers: [],
       });
       expect((await settings("none", v, extra)).cgroupnsMode).toBeUndefined();
+      expect((await settings("none", v, extra)).hostCgroupWrite).toBeUndefined();
     }
   });
 
-  it("cgroup mode on v1: the host cgroupfs read-write in the host cgroup namespace, no capability", async () => {
-    expect(await settings("cgroup", "1")).toMatchObject({ image: "slurm", cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [], securityOpts: [], privileged: false });
+  it("cgroup mode on v1: only its own parent cgroup per controller Slurm uses, read-write, in a private cgroup namespace; no host cgroupfs, no capability", async () => {
+    const s = await settings("cgroup", "1");
+    expect(s).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: [], securityOpts: [], privileged: false });
+    expect(s.hostCgroupWrite).toBeUndefined();
+    expect(workerCgroupSubtree(s, "slurm-ubuntu-worker1")).toEqual({
+      cgroupParent: "/slurm-ubuntu-worker1",
+      volumes: ["cpuacct", "cpuset", "devices", "freezer", "memory"].map((c) => ({ hostPath: `/sys/fs/cgroup/${c}/slurm-ubuntu-worker1`, containerPath: `/sys/fs/cgroup/${c}`, readOnly: false })),
+    });
   });
 
-  it("cgroup mode on v2: a private cgroup namespace, SYS_ADMIN to remount it, AppArmor out of the way", async () => {
-    expect(await settings("cgroup", "2")).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"], privileged: false });
+  it("cgroup mode on v2 with Docker 28+: a private cgroup namespace Docker mounts read-write (writable-cgroups), no SYS_ADMIN, AppArmor kept", async () => {
+    const s = await settings("cgroup", "2");
+    expect(s).toMatchObject({ image: "slurm", cgroupnsMode: "private", mounts: [], capabilityAdds: [], securityOpts: ["writable-cgroups=true"], privileged: false });
+    expect(s.hostCgroupWrite).toBeUndefined();
+    expect(workerCgroupSubtree(s, "slurm-ubuntu-worker1")).toEqual({ volumes: [] });
+  });
+
+  it("systemd mode on v2 with Docker 28+: its own namespace read-write, no SYS_ADMIN", async () => {
+    const s = await settings("systemd", "2");
+    expect(s).toMatchObject({ image: "slurm-systemd", cgroupnsMode: "private", mounts: [], capabilityAdds: [], securityOpts: ["writable-cgroups=true"] });
+    expect(s.hostCgroupWrite).toBeUndefined();
+  });
+
+  // Where the host cannot delegate only the worker's own subtree: the host's cgroups (or SYS_ADMIN), with the reason.
+  it.each([
+    ["systemd", "1", {}, { driver: "cgroupfs", writableCgroups: true }, /systemd as PID 1 on a cgroup v1 host/, { cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [] }],
+    ["cgroup", "1", { "slurm-cluster:gpusPerWorker": "1" }, { driver: "cgroupfs", writableCgroups: true }, /GPUs on a cgroup v1 host need CAP_SYS_ADMIN/, { cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: ["SYS_ADMIN"] }],
+    ["cgroup", "1", {}, { driver: "systemd", writableCgroups: false }, /systemd cgroup driver/, { cgroupnsMode: "host", mounts: [cgroupfsRw], capabilityAdds: [] }],
+    ["cgroup", "2", {}, OLD_ENGINE, /older than 28/, { cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"] }],
+    ["systemd", "2", {}, OLD_ENGINE, /older than 28/, { cgroupnsMode: "private", mounts: [], capabilityAdds: ["SYS_ADMIN"], securityOpts: ["apparmor=unconfined"] }],
+  ] as [string, string, Record<string, string>, EngineCgroupSupport, RegExp, object][])(
+    "%s mode on v%s (%j, %j) needs the host's cgroups, given only with allowHostCgroupWrite",
+    async (mode, v, extra, engine, why, grants) => {
+      const s = await settings(mode, v, { ...extra, ...allowed }, engine);
+      expect(s).toMatchObject(grants);
+      expect(s.hostCgroupWrite).toMatch(why);
+      expect(s.ownCgroupControllers).toEqual([]);
+      await expect(settings(mode, v, extra, engine)).rejects.toThrow(
+        new RegExp(`slurm-cluster:cgroupMode = "${mode}" needs write access to the host's cgroups here: .*; set slurm-cluster:allowHostCgroupWrite=true to accept that`),
+      );
+    },
+  );
+
+  it("allowHostCgroupWrite=true changes nothing where the worker's own subtree works", async () => {
+    expect(await settings("cgroup", "1", allowed)).toEqual(await settings("cgroup", "1"));
+    expect(await settings("cgroup", "2", allowed)).toEqual(await settings("cgroup", "2"));
   });
 
   it.each(["1", "2"])("systemd mode (v%s): the systemd image as PID 1, tmpfs /run, SIGRTMIN+3, journal for the log", async (v) => {
-    const s = await settings("systemd", v);
+    const s = await settings("systemd", v, allowed);
     expect(s).toMatchObject({
       image: "slurm-systemd",
       command: ["systemd"],
@@ -170,8 +217,9 @@ describe("worker container settings", () => {
   });
 
   it("allowPrivileged=true swaps the named grants for privileged, in cgroup and systemd modes only", async () => {
-    const s = await settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true" });
+    const s = await settings("cgroup", "2", { "slurm-cluster:allowPrivileged": "true", ...allowed }, OLD_ENGINE);
     expect(s).toMatchObject({ privileged: true, capabilityAdds: [], securityOpts: [] });
-    expect((await settings("systemd", "1")).privileged).toBe(false);
+    expect((await settings("systemd", "1", allowed)).privileged).toBe(false);
   });
 });
+

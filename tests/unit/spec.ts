@@ -1,8 +1,19 @@
 // Specs for unit tests, through the program's own loader; the engine's answer is given, not asked.
 import { ClusterSpec, ControllerStackReader, EngineQuery, loadClusterSpec } from "../../config";
+import { EngineCgroupSupport } from "../../config/keys";
 
-/** An engine that reports the given cgroup version (unit tests ask no Docker engine). */
-export const engineReporting = (version: 1 | 2, memoryMiB = 24 * 1024, platform: "linux/amd64" | "linux/arm64" = "linux/amd64", dockerDesktop = false): EngineQuery => ({
+/**
+ * An engine that reports the given cgroup version (unit tests ask no Docker engine); by default
+ * a current one (cgroupfs driver, Docker 28+ with writable-cgroups).
+ */
+export const engineReporting = (
+  version: 1 | 2,
+  memoryMiB = 24 * 1024,
+  platform: "linux/amd64" | "linux/arm64" = "linux/amd64",
+  dockerDesktop = false,
+  cgroup: EngineCgroupSupport = { driver: "cgroupfs", writableCgroups: true },
+): EngineQuery => ({
+  cgroupSupport: async () => cgroup,
   hostCgroupVersion: async () => version,
   memoryBytes: async () => memoryMiB * 2 ** 20,
   platform: async () => ({ platform, dockerDesktop }),

@@ -3,6 +3,9 @@ import { CONTAINER, IMAGE, NETWORK, VOLUME, isWireSecret, ofType, runWithMocks }
 import { DEFAULT_FACTS, startFakeEngine } from "./fake-engine";
 import { ResolvedOutput, printableOutputs } from "../../local-runner/program";
 
+/** An engine with Docker 28's writable-cgroups: cgroup v2 workers then need no SYS_ADMIN. */
+const DOCKER_28 = { ...DEFAULT_FACTS, serverVersion: "28.5.2" };
+
 const STACKS = ["ubuntu", "macos", "qnap"];
 /** macos and qnap are workers stacks as committed; README's way to run either as a whole cluster. */
 const asCluster = (stack: string) => (stack === "ubuntu" ? [] : ["role=cluster", "controllerStack="]);
@@ -161,7 +164,7 @@ describe("worker modes in the ubuntu stack", () => {
     ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
 
   it("systemd mode builds the systemd image FROM the workers' image and runs workers on it", async () => {
-    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2", "monitoring=false"]);
+    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2", "monitoring=false"], false, DOCKER_28);
     expect(run.error).toBeUndefined();
     const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
     expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login", "slurm-cluster/slurm-systemd", "slurm-cluster/slurm-worker"]);
@@ -174,8 +177,8 @@ describe("worker modes in the ubuntu stack", () => {
       command: ["systemd"],
       stopSignal: "SIGRTMIN+3",
       cgroupnsMode: "private",
-      capabilities: { adds: ["SYS_ADMIN"] },
-      securityOpts: ["apparmor=unconfined"],
+      capabilities: { drops: ["NET_RAW"] },
+      securityOpts: ["writable-cgroups=true"],
       tmpfs: { "/run": "rw,mode=755", "/run/lock": "rw,mode=755" },
     });
     expect(w.inputs.privileged).toBeUndefined();
@@ -187,11 +190,16 @@ describe("worker modes in the ubuntu stack", () => {
     expect(run.outputs).toMatchObject({ cgroupMode: "systemd", hostCgroupVersion: 2 });
   });
 
-  it("cgroup mode on a v1 host mounts the host cgroupfs read-write and adds no capability to slurmd's", async () => {
+  it("cgroup mode on a v1 host gives each worker only its own parent cgroup, in a private cgroup namespace, and no capability beyond slurmd's", async () => {
     const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=1", "monitoring=false"]);
     const w = worker(run);
-    expect(w.inputs.mounts).toContainEqual({ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false });
-    expect(w.inputs.cgroupnsMode).toBe("host");
+    expect(w.inputs.mounts).not.toContainEqual(expect.objectContaining({ source: "/sys/fs/cgroup" }));
+    expect(w.inputs.cgroupnsMode).toBe("private");
+    expect(w.inputs.cgroupParent).toBe("/slurm-ubuntu-worker1");
+    expect(w.inputs.volumes.map((v: { hostPath: string }) => v.hostPath)).toEqual(
+      ["cpuacct", "cpuset", "devices", "freezer", "memory"].map((c) => `/sys/fs/cgroup/${c}/slurm-ubuntu-worker1`),
+    );
+    expect(ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker2")!.inputs.cgroupParent).toBe("/slurm-ubuntu-worker2");
     expect(w.inputs.capabilities).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] });
     expect(ofType(run, IMAGE)).toHaveLength(4);
   });
@@ -207,8 +215,25 @@ describe("worker modes in the ubuntu stack", () => {
     expect(ofType(bare, IMAGE).map((i) => i.inputs.imageName.split(":")[0]).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login"]);
   });
 
+  it("refuses systemd mode on this v1 host before anything is created, naming allowHostCgroupWrite; runs it with the key", async () => {
+    const refused = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=1"]);
+    expect(refused.error?.message).toMatch(/slurm-cluster:cgroupMode = "systemd" needs write access to the host's cgroups here: .*set slurm-cluster:allowHostCgroupWrite=true/);
+    expect(refused.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+    const allowed = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=1", "allowHostCgroupWrite=true"]);
+    expect(allowed.error).toBeUndefined();
+    expect(worker(allowed).inputs).toMatchObject({ cgroupnsMode: "host", mounts: expect.arrayContaining([{ type: "bind", source: "/sys/fs/cgroup", target: "/sys/fs/cgroup", readOnly: false }]) });
+  });
+
+  it("refuses cgroup mode on a v2 host whose Docker is older than 28 unless allowHostCgroupWrite, and then adds SYS_ADMIN", async () => {
+    const refused = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2"]);
+    expect(refused.error?.message).toMatch(/older than 28 .*slurm-cluster:allowHostCgroupWrite=true/);
+    expect(refused.registrations.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+    const allowed = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowHostCgroupWrite=true"]);
+    expect(worker(allowed).inputs.capabilities.adds).toContain("SYS_ADMIN");
+  });
+
   it("only allowPrivileged=true makes a worker privileged, and never the other containers", async () => {
-    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowPrivileged=true"]);
+    const run = await runWithMocks("ubuntu", ["cgroupMode=cgroup", "hostCgroupVersion=2", "allowPrivileged=true"], false, DOCKER_28);
     for (const c of ofType(run, CONTAINER)) {
       expect(c.inputs.privileged).toBe(c.inputs.name.includes("worker") ? true : undefined);
     }
@@ -230,7 +255,7 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
   });
 
   it("gives every stateful or systemd container time to stop, and replaces containers whose healthcheck or tmpfs changes", async () => {
-    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2"]);
+    const run = await runWithMocks("ubuntu", ["cgroupMode=systemd", "hostCgroupVersion=2"], false, DOCKER_28);
     for (const c of ofType(run, CONTAINER)) {
       expect(c.details.replaceOnChanges).toEqual(["healthcheck", "tmpfs"]);
     }
@@ -253,7 +278,7 @@ describe("ready for the real Pulumi CLI and pulumi-docker", () => {
   });
 
   it("sets a worker's memory limit to workerMemoryMb plus the headroom, swap included, so memory updates in place", async () => {
-    for (const [overrides, memory] of [[[], 1024 + 128], [["workerMemoryHeadroomMb=300"], 1324], [["cgroupMode=systemd"], 1024 + 192]] as const) {
+    for (const [overrides, memory] of [[[], 1024 + 128], [["workerMemoryHeadroomMb=300"], 1324], [["cgroupMode=systemd", "allowHostCgroupWrite=true"], 1024 + 192]] as const) {
       const run = await runWithMocks("ubuntu", [...overrides]);
       const w = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!;
       expect({ overrides, memory: w.inputs.memory, memorySwap: w.inputs.memorySwap }).toEqual({ overrides, memory, memorySwap: memory });

@@ -67,13 +67,13 @@ prepare_cgroups() {
       [ "$(cgroupfs_type)" = tmpfs ] || fatal "cgroup.conf asks for cgroup/v1 but this host runs cgroup v2; set slurm-cluster:hostCgroupVersion=2 (or auto)"
       local probe="/sys/fs/cgroup/memory/slurm-cluster-probe-$$"
       mkdir "$probe" 2>/dev/null && rmdir "$probe" ||
-        fatal "cgroup v1 controllers under /sys/fs/cgroup are not writable; the worker needs the host's /sys/fs/cgroup mounted read-write (or use slurm-cluster:cgroupMode=none)"
+        fatal "cgroup v1 controllers under /sys/fs/cgroup are not writable; the worker needs its own parent cgroup in each controller bind-mounted read-write, as the program declares it (or use slurm-cluster:cgroupMode=none)"
       ;;
     cgroup/v2)
       [ "$(cgroupfs_type)" = cgroup2fs ] || fatal "cgroup.conf asks for cgroup/v2 but this host runs cgroup v1; set slurm-cluster:hostCgroupVersion=1 (or auto)"
       if ! mkdir /sys/fs/cgroup/slurm-cluster-probe 2>/dev/null; then
         mount -o remount,rw /sys/fs/cgroup 2>/dev/null ||
-          fatal "/sys/fs/cgroup is read-only and cannot be remounted: the worker needs CAP_SYS_ADMIN, a private cgroup namespace and no AppArmor mount rule in the way (or set slurm-cluster:allowPrivileged=true, or use slurm-cluster:cgroupMode=none)"
+          fatal "/sys/fs/cgroup is read-only and cannot be remounted: the worker needs Docker 28+ with writable-cgroups=true, or (slurm-cluster:allowHostCgroupWrite=true) CAP_SYS_ADMIN with no AppArmor mount rule in the way (or use slurm-cluster:cgroupMode=none)"
         mkdir /sys/fs/cgroup/slurm-cluster-probe
       fi
       rmdir /sys/fs/cgroup/slurm-cluster-probe
