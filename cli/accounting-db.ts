@@ -5,11 +5,12 @@
 // The connection comes from the database's own address on that network, which its grant covers.
 import * as mysql from "mysql2/promise";
 import { Cluster } from "./cluster";
+import { ROLE_LABEL } from "../config/spec";
 
 /** Runs `work` with a connection to the cluster's accounting database; always closes it. */
 async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
   const db = cluster.outputs.database;
-  const database = (await cluster.engine.containers(cluster.labels)).find((c) => c.role === "database");
+  const database = (await cluster.engine.containers(cluster.labels, ROLE_LABEL)).find((c) => c.role === "database");
   if (!database) throw new Error(`stack ${cluster.stack} has no database container: bring it up first`);
   const pipe = await cluster.engine.pipeTo(database.name, db.host, db.port);
   try {

@@ -19,6 +19,7 @@ import { backupKey } from "./backup-key";
 import { Cluster, onController } from "./cluster";
 import { CliError } from "./errors";
 import { PollTimeout, poll } from "./poll";
+import { ROLE_LABEL } from "../config/spec";
 
 const STATE_DIR = "/var/lib/slurm/slurmctld";
 const FORMAT = 1;
@@ -138,7 +139,7 @@ export function restoreRefusal(manifest: Manifest, cluster: { clusterName: strin
 
 /** The names of the stack's containers in these roles, from one listing. */
 async function roleContainers<R extends string>(cluster: Cluster, ...roles: R[]): Promise<Record<R, string>> {
-  const containers = await cluster.engine.containers(cluster.labels);
+  const containers = await cluster.engine.containers(cluster.labels, ROLE_LABEL);
   const names = {} as Record<R, string>;
   for (const role of roles) {
     const found = containers.find((c) => c.role === role);

@@ -7,6 +7,7 @@ import { accountingSummary } from "./accounting-db";
 import { Cluster, onController } from "./cluster";
 import { ContainerStatus, ExecResult } from "../docker/container-exec";
 import { SINFO_NODE_FORMAT, nodeUsable, parseSinfoNodes } from "./slurm-text";
+import { ROLE_LABEL } from "../config/spec";
 
 /** pending: not known yet and not a failure (a Prometheus target not scraped yet). */
 type CheckStatus = "ok" | "fail" | "skip" | "pending";
@@ -284,7 +285,7 @@ export async function runHealth(cluster: Cluster, progress: (running: string) =>
   const stack = cluster.stack;
   const controller = o.controller.containerName;
   const onCtl = (cmd: string[], input?: string) => attempt(controller, () => onController(cluster, cmd, input === undefined ? {} : { input }));
-  const containers = cluster.engine.containers(cluster.labels);
+  const containers = cluster.engine.containers(cluster.labels, ROLE_LABEL);
   const byRole = async (role: string) => (await containers).find((c) => c.role === role)?.name ?? `the ${role} container`;
   const url = o.monitoring?.prometheusUrl ?? null;
   // The nodes as slurmctld sees them: the nodes row, and which workers munge need not try.

@@ -3,7 +3,6 @@
 // from inside a container, which lets mysql2 reach the accounting database without publishing it.
 import { Duplex, PassThrough } from "stream";
 import type Docker from "dockerode";
-import { ROLE_LABEL } from "../config/spec";
 import { connectEngine } from "./engine";
 
 export interface ExecOptions {
@@ -77,15 +76,15 @@ export class ContainerExec {
     return pipe;
   }
 
-  /** Running state and health of every container carrying all of `labels`. */
-  async containers(labels: string[]): Promise<ContainerStatus[]> {
+  /** Running state and health of every container carrying all of `labels`; its role read from `roleLabel`. */
+  async containers(labels: string[], roleLabel: string): Promise<ContainerStatus[]> {
     const list = await this.docker.listContainers({ all: true, filters: { label: labels } });
     return Promise.all(
       list.map(async (c) => {
         const info = await this.docker.getContainer(c.Id).inspect();
         return {
           name: info.Name.replace(/^\//, ""),
-          role: info.Config.Labels?.[ROLE_LABEL] ?? "",
+          role: info.Config.Labels?.[roleLabel] ?? "",
           state: info.State.Status,
           exitCode: info.State.ExitCode,
           health: info.State.Health?.Status ?? null,
