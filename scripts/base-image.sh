@@ -86,9 +86,13 @@ fi
 
 root="$(mktemp -d /tmp/base-image.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
+# A debootstrap older than the suite (bookworm's knows no forky) has no script for it; every Debian
+# suite since jessie uses sid's script, which is what newer debootstraps link the name to.
+script=()
+[ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
 log "debootstrap --arch=$arch --variant=minbase $suite from $mirror (about a minute; longer under emulation)"
 start=$(date +%s)
-debootstrap --arch="$arch" --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+debootstrap --arch="$arch" --variant=minbase "$suite" "$root" "$mirror" "${script[@]}" >"$root.log" 2>&1 || {
   log "debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; exit 1; }
 rm -f "$root.log"
 # Trim what a slim image leaves out, and keep apt lists empty like the official image.
