@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
 import { detectHostCgroupVersion, engineAddressProblem, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
-import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform } from "./keys";
+import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
 import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
@@ -47,10 +47,13 @@ async function readController(settings: ClusterSettings, stack: string, reader: 
   if (!join.controllerAddress) {
     fail(`the stack publishes slurmctld for no other machine: set ${key("advertiseAddress")} on ${other} (its host's address) and run up there`);
   }
-  if (join.baseImage !== settings.baseImage) {
+  const baseImage = settings.baseImage || SLURM_RELEASES[settings.slurmRelease].baseImage;
+  if (join.baseImage !== baseImage) {
+    const release = Object.entries(SLURM_RELEASES).find(([, r]) => r.baseImage === join.baseImage)?.[0];
     fail(
-      `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${settings.baseImage}, ` +
-        `another Debian release and so another Slurm version; set ${key("baseImage")}=${join.baseImage}`,
+      `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${baseImage}, ` +
+        `another Debian release and so another Slurm version; set ` +
+        (release && !settings.baseImage ? `${key("slurmRelease")}=${release}` : `${key("baseImage")}=${join.baseImage}`),
     );
   }
   // none is the default: a workers stack that leaves it takes the cluster's mode.
@@ -114,6 +117,13 @@ export async function loadClusterSpec(
   try {
     const facts = await engine.platform(dockerHost);
     platform = settings.platform === "auto" ? facts.platform : settings.platform;
+    const release = SLURM_RELEASES[settings.slurmRelease];
+    if (!(release.platforms as readonly string[]).includes(platform)) {
+      throw new ClusterConfigError([
+        `${key("slurmRelease")} = "${settings.slurmRelease}": Debian ${release.suite} packages it for ${release.platforms.join(" and ")}, not for ${platform}` +
+          (settings.platform === "auto" ? " (the Docker engine's own platform)" : ""),
+      ]);
+    }
     if (settings.gpusPerWorker > 0 && (facts.dockerDesktop || partitionOf({ ...settings, ...context }) === "macos")) {
       throw new ClusterConfigError([
         `${key("gpusPerWorker")} = "${settings.gpusPerWorker}" on ${facts.dockerDesktop ? "Docker Desktop" : "the macos partition"}: ` +

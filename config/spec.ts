@@ -1,6 +1,6 @@
 import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
-import { CgroupMode, ClusterSettings, HostCgroupVersion, Platform, Role } from "./keys";
+import { CgroupMode, ClusterSettings, HostCgroupVersion, Platform, Role, SLURM_RELEASES, SlurmRelease } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -53,6 +53,9 @@ export interface ClusterSpec {
   hostCgroupVersion: HostCgroupVersion;
   /** Whether cgroup and systemd workers may run privileged instead of with named grants. */
   allowPrivileged: boolean;
+  /** The Slurm release the images carry (slurmRelease). */
+  slurmRelease: SlurmRelease;
+  /** The Debian image the images are built FROM: baseImage, else the release's suite. */
   baseImage: string;
   /** Whether the workers' image carries the job runtimes (Python, scikit-learn, Open MPI). */
   jobRuntimes: boolean;
@@ -210,7 +213,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     serviceMemoryMb: v.serviceMemoryMb,
     hostCgroupVersion: v.hostCgroupVersion,
     allowPrivileged: v.allowPrivileged,
-    baseImage: v.baseImage,
+    slurmRelease: v.slurmRelease,
+    baseImage: v.baseImage || SLURM_RELEASES[v.slurmRelease].baseImage,
     jobRuntimes: v.jobRuntimes,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,
