@@ -1,5 +1,6 @@
 import { ClusterSpec, SLURMCTLD_PORT, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
 import { joinSections, renderHeader } from "./header";
+import { SlurmRelease } from "../keys";
 
 export { SLURMCTLD_PORT, SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
@@ -7,8 +8,12 @@ export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
 /** The HS256 key slurmctld and slurmdbd check REST tokens with (uploaded to those two only). */
 export const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
-/** The REST API's data parser in Slurm 24.11 (Debian trixie): its paths are /slurm/v0.0.42/... */
-export const REST_OPENAPI_VERSION = "v0.0.42";
+/**
+ * The REST API's version per Slurm release, its paths /slurm/<version>/...: the newest each
+ * release serves. 26.05 still serves v0.0.42 but deprecates it (gone in 26.11), so it gets v0.0.45.
+ */
+export const REST_OPENAPI_VERSIONS: Record<SlurmRelease, string> = { "24.11": "v0.0.42", "26.05": "v0.0.45" };
+export const restOpenapiVersion = (spec: Pick<ClusterSpec, "slurmRelease">): string => REST_OPENAPI_VERSIONS[spec.slurmRelease];
 
 /** Lines that let slurmctld and slurmdbd accept JSON Web Tokens besides munge (slurmrestd sends them). */
 export function jwtAuthLines(): string[] {
