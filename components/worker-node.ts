@@ -79,7 +79,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         uploads: [
           ...slurmUploads(files),
           { file: "/etc/slurm/dynamic-node.conf", content: renderWorkerNodeConf(spec, worker) },
-          ...(worker.gpuDevices.length > 0 ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
+          ...(renderGresConf(spec, worker) ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
         ],
         ...acrossMachines(spec, worker),
         ...gpuAccess(spec, worker),

@@ -68,10 +68,18 @@ export function renderWorkerNodeConf(spec: ClusterSpec, worker: WorkerSpec): str
 
 /**
  * gres.conf of a worker with GPUs: one line per device file (AutoDetect off: there is no NVML in
- * the image, and the files are the ones the stack hands the container). Empty without GPUs.
+ * the image, and the files are the ones the stack hands the container). Without GPUs: empty on
+ * 24.11; on 26.05, whose slurmd probes every GPU library when gres.conf is missing and logs
+ * "error: System GPU detection failed" twice at each start, only AutoDetect=off.
  */
 export function renderGresConf(spec: ClusterSpec, worker: WorkerSpec): string {
-  if (worker.gpuDevices.length === 0) return "";
+  if (worker.gpuDevices.length === 0) {
+    if (spec.slurmRelease === "24.11") return "";
+    return joinSections([
+      [renderHeader("gres.conf", spec)],
+      ["# No GPUs on this worker: slurmd looks for none (no NVML, ROCm SMI or oneAPI in the image).", "AutoDetect=off"],
+    ]);
+  }
   const type = spec.gpus.type ? ` Type=${spec.gpus.type}` : "";
   return joinSections([
     [renderHeader("gres.conf", spec)],
