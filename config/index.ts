@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
-import { detectHostCgroupVersion, engineAddressProblem, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
+import { detectHostCgroupVersion, engineAddressProblem, engineImagePlatform, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
 import { CONFIG_NAMESPACE, ClusterSettings, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
@@ -17,10 +17,34 @@ export interface EngineQuery {
   memoryBytes(dockerHost: string): Promise<number>;
   /** The engine's own architecture, and whether it is Docker Desktop (no GPU passthrough). */
   platform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }>;
+  /** The platform of an image the engine holds (the base image), undefined when it has none. */
+  imagePlatform?(dockerHost: string, image: string): Promise<string | undefined>;
 }
 
 /** The real engine, through its API. */
-export const dockerEngineQuery: EngineQuery = { hostCgroupVersion: detectHostCgroupVersion, memoryBytes: engineMemoryBytes, platform: enginePlatform };
+export const dockerEngineQuery: EngineQuery = {
+  hostCgroupVersion: detectHostCgroupVersion,
+  memoryBytes: engineMemoryBytes,
+  platform: enginePlatform,
+  imagePlatform: engineImagePlatform,
+};
+
+/**
+ * A base image the engine holds for another architecture than the stack builds: the classic
+ * builder would build FROM it anyway (or fail pulling the right one offline), so it is refused
+ * naming the command that makes the right one. A base the engine does not hold is left to the
+ * build (it pulls where a registry is reachable; air-gapped, README "Troubleshooting").
+ */
+async function baseImageProblem(settings: ClusterSettings, platform: Platform, dockerHost: string, engine: EngineQuery): Promise<string | undefined> {
+  const release = SLURM_RELEASES[settings.slurmRelease];
+  const base = settings.baseImage || release.baseImage;
+  const held = await engine.imagePlatform?.(dockerHost, base);
+  if (held === undefined || held === platform) return undefined;
+  return (
+    `${key(settings.baseImage ? "baseImage" : "slurmRelease")} = "${settings.baseImage || settings.slurmRelease}": the base image ${base} on the Docker engine at ${dockerHost} ` +
+    `is ${held}, and this stack builds ${platform}; make the ${platform} one there: DOCKER_HOST=${dockerHost} PLATFORM=${platform} bash scripts/base-image.sh ${base} ${release.suite}`
+  );
+}
 
 const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
 
@@ -134,6 +158,8 @@ export async function loadClusterSpec(
     if (err instanceof ClusterConfigError) throw err;
     throw new pulumi.RunError((err as Error).message);
   }
+  const baseProblem = await baseImageProblem(settings, platform, dockerHost, engine);
+  if (baseProblem) throw new ClusterConfigError([baseProblem]);
   const controller = settings.role === "workers" ? await readController(settings, context.stack, stacks) : undefined;
   let authorizedKeys: Record<string, string[]> | undefined;
   if (settings.role === "cluster") {

@@ -92,6 +92,18 @@ describe("slurmRelease", () => {
     }
   });
 
+  it("a base image the engine holds for another architecture is refused in one line naming the command that makes the right one", async () => {
+    const engine = { ...engineReporting(2), imagePlatform: async (_host: string, image: string) => (image === "debian:forky-slim" ? "linux/amd64" : undefined) };
+    const refusal = testSpec({ "slurm-cluster:slurmRelease": "26.05", "slurm-cluster:platform": "linux/arm64", "docker:host": "unix:///x.sock" }, "ubuntu", engine);
+    await expect(refusal).rejects.toThrow(ClusterConfigError);
+    await expect(refusal).rejects.toThrow(
+      /^  - slurm-cluster:slurmRelease = "26\.05": the base image debian:forky-slim on the Docker engine at unix:\/\/\/x\.sock is linux\/amd64, and this stack builds linux\/arm64; make the linux\/arm64 one there: DOCKER_HOST=unix:\/\/\/x\.sock PLATFORM=linux\/arm64 bash scripts\/base-image\.sh debian:forky-slim forky$/m,
+    );
+    // The same engine, the engine's own platform: accepted; a base it does not hold is left to the build.
+    await expect(testSpec({ "slurm-cluster:slurmRelease": "26.05", "docker:host": "unix:///x.sock" }, "ubuntu", engine)).resolves.toMatchObject({ baseImage: "debian:forky-slim" });
+    await expect(testSpec({ "slurm-cluster:platform": "linux/arm64", "docker:host": "unix:///x.sock" }, "ubuntu", engine)).resolves.toMatchObject({ platform: "linux/arm64" });
+  });
+
   it("a workers stack on another release than its controller is told which release to set", async () => {
     const join = { ...(await ubuntuJoin()), baseImage: "debian:forky-slim", slurmVersion: "26.05.5" };
     await expect(testSpec({ "slurm-cluster:role": "workers", "slurm-cluster:controllerStack": "ubuntu", "slurm-cluster:advertiseAddress": "192.168.1.20" }, "macos", engineReporting(2), readerOf(join))).rejects.toThrow(
