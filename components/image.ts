@@ -24,7 +24,7 @@ function imageSource(kind: ImageKind): ImageSource {
 const PROJECT_ROOT = path.join(__dirname, "..");
 
 /**
- * The image's name: a hash of its build context as Docker receives it (.dockerignore applied, as
+ * The image's name: the Slurm release (build argument SLURM_RELEASE) and a hash of its build context as Docker receives it (.dockerignore applied, as
  * pulumi-docker's contextDigest), its Dockerfile, build arguments and platform as the tag, so
  * containers are replaced exactly when their image's sources change, and an unchanged image
  * is not rebuilt.
@@ -35,7 +35,9 @@ export function imageName(kind: ImageKind, buildArgs: Record<string, string>, pl
   hash.update(`platform=${platform}\n`);
   for (const key of Object.keys(buildArgs).sort()) hash.update(`${key}=${buildArgs[key]}\n`);
   hash.update(contextDigest(path.join(PROJECT_ROOT, source.context), path.join(PROJECT_ROOT, source.dockerfile)));
-  return `slurm-cluster/${kind}:${hash.digest("hex").slice(0, 12)}`;
+  // The Slurm release leads the tag, so `docker images` tells the releases' images apart.
+  const release = buildArgs.SLURM_RELEASE ? `${buildArgs.SLURM_RELEASE}-` : "";
+  return `slurm-cluster/${kind}:${release}${hash.digest("hex").slice(0, 12)}`;
 }
 
 /** Builds one of the project's images (`shared/images/<kind>`) with the given build arguments. */

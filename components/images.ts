@@ -20,10 +20,18 @@ export interface ClusterImages {
   readonly slurmExporter?: docker.Image;
 }
 
+/**
+ * Build arguments of the images built FROM the Debian base: the base and the Slurm release it
+ * must provide (the Slurm image's build checks it; every tag starts with it).
+ */
+export function releaseBuildArgs(spec: Pick<ClusterSpec, "baseImage" | "slurmRelease">): Record<string, string> {
+  return { BASE_IMAGE: spec.baseImage, SLURM_RELEASE: spec.slurmRelease };
+}
+
 export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): ClusterImages {
   const { slurm, worker } = declareWorkerImages(spec, opts);
-  const base = { BASE_IMAGE: spec.baseImage };
-  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform) };
+  const base = releaseBuildArgs(spec);
+  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform), SLURM_RELEASE: spec.slurmRelease };
   const afterSlurm = { ...opts, dependsOn: [slurm] };
   return {
     slurm,
@@ -37,15 +45,15 @@ export function declareImages(spec: ClusterSpec, opts: pulumi.CustomResourceOpti
 
 /** The Slurm image and the workers' image, for spec.platform. */
 export function declareWorkerImages(spec: ClusterSpec, opts: pulumi.CustomResourceOptions): Pick<ClusterImages, "slurm" | "worker"> {
-  const base = { BASE_IMAGE: spec.baseImage };
+  const base = releaseBuildArgs(spec);
   const slurm = projectImage("slurm-image", "slurm", base, spec.platform, opts);
   // Images built FROM another name it by its content-hash tag, and build after it.
-  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform) };
+  const fromSlurm = { SLURM_IMAGE: imageName("slurm", base, spec.platform), SLURM_RELEASE: spec.slurmRelease };
   const runtimes = spec.jobRuntimes
     ? projectImage("slurm-worker-image", "slurm-worker", fromSlurm, spec.platform, { ...opts, dependsOn: [slurm] })
     : slurm;
   if (workerContainerSettings(spec).image !== "slurm-systemd") return { slurm, worker: runtimes };
-  const fromRuntimes = { SLURM_IMAGE: spec.jobRuntimes ? imageName("slurm-worker", fromSlurm, spec.platform) : fromSlurm.SLURM_IMAGE };
+  const fromRuntimes = { SLURM_IMAGE: spec.jobRuntimes ? imageName("slurm-worker", fromSlurm, spec.platform) : fromSlurm.SLURM_IMAGE, SLURM_RELEASE: spec.slurmRelease };
   const worker = projectImage("slurm-systemd-image", "slurm-systemd", fromRuntimes, spec.platform, { ...opts, dependsOn: [runtimes] });
   return { slurm, worker };
 }

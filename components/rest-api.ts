@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
-import { REST_OPENAPI_VERSION, SLURMRESTD_PORT } from "../config/render";
+import { SLURMRESTD_PORT, restOpenapiVersion } from "../config/render";
 import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, publishedUrl, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface RestApiArgs {
   /** The part of the validated spec it reads. */
-  readonly spec: Pick<ClusterSpec, "rest" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  readonly spec: Pick<ClusterSpec, "rest" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease">;
   /** The Slurm image (it has slurmrestd). */
   readonly slurmImage: pulumi.Input<string>;
   /** Network, munge key and Slurm config files. */
@@ -54,7 +54,7 @@ export class RestApi extends pulumi.ComponentResource {
     );
 
     this.url = pulumi.output(publishedUrl(rest.bindAddress, rest.port));
-    this.openapiVersion = pulumi.output(REST_OPENAPI_VERSION);
+    this.openapiVersion = pulumi.output(restOpenapiVersion(spec));
     // The operator hands each user a token of their own (slurmctld issues tokens for others to root only).
     this.tokenCommand = pulumi.output(`npx slurm-cluster token --user <user> -s ${spec.stack}`);
     this.registerOutputs({ url: this.url, openapiVersion: this.openapiVersion, tokenCommand: this.tokenCommand });

@@ -12,7 +12,7 @@ export interface WorkerNodeArgs {
   readonly spec: Pick<
     ClusterSpec,
     | "role" | "controller" | "advertiseAddress" | "hosts" | "gpus" | "workerCpus" | "workerMemoryMb" | "nodeFeatures" | "sharedMountPath"
-    | "registrationTimeoutSeconds" | "dockerHost" | "shrinkDrainSeconds" | "shrinkKillsJobs" | "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit"
+    | "registrationTimeoutSeconds" | "dockerHost" | "shrinkDrainSeconds" | "shrinkKillsJobs" | "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease"
   >;
   /** Which worker this is. */
   readonly worker: WorkerSpec;
@@ -85,7 +85,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         uploads: [
           ...slurmUploads(files),
           { file: "/etc/slurm/dynamic-node.conf", content: renderWorkerNodeConf(spec, worker) },
-          ...(worker.gpuDevices.length > 0 ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
+          ...(renderGresConf(spec, worker) ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
         ],
         ...acrossMachines(spec, worker),
         ...gpuAccess(spec, worker),

@@ -53,3 +53,16 @@ async function engineInfo(
 ): Promise<{ CgroupVersion?: string; CgroupDriver?: string; ServerVersion?: string; MemTotal?: number; Architecture?: string; OperatingSystem?: string }> {
   return connectEngine(dockerHost).info();
 }
+
+/**
+ * The platform of an image the engine holds (linux/amd64, linux/arm64, ...), or undefined when it
+ * holds none by that name or does not say: only a definite answer is used.
+ */
+export async function engineImagePlatform(dockerHost: string, image: string): Promise<string | undefined> {
+  try {
+    const inspected = (await connectEngine(dockerHost).getImage(image).inspect()) as { Os?: string; Architecture?: string };
+    return inspected.Architecture ? `${inspected.Os ?? "linux"}/${inspected.Architecture}` : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
-import { detectHostCgroupVersion, engineAddressProblem, engineCgroupSupport, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
+import { detectHostCgroupVersion, engineAddressProblem, engineCgroupSupport, engineImagePlatform, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
-import { CONFIG_NAMESPACE, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform } from "./keys";
+import { CONFIG_NAMESPACE, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
 import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
@@ -19,6 +19,8 @@ export interface EngineQuery {
   platform(dockerHost: string): Promise<{ platform: Platform; dockerDesktop: boolean }>;
   /** The engine's cgroup driver and whether it offers writable-cgroups (a worker's own cgroup subtree). */
   cgroupSupport(dockerHost: string): Promise<EngineCgroupSupport>;
+  /** The platform of an image the engine holds (the base image), undefined when it has none. */
+  imagePlatform?(dockerHost: string, image: string): Promise<string | undefined>;
 }
 
 /** The real engine, through its API. */
@@ -27,7 +29,25 @@ const dockerEngineQuery: EngineQuery = {
   memoryBytes: engineMemoryBytes,
   platform: enginePlatform,
   cgroupSupport: engineCgroupSupport,
+  imagePlatform: engineImagePlatform,
 };
+
+/**
+ * A base image the engine holds for another architecture than the stack builds: the classic
+ * builder would build FROM it anyway (or fail pulling the right one offline), so it is refused
+ * naming the command that makes the right one. A base the engine does not hold is left to the
+ * build (it pulls where a registry is reachable; air-gapped, README "Troubleshooting").
+ */
+async function baseImageProblem(settings: ClusterSettings, platform: Platform, dockerHost: string, engine: EngineQuery): Promise<string | undefined> {
+  const release = SLURM_RELEASES[settings.slurmRelease];
+  const base = settings.baseImage || release.baseImage;
+  const held = await engine.imagePlatform?.(dockerHost, base);
+  if (held === undefined || held === platform) return undefined;
+  return (
+    `${key(settings.baseImage ? "baseImage" : "slurmRelease")} = "${settings.baseImage || settings.slurmRelease}": the base image ${base} on the Docker engine at ${dockerHost} ` +
+    `is ${held}, and this stack builds ${platform}; make the ${platform} one there: DOCKER_HOST=${dockerHost} PLATFORM=${platform} bash scripts/base-image.sh ${base} ${release.suite}`
+  );
+}
 
 const key = (k: string) => `${CONFIG_NAMESPACE}:${k}`;
 
@@ -54,10 +74,13 @@ async function readController(settings: ClusterSettings, stack: string, reader: 
   if (!join.controllerAddress) {
     fail(`the stack publishes slurmctld for no other machine: set ${key("advertiseAddress")} on ${other} (its host's address) and run up there`);
   }
-  if (join.baseImage !== settings.baseImage) {
+  const baseImage = settings.baseImage || SLURM_RELEASES[settings.slurmRelease].baseImage;
+  if (join.baseImage !== baseImage) {
+    const release = Object.entries(SLURM_RELEASES).find(([, r]) => r.baseImage === join.baseImage)?.[0];
     fail(
-      `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${settings.baseImage}, ` +
-        `another Debian release and so another Slurm version; set ${key("baseImage")}=${join.baseImage}`,
+      `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${baseImage}, ` +
+        `another Debian release and so another Slurm version; set ` +
+        (release && !settings.baseImage ? `${key("slurmRelease")}=${release}` : `${key("baseImage")}=${join.baseImage}`),
     );
   }
   // none is the default: a workers stack that leaves it takes the cluster's mode.
@@ -137,6 +160,13 @@ export async function loadClusterSpec(
     engineCgroup = await engine.cgroupSupport(dockerHost);
     const facts = await engine.platform(dockerHost);
     platform = settings.platform === "auto" ? facts.platform : settings.platform;
+    const release = SLURM_RELEASES[settings.slurmRelease];
+    if (!(release.platforms as readonly string[]).includes(platform)) {
+      throw new ClusterConfigError([
+        `${key("slurmRelease")} = "${settings.slurmRelease}": Debian ${release.suite} packages it for ${release.platforms.join(" and ")}, not for ${platform}` +
+          (settings.platform === "auto" ? " (the Docker engine's own platform)" : ""),
+      ]);
+    }
     if (settings.gpusPerWorker > 0 && (facts.dockerDesktop || partitionOf({ ...settings, ...context }) === "macos")) {
       throw new ClusterConfigError([
         `${key("gpusPerWorker")} = "${settings.gpusPerWorker}" on ${facts.dockerDesktop ? "Docker Desktop" : "the macos partition"}: ` +
@@ -147,6 +177,8 @@ export async function loadClusterSpec(
     if (err instanceof ClusterConfigError) throw err;
     throw new pulumi.RunError((err as Error).message);
   }
+  const baseProblem = await baseImageProblem(settings, platform, dockerHost, engine);
+  if (baseProblem) throw new ClusterConfigError([baseProblem]);
   const controller = settings.role === "workers" ? await readController(settings, context.stack, stacks) : undefined;
   let authorizedKeys: Record<string, string[]> | undefined;
   if (settings.role === "cluster") {

@@ -16,6 +16,18 @@ export type Role = (typeof ROLES)[number];
 export const PLATFORMS = ["auto", "linux/amd64", "linux/arm64"] as const;
 export type Platform = Exclude<(typeof PLATFORMS)[number], "auto">;
 
+/**
+ * The Slurm releases the images can be built with: each from the Debian suite that packages it,
+ * for both architectures (checked in the suites' Packages indexes: slurmctld, slurmd, slurmdbd,
+ * slurmrestd, slurm-wlm-jwt-plugin). 24.11: Debian 13 (stable); 26.05: Debian testing (forky).
+ */
+export const SLURM_RELEASES = {
+  "24.11": { suite: "trixie", baseImage: "debian:trixie-slim", platforms: ["linux/amd64", "linux/arm64"] },
+  "26.05": { suite: "forky", baseImage: "debian:forky-slim", platforms: ["linux/amd64", "linux/arm64"] },
+} as const satisfies Record<string, { suite: string; baseImage: string; platforms: readonly Platform[] }>;
+export type SlurmRelease = keyof typeof SLURM_RELEASES;
+const SLURM_RELEASE_NAMES = Object.keys(SLURM_RELEASES) as [SlurmRelease, ...SlurmRelease[]];
+
 const IPV4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
 
 /** The host's cgroup version: asked of the Docker engine (auto) or given. */
@@ -195,11 +207,17 @@ export const CONFIG_KEYS = {
     default: false,
     allowed: "true (accept a plain tcp:// or http:// docker:host: unencrypted, unauthenticated, root on that machine) or false",
   },
+  slurmRelease: {
+    // Which Slurm the images carry: the Debian suite that packages it is the images' base.
+    schema: z.enum(SLURM_RELEASE_NAMES),
+    default: "24.11" as SlurmRelease,
+    allowed: `one of ${SLURM_RELEASE_NAMES.map((r) => `${r} (Debian ${SLURM_RELEASES[r].suite})`).join(", ")}`,
+  },
   baseImage: {
-    // A Docker image reference: [registry/]name[:tag][@digest], lower case name.
-    schema: z.string().regex(/^[a-z0-9]+([._\/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/),
-    default: "debian:trixie-slim",
-    allowed: "a Docker image reference such as debian:trixie-slim",
+    // A Docker image reference: [registry/]name[:tag][@digest], lower case name; empty: the release's.
+    schema: z.string().regex(/^([a-z0-9]+([._\/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?)?$/),
+    default: "",
+    allowed: "a Docker image reference such as debian:trixie-slim, or empty for slurmRelease's (debian:trixie-slim for 24.11, debian:forky-slim for 26.05)",
   },
   jobRuntimes: {
     // Python with NumPy/scikit-learn and Open MPI with mpi4py in the workers' image (the job

@@ -1,6 +1,6 @@
 import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
-import { CgroupMode, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role } from "./keys";
+import { CgroupMode, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role, SLURM_RELEASES, SlurmRelease } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -57,6 +57,9 @@ export interface ClusterSpec {
   allowHostCgroupWrite: boolean;
   /** What the engine offers for delegating a worker its own cgroup subtree (asked only for cgroup and systemd modes). */
   engineCgroup: EngineCgroupSupport;
+  /** The Slurm release the images carry (slurmRelease). */
+  slurmRelease: SlurmRelease;
+  /** The Debian image the images are built FROM: baseImage, else the release's suite. */
   baseImage: string;
   /** Whether the workers' image carries the job runtimes (Python, scikit-learn, Open MPI). */
   jobRuntimes: boolean;
@@ -217,7 +220,8 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     allowPrivileged: v.allowPrivileged,
     allowHostCgroupWrite: v.allowHostCgroupWrite,
     engineCgroup: v.engineCgroup,
-    baseImage: v.baseImage,
+    slurmRelease: v.slurmRelease,
+    baseImage: v.baseImage || SLURM_RELEASES[v.slurmRelease].baseImage,
     jobRuntimes: v.jobRuntimes,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,

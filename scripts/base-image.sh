@@ -86,11 +86,25 @@ fi
 
 root="$(mktemp -d /tmp/base-image.XXXXXX)"
 trap 'rm -rf "$root"' EXIT
+# A debootstrap older than the suite (bookworm's knows no forky) has no script for it; every Debian
+# suite since jessie uses sid's script, which is what newer debootstraps link the name to.
+script=()
+[ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
 log "debootstrap --arch=$arch --variant=minbase $suite from $mirror (about a minute; longer under emulation)"
 start=$(date +%s)
-debootstrap --arch="$arch" --variant=minbase "$suite" "$root" "$mirror" >"$root.log" 2>&1 || {
+debootstrap --arch="$arch" --variant=minbase "$suite" "$root" "$mirror" "${script[@]}" >"$root.log" 2>&1 || {
   log "debootstrap failed; last lines:"; tail -n 20 "$root.log" >&2; exit 1; }
 rm -f "$root.log"
+# Debian testing's Release file is valid for a week (Valid-Until); a mirror that is a frozen copy
+# (an air-gapped site's, this build machine's) is past it, and apt then refuses the suite. The
+# signatures are still checked: only the freshness check is turned off, and only when the mirror
+# is already stale, so a live mirror keeps it.
+valid_until="$(grep -h -m1 '^Valid-Until:' "$root"/var/lib/apt/lists/*Release 2>/dev/null | head -n1 | cut -d' ' -f2- || true)"
+if [ -n "$valid_until" ] && [ "$(date -u -d "$valid_until" +%s 2>/dev/null || echo 0)" -lt "$(date -u +%s)" ]; then
+  log "the mirror's $suite Release file expired on $valid_until: the image's apt will not check Valid-Until (signatures still checked)"
+  printf '// %s: the mirror (%s) is a frozen copy whose Release file expired on %s.\nAcquire::Check-Valid-Until "false";\n' \
+    "scripts/base-image.sh" "$mirror" "$valid_until" >"$root/etc/apt/apt.conf.d/99slurm-cluster-stale-mirror"
+fi
 # Trim what a slim image leaves out, and keep apt lists empty like the official image.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/*
 log "importing as $tag ($arch)"

@@ -11,6 +11,7 @@ import { PROJECT_ROOT } from "../config/project";
 import { loadClusterSpec } from "../config";
 import { renderCgroupConf, renderSlurmConf, renderSlurmdbdConf } from "../config/render";
 import { imageName } from "../components/image";
+import { releaseBuildArgs } from "../components/images";
 import { poll } from "../cli/poll";
 
 const STACK = "ubuntu";
@@ -66,8 +67,8 @@ function plainSlurmConf(best: boolean): string {
  */
 async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
   const spec = await loadClusterSpec({ "slurm-cluster:clusterName": "floor" }, { project: "slurm-cluster", stack: "floor" });
-  const slurm = imageName("slurm", { BASE_IMAGE: spec.baseImage }, spec.platform);
-  const mariadb = imageName("mariadb", { BASE_IMAGE: spec.baseImage }, spec.platform);
+  const slurm = imageName("slurm", releaseBuildArgs(spec), spec.platform);
+  const mariadb = imageName("mariadb", releaseBuildArgs(spec), spec.platform);
   const dir = fs.mkdtempSync(path.join(PROJECT_ROOT, ".local-state", "floor-"));
   const file = (name: string, content: string | Buffer, mode = 0o644) => {
     fs.writeFileSync(path.join(dir, name), content, { mode });

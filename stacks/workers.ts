@@ -2,7 +2,7 @@ import { ClusterSpec } from "../config";
 import { controllerMungeKey } from "../config/controller-stack";
 import { renderCgroupConf, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
-import { declareWorkerImages } from "../components/images";
+import { declareWorkerImages, releaseBuildArgs } from "../components/images";
 import { projectImage } from "../components/image";
 import { nodeExporter } from "../components/node-exporter";
 import { WorkerNode } from "../components/worker-node";
@@ -36,7 +36,7 @@ export function workersStack(spec: ClusterSpec) {
         {
           spec,
           monitoring: spec.monitoring,
-          image: projectImage("monitoring-image", "monitoring", { BASE_IMAGE: spec.baseImage }, spec.platform, onEngine).imageName,
+          image: projectImage("monitoring-image", "monitoring", releaseBuildArgs(spec), spec.platform, onEngine).imageName,
           network: network.name,
         },
         onEngine,

@@ -1,5 +1,6 @@
 import { ClusterSpec, SLURMCTLD_PORT, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
 import { StackNames, joinSections, renderHeader } from "./header";
+import { SlurmRelease } from "../keys";
 
 export { SLURMCTLD_PORT, SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
@@ -7,8 +8,12 @@ export const STATE_SAVE_LOCATION = "/var/lib/slurm/slurmctld";
 export const SLURMRESTD_PORT = 6820;
 /** The HS256 key slurmctld and slurmdbd check REST tokens with (uploaded to those two only). */
 const JWT_KEY_PATH = "/etc/slurm/jwt_hs256.key";
-/** The REST API's data parser in Slurm 24.11 (Debian trixie): its paths are /slurm/v0.0.42/... */
-export const REST_OPENAPI_VERSION = "v0.0.42";
+/**
+ * The REST API's version per Slurm release, its paths /slurm/<version>/...: the newest each
+ * release serves. 26.05 still serves v0.0.42 but deprecates it (gone in 26.11), so it gets v0.0.45.
+ */
+export const REST_OPENAPI_VERSIONS: Record<SlurmRelease, string> = { "24.11": "v0.0.42", "26.05": "v0.0.45" };
+export const restOpenapiVersion = (spec: Pick<ClusterSpec, "slurmRelease">): string => REST_OPENAPI_VERSIONS[spec.slurmRelease];
 
 /** Lines that let slurmctld and slurmdbd accept JSON Web Tokens besides munge (slurmrestd sends them). */
 export function jwtAuthLines(): string[] {
@@ -63,10 +68,18 @@ export function renderWorkerNodeConf(spec: Pick<ClusterSpec, "gpus" | "workerCpu
 
 /**
  * gres.conf of a worker with GPUs: one line per device file (AutoDetect off: there is no NVML in
- * the image, and the files are the ones the stack hands the container). Empty without GPUs.
+ * the image, and the files are the ones the stack hands the container). Without GPUs: empty on
+ * 24.11; on 26.05, whose slurmd probes every GPU library when gres.conf is missing and logs
+ * "error: System GPU detection failed" twice at each start, only AutoDetect=off.
  */
-export function renderGresConf(spec: StackNames & Pick<ClusterSpec, "gpus">, worker: WorkerSpec): string {
-  if (worker.gpuDevices.length === 0) return "";
+export function renderGresConf(spec: StackNames & Pick<ClusterSpec, "gpus" | "slurmRelease">, worker: WorkerSpec): string {
+  if (worker.gpuDevices.length === 0) {
+    if (spec.slurmRelease === "24.11") return "";
+    return joinSections([
+      [renderHeader("gres.conf", spec)],
+      ["# No GPUs on this worker: slurmd looks for none (no NVML, ROCm SMI or oneAPI in the image).", "AutoDetect=off"],
+    ]);
+  }
   const type = spec.gpus.type ? ` Type=${spec.gpus.type}` : "";
   return joinSections([
     [renderHeader("gres.conf", spec)],

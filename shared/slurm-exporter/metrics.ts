@@ -40,6 +40,7 @@ interface SlurmJob {
   state_reason?: string;
   partition?: string;
   user_name?: string;
+  user_id?: number;
   account?: string;
   cpus?: { number?: number } | number;
 }
@@ -178,7 +179,28 @@ function counter<K extends string>(): Map<K, number> & { add(key: K, n: number):
 }
 
 /** All samples for one scrape. Families with no label always get a sample (0 when nothing counts). */
-export function collectSamples(data: SlurmJson): Sample[] {
+/**
+ * Slurm users' names by uid, from `scontrol show assoc_mgr flags=users` (lines
+ * `UserName=alice(1001) DefAccount=...`): slurmctld's own map of the users it has associations for.
+ */
+export function parseAssocUserNames(text: string): Record<number, string> {
+  const names: Record<number, string> = {};
+  for (const m of text.matchAll(/^UserName=([^(\s]+)\((\d+)\)/gm)) names[Number(m[2])] = m[1];
+  return names;
+}
+
+/**
+ * Whether some job arrived without its user's name: Slurm 26.05's squeue names a job's user only
+ * when the uid resolves where squeue runs, and the exporter's container has no cluster users
+ * (24.11's slurmctld sent the name).
+ */
+export const jobsLackUserNames = (data: Pick<SlurmJson, "squeue">): boolean => (data.squeue.jobs ?? []).some((j) => !j.user_name);
+
+/**
+ * The samples of one scrape. userNames (uid -> name, parseAssocUserNames) names the users of jobs
+ * squeue gave only a uid; a uid named nowhere is its number.
+ */
+export function collectSamples(data: SlurmJson, userNames: Record<number, string> = {}): Sample[] {
   const samples: Sample[] = [];
   const put = (name: string, value: number, labels: Record<string, string> = {}) => samples.push({ name, labels, value });
 
@@ -233,7 +255,7 @@ export function collectSamples(data: SlurmJson): Sample[] {
     const state = queueState(job);
     if (state) queue.add(state, 1);
     const account = job.account ?? "";
-    const user = job.user_name ?? "";
+    const user = job.user_name || (job.user_id === undefined ? "" : (userNames[job.user_id] ?? String(job.user_id)));
     const labels = { state: jobStateLabel(job), partition: job.partition ?? "", account, user };
     const key = JSON.stringify(labels);
     const entry = perState.get(key) ?? { labels, jobs: 0, cpus: 0 };

@@ -3,7 +3,7 @@
 import { execFile } from "child_process";
 import * as http from "http";
 import { otherMachines } from "./discovery";
-import { SlurmJson, collectSamples } from "./metrics";
+import { SlurmJson, collectSamples, jobsLackUserNames, parseAssocUserNames } from "./metrics";
 import { createExporterRegistry } from "./registry";
 
 const COMMANDS: Record<keyof SlurmJson, string[]> = {
@@ -14,13 +14,26 @@ const COMMANDS: Record<keyof SlurmJson, string[]> = {
 
 const exporter = createExporterRegistry({ processMetrics: true });
 
-function run(argv: string[]): Promise<unknown> {
+function runText(argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(argv[0], argv.slice(1), { timeout: 20_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${argv.join(" ")}: ${stderr.trim() || err.message}`));
-      else resolve(JSON.parse(stdout));
+      else resolve(stdout);
     });
   });
+}
+
+const run = async (argv: string[]): Promise<unknown> => JSON.parse(await runText(argv));
+
+/** uid -> name from slurmctld, asked only when squeue left a job's user unnamed (Slurm 26.05). */
+async function userNamesFor(data: SlurmJson): Promise<Record<number, string>> {
+  if (!jobsLackUserNames(data)) return {};
+  try {
+    return parseAssocUserNames(await runText(["scontrol", "show", "assoc_mgr", "flags=users"]));
+  } catch (err) {
+    console.error(`[slurm-exporter] ${(err as Error).message}`);
+    return {};
+  }
 }
 
 async function refresh(): Promise<void> {
@@ -40,7 +53,8 @@ async function refresh(): Promise<void> {
       }
     }),
   );
-  exporter.update(collectSamples(Object.fromEntries(keys.map((k, i) => [k, results[i]])) as unknown as SlurmJson));
+  const data = Object.fromEntries(keys.map((k, i) => [k, results[i]])) as unknown as SlurmJson;
+  exporter.update(collectSamples(data, await userNamesFor(data)));
 }
 
 // Scrapes that arrive together share one refresh, so Slurm sees each command once.

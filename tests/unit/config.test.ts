@@ -59,6 +59,8 @@ const BAD_CONFIG: [string, string, RegExp][] = [
   ["cgroupMode=bogus", "cgroupMode", /slurm-cluster:cgroupMode = "bogus": expected one of none, cgroup, systemd/],
   ["hostCgroupVersion=3", "hostCgroupVersion", /slurm-cluster:hostCgroupVersion = "3": expected auto \(ask the Docker engine\), 1 or 2/],
   ["allowPrivileged=yes", "allowPrivileged", /slurm-cluster:allowPrivileged = "yes": expected true or false/],
+  ["slurmRelease=25.11", "slurmRelease", /^  - slurm-cluster:slurmRelease = "25.11": expected one of 24.11 \(Debian trixie\), 26.05 \(Debian forky\)$/m],
+  ["slurmRelease=latest", "slurmRelease", /slurm-cluster:slurmRelease = "latest": expected one of 24.11/],
   ["baseImage=Not An Image", "baseImage", /slurm-cluster:baseImage = "Not An Image": expected a Docker image reference/],
   ["registrationTimeoutSeconds=1", "registrationTimeoutSeconds", /registrationTimeoutSeconds = "1": expected a whole number of seconds from 10 to 3600/],
   ["jobRuntimes=maybe", "jobRuntimes", /slurm-cluster:jobRuntimes = "maybe": expected true or false/],
@@ -66,6 +68,49 @@ const BAD_CONFIG: [string, string, RegExp][] = [
   ["networkSubnet=172.31.250.0", "networkSubnet", /slurm-cluster:networkSubnet = "172.31.250.0": expected an IPv4 range/],
   ["workerCont=2", "workerCont", /slurm-cluster:workerCont is not a known key; known keys: slurm-cluster:role/],
 ];
+
+describe("slurmRelease", () => {
+  it("24.11 by default, built from Debian 13; 26.05 from Debian testing; baseImage still overrides", async () => {
+    expect(await parse({})).toMatchObject({ slurmRelease: "24.11", baseImage: "debian:trixie-slim" });
+    expect(await parse({ "slurm-cluster:slurmRelease": "26.05" })).toMatchObject({ slurmRelease: "26.05", baseImage: "debian:forky-slim" });
+    expect(await parse({ "slurm-cluster:slurmRelease": "26.05", "slurm-cluster:baseImage": "mirror.example/debian:forky-slim" })).toMatchObject({
+      baseImage: "mirror.example/debian:forky-slim",
+    });
+  });
+
+  it("builds every image FROM the release's base, with the release in its build arguments and leading its tag", async () => {
+    for (const [release, base] of [["24.11", "debian:trixie-slim"], ["26.05", "debian:forky-slim"]]) {
+      const run = await runWithMocks("ubuntu", [`slurmRelease=${release}`, "grafana=false"]);
+      expect(run.error).toBeUndefined();
+      const images = run.registrations.filter((r) => r.type === "docker:index/image:Image");
+      expect(images.length).toBeGreaterThanOrEqual(6);
+      for (const image of images) {
+        expect(image.inputs.imageName).toMatch(new RegExp(`^slurm-cluster/[a-z-]+:${release.replace(".", "\\.")}-[0-9a-f]{12}$`));
+        expect(image.inputs.build.args.SLURM_RELEASE).toBe(release);
+        if (image.inputs.build.args.BASE_IMAGE !== undefined) expect(image.inputs.build.args.BASE_IMAGE).toBe(base);
+      }
+    }
+  });
+
+  it("a base image the engine holds for another architecture is refused in one line naming the command that makes the right one", async () => {
+    const engine = { ...engineReporting(2), imagePlatform: async (_host: string, image: string) => (image === "debian:forky-slim" ? "linux/amd64" : undefined) };
+    const refusal = testSpec({ "slurm-cluster:slurmRelease": "26.05", "slurm-cluster:platform": "linux/arm64", "docker:host": "unix:///x.sock" }, "ubuntu", engine);
+    await expect(refusal).rejects.toThrow(ClusterConfigError);
+    await expect(refusal).rejects.toThrow(
+      /^  - slurm-cluster:slurmRelease = "26\.05": the base image debian:forky-slim on the Docker engine at unix:\/\/\/x\.sock is linux\/amd64, and this stack builds linux\/arm64; make the linux\/arm64 one there: DOCKER_HOST=unix:\/\/\/x\.sock PLATFORM=linux\/arm64 bash scripts\/base-image\.sh debian:forky-slim forky$/m,
+    );
+    // The same engine, the engine's own platform: accepted; a base it does not hold is left to the build.
+    await expect(testSpec({ "slurm-cluster:slurmRelease": "26.05", "docker:host": "unix:///x.sock" }, "ubuntu", engine)).resolves.toMatchObject({ baseImage: "debian:forky-slim" });
+    await expect(testSpec({ "slurm-cluster:platform": "linux/arm64", "docker:host": "unix:///x.sock" }, "ubuntu", engine)).resolves.toMatchObject({ platform: "linux/arm64" });
+  });
+
+  it("a workers stack on another release than its controller is told which release to set", async () => {
+    const join = { ...(await ubuntuJoin()), baseImage: "debian:forky-slim", slurmVersion: "26.05.5" };
+    await expect(testSpec({ "slurm-cluster:role": "workers", "slurm-cluster:controllerStack": "ubuntu", "slurm-cluster:advertiseAddress": "192.168.1.20" }, "macos", engineReporting(2), readerOf(join))).rejects.toThrow(
+      /controller runs Slurm 26\.05\.5 from debian:forky-slim; this stack would build from debian:trixie-slim, .*; set slurm-cluster:slurmRelease=26\.05$/m,
+    );
+  });
+});
 
 describe.each(BAD_CONFIG)("bad config %s", (override, _key, message) => {
   it("fails with a clear message and declares no resource", async () => {

@@ -6,7 +6,7 @@ import {
   ALERT_RULES, ALERT_RULES_FILE, COMMUNITY_RULES, COMMUNITY_RULES_FILE, PROMETHEUS_DATASOURCE_UID, STATE_VOLUME_MOUNT,
   renderAlertRules, renderAlertmanagerYml, renderCommunityRules, renderGrafanaDatasource, renderPrometheusYml,
 } from "../../config/render";
-import { FAMILIES, SlurmJson, collectSamples, jobStateLabel, nodeCategory } from "../../shared/slurm-exporter/metrics";
+import { FAMILIES, SlurmJson, collectSamples, jobStateLabel, jobsLackUserNames, nodeCategory, parseAssocUserNames } from "../../shared/slurm-exporter/metrics";
 import { EXPORTER_OWN_FAMILIES, createExporterRegistry } from "../../shared/slurm-exporter/registry";
 import { PROJECT_ROOT } from "../../local-runner/program";
 import { CONTAINER, IMAGE, VOLUME, isWireSecret, ofType, runWithMocks } from "./harness";
@@ -20,8 +20,8 @@ const scenario = (name: "idle" | "busy" | "down"): SlurmJson => ({
   squeue: fixture(`squeue-${name}`),
   sdiag: fixture(`sdiag-${name}`),
 });
-const values = (data: SlurmJson) =>
-  Object.fromEntries(collectSamples(data).map((s) => [`${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ""}`, s.value]));
+const values = (data: SlurmJson, userNames?: Record<number, string>) =>
+  Object.fromEntries(collectSamples(data, userNames).map((s) => [`${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ""}`, s.value]));
 
 const MONITORING = ["slurm-ubuntu-prometheus", "slurm-ubuntu-node-exporter", "slurm-ubuntu-slurm-exporter", "slurm-ubuntu-grafana"];
 
@@ -239,6 +239,40 @@ describe("Slurm exporter metrics from recorded Slurm 24.11 JSON", () => {
     expect(v['slurm_user_jobs_running{"user":"alice"}']).toBe(0); // a user with only a suspended job still has the family
     expect(v['slurm_queue_suspended']).toBe(1);
     expect(v['slurm_jobs_alloc_cpus_per_state{"state":"SUSPENDED","partition":"main","account":"physics","user":"alice"}']).toBe(2);
+  });
+});
+
+describe("job users on Slurm 26.05 (squeue names no user it cannot resolve locally)", () => {
+  const data: SlurmJson = {
+    nodes: {},
+    squeue: { jobs: [
+      { job_state: ["RUNNING"], account: "research", user_name: "", user_id: 1001, partition: "main", job_resources: { cpus: 1 } },
+      { job_state: ["PENDING"], account: "research", user_name: "", user_id: 1002, partition: "main" },
+    ] },
+    sdiag: {},
+  };
+  // As scontrol show assoc_mgr flags=users printed it on Slurm 26.05.5 here.
+  const assocUsers = [
+    "Current Association Manager state", "", "User Records", "",
+    "UserName=root(0) DefAccount=root DefWckey= AdminLevel=Administrator",
+    "UserName=slurm-exporter(61000) DefAccount=root DefWckey=(null) AdminLevel=Operator",
+    "UserName=alice(1001) DefAccount=research DefWckey=(null) AdminLevel=None",
+  ].join("\n");
+
+  it("reads slurmctld's uid -> name map", () => {
+    expect(parseAssocUserNames(assocUsers)).toEqual({ 0: "root", 61000: "slurm-exporter", 1001: "alice" });
+  });
+
+  it("names a job's user from that map, else by uid, never with an empty label", () => {
+    expect(jobsLackUserNames(data)).toBe(true);
+    const v = values(data, parseAssocUserNames(assocUsers));
+    expect(v['slurm_user_jobs_running{"user":"alice"}']).toBe(1);
+    expect(v['slurm_user_jobs_pending{"user":"1002"}']).toBe(1);
+    expect(Object.keys(v).filter((k) => k.includes('"user":""'))).toEqual([]);
+  });
+
+  it("asks for nothing when squeue named every user (Slurm 24.11)", () => {
+    expect(jobsLackUserNames({ squeue: { jobs: [{ user_name: "alice", user_id: 1001 }] } })).toBe(false);
   });
 });
 

@@ -1,7 +1,7 @@
 import { ClusterSpec } from "../../config";
 import { engineReporting, testSpec } from "./spec";
 import { EngineCgroupSupport } from "../../config/keys";
-import { renderCgroupConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, workerCgroupSubtree, workerContainerSettings } from "../../config/render";
+import { renderCgroupConf, renderGresConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, restOpenapiVersion, workerCgroupSubtree, workerContainerSettings } from "../../config/render";
 
 const spec = (raw: Record<string, string> = {}) =>
   testSpec({ "slurm-cluster:clusterName": "lab", ...raw }, "ubuntu");
@@ -223,3 +223,31 @@ describe("worker container settings", () => {
   });
 });
 
+// What differs between the releases, each difference seen running Slurm 26.05.5 here (README).
+describe("per Slurm release", () => {
+  it("the REST API version: the newest each serves (26.05 deprecates v0.0.42)", async () => {
+    expect(restOpenapiVersion(await spec())).toBe("v0.0.42");
+    expect(restOpenapiVersion(await spec({ "slurm-cluster:slurmRelease": "26.05" }))).toBe("v0.0.45");
+  });
+
+  it("a worker without GPUs: no gres.conf on 24.11; on 26.05 one that turns GPU autodetection off", async () => {
+    const old = await spec();
+    expect(renderGresConf(old, old.workers[0])).toBe("");
+    const current = await spec({ "slurm-cluster:slurmRelease": "26.05" });
+    expect(lines(renderGresConf(current, current.workers[0]))).toContain("AutoDetect=off");
+    expect(renderGresConf(current, current.workers[0])).not.toMatch(/^Name=/m);
+  });
+
+  it.each(["24.11", "26.05"])("%s: slurm.conf, cgroup.conf (both cgroup versions, every mode) and slurmdbd.conf are the same text (26.05 ran with them unchanged)", async (release) => {
+    for (const mode of ["none", "cgroup", "systemd"]) {
+      for (const v of ["1", "2"]) {
+        const raw = { "slurm-cluster:cgroupMode": mode, "slurm-cluster:hostCgroupVersion": v, "slurm-cluster:allowHostCgroupWrite": "true" };
+        const a = await spec(raw);
+        const b = await spec({ ...raw, "slurm-cluster:slurmRelease": release });
+        expect(renderSlurmConf(b)).toBe(renderSlurmConf(a));
+        expect(renderCgroupConf(b)).toBe(renderCgroupConf(a));
+        expect(renderSlurmdbdConf(b, "pw")).toBe(renderSlurmdbdConf(a, "pw"));
+      }
+    }
+  });
+});

@@ -164,7 +164,7 @@ describe("runner plumbing", () => {
 
   it("layers project defaults, the stack file and -c overrides", () => {
     const config = readStackConfig("qnap", ["workerCount=4", "docker:host=tcp://nas:2375"]);
-    expect(config["slurm-cluster:baseImage"]).toBe("debian:trixie-slim"); // Pulumi.yaml default
+    expect(config["slurm-cluster:slurmRelease"]).toBe("24.11"); // Pulumi.yaml default
     expect(config["slurm-cluster:workerMemoryMb"]).toBe("512"); // Pulumi.qnap.yaml
     expect(config["slurm-cluster:workerCount"]).toBe("4"); // -c
     expect(config["docker:host"]).toBe("tcp://nas:2375");

@@ -168,8 +168,8 @@ describe("worker modes in the ubuntu stack", () => {
     expect(run.error).toBeUndefined();
     const images = Object.fromEntries(ofType(run, IMAGE).map((i) => [i.inputs.imageName.split(":")[0], i]));
     expect(Object.keys(images).sort()).toEqual(["slurm-cluster/mariadb", "slurm-cluster/slurm", "slurm-cluster/slurm-login", "slurm-cluster/slurm-systemd", "slurm-cluster/slurm-worker"]);
-    expect(images["slurm-cluster/slurm-worker"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName });
-    expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm-worker"].inputs.imageName });
+    expect(images["slurm-cluster/slurm-worker"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm"].inputs.imageName, SLURM_RELEASE: "24.11" });
+    expect(images["slurm-cluster/slurm-systemd"].inputs.build.args).toEqual({ SLURM_IMAGE: images["slurm-cluster/slurm-worker"].inputs.imageName, SLURM_RELEASE: "24.11" });
     expect(images["slurm-cluster/slurm-systemd"].started).toBeGreaterThan(images["slurm-cluster/slurm-worker"].finished);
     const w = worker(run);
     expect(w.inputs).toMatchObject({
