@@ -177,7 +177,9 @@ export async function loadClusterSpec(
     if (err instanceof ClusterConfigError) throw err;
     throw new pulumi.RunError((err as Error).message);
   }
-  const baseProblem = await baseImageProblem(settings, platform, dockerHost, engine);
+  // Only where images will be built: a preview (and the policy checks, run as previews) builds
+  // nothing, and its verdict must not hang on which images this engine happens to hold.
+  const baseProblem = pulumi.runtime.isDryRun() ? undefined : await baseImageProblem(settings, platform, dockerHost, engine);
   if (baseProblem) throw new ClusterConfigError([baseProblem]);
   const controller = settings.role === "workers" ? await readController(settings, context.stack, stacks) : undefined;
   let authorizedKeys: Record<string, string[]> | undefined;

@@ -12,6 +12,8 @@ export interface EngineFacts {
   /** As `docker info` reports them; by default this build machine's (Docker 20.10, cgroupfs). */
   serverVersion?: string;
   cgroupDriver?: "cgroupfs" | "systemd";
+  /** Images the engine holds, by name, with their platform (e.g. "linux/amd64"). */
+  images?: Record<string, string>;
 }
 
 export const DEFAULT_FACTS: EngineFacts = { cgroupVersion: 1, memoryMiB: 24 * 1024 };
@@ -31,6 +33,14 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
           CgroupDriver: facts.cgroupDriver ?? "cgroupfs",
         }),
       );
+      return;
+    }
+    const image = /\/images\/(.+)\/json$/.exec(req.url ?? "");
+    const held = image ? facts.images?.[decodeURIComponent(image[1])] : undefined;
+    if (held) {
+      const [os, architecture] = held.split("/");
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ Os: os, Architecture: architecture }));
       return;
     }
     res.writeHead(404, { "Content-Type": "application/json" });

@@ -175,6 +175,16 @@ describe("the offline runner", () => {
     expect(mandatory(violations)).toEqual([]);
   });
 
+  it("checks the arm64 qnap stack as a preview does, whatever base image this engine holds (it builds nothing)", async () => {
+    const amd64Base = await startFakeEngine({ ...DEFAULT_FACTS, images: { "debian:trixie-slim": "linux/amd64" } });
+    try {
+      const { violations } = await checkPolicies("qnap", [`docker:host=${amd64Base.host}`, "allowInsecureDockerHost=true"]);
+      expect(mandatory(violations)).toEqual([]);
+    } finally {
+      await amd64Base.close();
+    }
+  });
+
   it("fails monitoring published on every address, naming the policy and the resource", async () => {
     const { violations } = await check("ubuntu", ["monitoringBindAddress=0.0.0.0"]);
     expect(mandatory(violations).map((v) => [v.policy, v.urn.split("::").pop()])).toEqual(
