@@ -1,25 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ClusterSpec } from "../config";
-import { MonitoringSpec } from "../config/spec";
 import { ALERTMANAGER_CONFIG_FILE, renderAlertmanagerYml } from "../config/render";
 import { containerBaseline } from "../config/render/container-baseline";
-import { REPLACE_ON_CHANGES, onNetworks, publishedUrl, tcpReadinessCheck } from "./container-parts";
+import { MonitoringDaemonArgs, REPLACE_ON_CHANGES, onNetworks, publishedUrl, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
-export interface AlertmanagerArgs {
-  /** The part of the validated spec it reads. */
-  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
-  /** The spec's monitoring part (its webhook URL is the one receiver). */
-  readonly monitoring: MonitoringSpec;
-  /** The monitoring image (Debian's prometheus-alertmanager). */
-  readonly image: pulumi.Input<string>;
-  /** The monitoring network, its only one. */
-  readonly network: pulumi.Input<string>;
-}
-
 /** Alertmanager, which Prometheus sends its alerts to. `opts` names its parent. Returns its published URL. */
-export function alertmanager(name: string, args: AlertmanagerArgs, opts: pulumi.CustomResourceOptions): string {
+export function alertmanager(name: string, args: MonitoringDaemonArgs, opts: pulumi.CustomResourceOptions): string {
   const { spec, monitoring: m } = args;
   new docker.Container(
     name,
@@ -53,7 +40,7 @@ export function alertmanager(name: string, args: AlertmanagerArgs, opts: pulumi.
 }
 
 /** alertmanager.yml as an upload's content: a secret whenever it names a webhook. */
-function alertmanagerConfig(spec: AlertmanagerArgs["spec"], webhookUrl: string): pulumi.Input<string> {
+function alertmanagerConfig(spec: MonitoringDaemonArgs["spec"], webhookUrl: string): pulumi.Input<string> {
   const text = renderAlertmanagerYml(spec, webhookUrl);
   return webhookUrl ? pulumi.secret(text) : text;
 }

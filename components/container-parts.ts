@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../config";
+import { MonitoringSpec } from "../config/spec";
 
 /** The type-token prefix of every component and dynamic resource of this project. */
 export const TYPE_PREFIX = "slurm-cluster";
@@ -88,4 +89,16 @@ export function onNetworks(networks: pulumi.Input<string>[], alias: string) {
 /** The cluster network with one alias, in the provider's shape. */
 export function onNetwork(files: Pick<SlurmNodeFiles, "clusterNetwork">, alias: string) {
   return onNetworks([files.clusterNetwork], alias);
+}
+
+/** What Prometheus and Alertmanager each read: both run the monitoring image on the monitoring network only. */
+export interface MonitoringDaemonArgs {
+  /** The part of the validated spec it reads. */
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  /** The spec's monitoring part (Alertmanager: its webhook URL is the one receiver). */
+  readonly monitoring: MonitoringSpec;
+  /** The monitoring image (Debian's prometheus and prometheus-alertmanager). */
+  readonly image: pulumi.Input<string>;
+  /** The monitoring network, its only one. */
+  readonly network: pulumi.Input<string>;
 }

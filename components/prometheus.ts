@@ -1,28 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ClusterSpec } from "../config";
-import { MonitoringSpec } from "../config/spec";
 import { ALERT_RULES_FILE, COMMUNITY_RULES_FILE, renderAlertRules, renderCommunityRules, renderPrometheusYml } from "../config/render";
 import { containerBaseline } from "../config/render/container-baseline";
-import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, onNetworks, publishedUrl, tcpReadinessCheck } from "./container-parts";
+import { MonitoringDaemonArgs, REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, onNetworks, publishedUrl, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
-
-export interface PrometheusArgs {
-  /** The part of the validated spec it reads. */
-  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
-  /** The spec's monitoring part. */
-  readonly monitoring: MonitoringSpec;
-  /** The monitoring image (Debian's prometheus). */
-  readonly image: pulumi.Input<string>;
-  /** The monitoring network, its only one. */
-  readonly network: pulumi.Input<string>;
-}
 
 /**
  * Prometheus with its scrape config and alert rules, its data on a named volume kept on delete.
  * `opts` names the parent of both. Returns its published URL.
  */
-export function prometheus(name: string, args: PrometheusArgs, opts: pulumi.CustomResourceOptions): string {
+export function prometheus(name: string, args: MonitoringDaemonArgs, opts: pulumi.CustomResourceOptions): string {
   const { spec, monitoring: m } = args;
   const data = new docker.Volume(
     `${name}-data`,
