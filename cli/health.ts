@@ -223,9 +223,13 @@ const MUNGE_TRIED_ANSWERING = 4;
 export function mungeSample(nodes: string[], answering: Set<string>): { tried: string[]; answering: string[] } {
   const tried: string[] = [];
   const proven: string[] = [];
+  let triedAnswering = 0;
   for (const node of nodes) {
-    if (answering.has(node) && tried.filter((n) => answering.has(n)).length >= MUNGE_TRIED_ANSWERING) proven.push(node);
-    else tried.push(node);
+    if (!answering.has(node)) tried.push(node);
+    else if (triedAnswering < MUNGE_TRIED_ANSWERING) {
+      triedAnswering++;
+      tried.push(node);
+    } else proven.push(node);
   }
   return { tried, answering: proven };
 }
