@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
 import { detectHostCgroupVersion, engineAddressProblem, engineCgroupSupport, engineImagePlatform, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
-import { CONFIG_NAMESPACE, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
+import { CONFIG_NAMESPACE, baseImageOf, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
 import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
@@ -40,7 +40,7 @@ const dockerEngineQuery: EngineQuery = {
  */
 async function baseImageProblem(settings: ClusterSettings, platform: Platform, dockerHost: string, engine: EngineQuery): Promise<string | undefined> {
   const release = SLURM_RELEASES[settings.slurmRelease];
-  const base = settings.baseImage || release.baseImage;
+  const base = baseImageOf(settings);
   const held = await engine.imagePlatform?.(dockerHost, base);
   if (held === undefined || held === platform) return undefined;
   return (
@@ -74,7 +74,7 @@ async function readController(settings: ClusterSettings, stack: string, reader: 
   if (!join.controllerAddress) {
     fail(`the stack publishes slurmctld for no other machine: set ${key("advertiseAddress")} on ${other} (its host's address) and run up there`);
   }
-  const baseImage = settings.baseImage || SLURM_RELEASES[settings.slurmRelease].baseImage;
+  const baseImage = baseImageOf(settings);
   if (join.baseImage !== baseImage) {
     const release = Object.entries(SLURM_RELEASES).find(([, r]) => r.baseImage === join.baseImage)?.[0];
     fail(

@@ -28,6 +28,11 @@ export const SLURM_RELEASES = {
 export type SlurmRelease = keyof typeof SLURM_RELEASES;
 const SLURM_RELEASE_NAMES = Object.keys(SLURM_RELEASES) as [SlurmRelease, ...SlurmRelease[]];
 
+/** The Debian image a stack's images are built FROM: baseImage when set, else its release's suite. */
+export function baseImageOf(settings: { baseImage: string; slurmRelease: SlurmRelease }): string {
+  return settings.baseImage || SLURM_RELEASES[settings.slurmRelease].baseImage;
+}
+
 const IPV4 = /^((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)$/;
 
 /** The host's cgroup version: asked of the Docker engine (auto) or given. */

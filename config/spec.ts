@@ -1,6 +1,6 @@
 import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
-import { CgroupMode, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role, SLURM_RELEASES, SlurmRelease } from "./keys";
+import { CgroupMode, baseImageOf, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role, SlurmRelease } from "./keys";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -221,7 +221,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     allowHostCgroupWrite: v.allowHostCgroupWrite,
     engineCgroup: v.engineCgroup,
     slurmRelease: v.slurmRelease,
-    baseImage: v.baseImage || SLURM_RELEASES[v.slurmRelease].baseImage,
+    baseImage: baseImageOf(v),
     jobRuntimes: v.jobRuntimes,
     workerCpus: v.workerCpus,
     workerMemoryMb: v.workerMemoryMb,
