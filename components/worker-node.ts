@@ -71,6 +71,7 @@ export class WorkerNode extends pulumi.ComponentResource {
     const memory = spec.workerMemoryMb + settings.memoryHeadroomMb;
     // cgroup v1: the worker's own parent cgroup in each controller Slurm uses, and nothing above it.
     const cgroupSubtree = workerCgroupSubtree(settings, worker.containerName);
+    const gresConf = renderGresConf(spec, worker);
 
     const container = new docker.Container(
       `${name}-slurmd`,
@@ -85,7 +86,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         uploads: [
           ...slurmUploads(files),
           { file: "/etc/slurm/dynamic-node.conf", content: renderWorkerNodeConf(spec, worker) },
-          ...(renderGresConf(spec, worker) ? [{ file: "/etc/slurm/gres.conf", content: renderGresConf(spec, worker) }] : []),
+          ...(gresConf ? [{ file: "/etc/slurm/gres.conf", content: gresConf }] : []),
         ],
         ...acrossMachines(spec, worker),
         ...gpuAccess(spec, worker),
