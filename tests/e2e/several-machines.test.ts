@@ -61,11 +61,14 @@ const on = (h: SecondHost, command: string, stack: string, args: string[]) => np
 
 /** Everything on an engine that a run could create: containers, networks, volumes, images. */
 function engineObjects(socket: string): string {
+  // Each listing sorted: docker lists images by creation time, and two made in the same second
+  // come in either order (seen on a fresh CI run: the same two images, swapped).
+  const sorted = (text: string) => text.split("\n").sort().join("\n");
   return [
-    dockerOn(socket, ["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"]),
-    dockerOn(socket, ["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}"]),
-    dockerOn(socket, ["volume", "ls", "--format", "{{.Name}}"]),
-    dockerOn(socket, ["image", "ls", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]),
+    sorted(dockerOn(socket, ["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"])),
+    sorted(dockerOn(socket, ["network", "ls", "--no-trunc", "--format", "{{.ID}} {{.Name}}"])),
+    sorted(dockerOn(socket, ["volume", "ls", "--format", "{{.Name}}"])),
+    sorted(dockerOn(socket, ["image", "ls", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"])),
   ].join("\n");
 }
 
