@@ -4,11 +4,11 @@
 // container on the accounting network (only slurmdbd is; the controller is not, README "Networks").
 // The connection comes from the database's own address on that network, which its grant covers.
 import * as mysql from "mysql2/promise";
-import { Cluster } from "./cluster";
+import { ClusterDaemons } from "./cluster";
 import { ROLE_LABEL } from "../config/spec";
 
 /** Runs `work` with a connection to the cluster's accounting database; always closes it. */
-async function withAccountingDb<T>(cluster: Cluster, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+async function withAccountingDb<T>(cluster: ClusterDaemons, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
   const db = cluster.outputs.database;
   const database = (await cluster.engine.containers(cluster.labels, ROLE_LABEL)).find((c) => c.role === "database");
   if (!database) throw new Error(`stack ${cluster.stack} has no database container: bring it up first`);
@@ -33,7 +33,7 @@ interface AccountingSummary {
   lastJobId: number;
 }
 
-export async function accountingSummary(cluster: Cluster): Promise<AccountingSummary> {
+export async function accountingSummary(cluster: ClusterDaemons): Promise<AccountingSummary> {
   return withAccountingDb(cluster, async (conn) => {
     const [clusters] = await conn.query<mysql.RowDataPacket[]>("SELECT name FROM cluster_table WHERE deleted = 0");
     const names = clusters.map((r) => String(r.name));

@@ -16,7 +16,7 @@ import { gunzipSync, gzipSync } from "zlib";
 import * as tar from "tar-stream";
 import { accountingSummary } from "./accounting-db";
 import { backupKey } from "./backup-key";
-import { Cluster, onController } from "./cluster";
+import { Cluster, ClusterDaemons, onController } from "./cluster";
 import { CliError } from "./errors";
 import { PollTimeout, poll } from "./poll";
 import { ROLE_LABEL } from "../config/spec";
@@ -138,7 +138,7 @@ export function restoreRefusal(manifest: Manifest, cluster: { clusterName: strin
 }
 
 /** The names of the stack's containers in these roles, from one listing. */
-async function roleContainers<R extends string>(cluster: Cluster, ...roles: R[]): Promise<Record<R, string>> {
+async function roleContainers<R extends string>(cluster: Pick<Cluster, "engine" | "labels" | "stack">, ...roles: R[]): Promise<Record<R, string>> {
   const containers = await cluster.engine.containers(cluster.labels, ROLE_LABEL);
   const names = {} as Record<R, string>;
   for (const role of roles) {
@@ -156,10 +156,10 @@ async function waitFor(what: string, seconds: number, check: () => Promise<boole
   });
 }
 
-const controllerUp = (cluster: Cluster) => waitFor("slurmctld answering", 90, async () => /is UP/.test((await onController(cluster, ["scontrol", "ping"])).out));
+const controllerUp = (cluster: ClusterDaemons) => waitFor("slurmctld answering", 90, async () => /is UP/.test((await onController(cluster, ["scontrol", "ping"])).out));
 
 /** Writes a backup of the cluster into `dir`; resolves to the archive's path. */
-export async function backup(cluster: Cluster, dir: string, progress: (line: string) => void): Promise<string> {
+export async function backup(cluster: ClusterDaemons, dir: string, progress: (line: string) => void): Promise<string> {
   const controller = cluster.outputs.controller.containerName;
   const { database } = await roleContainers(cluster, "database");
   progress("reading /etc/slurm from the controller");
@@ -202,7 +202,7 @@ export async function backup(cluster: Cluster, dir: string, progress: (line: str
   return file;
 }
 
-async function configFiles(cluster: Cluster): Promise<Record<string, Buffer>> {
+async function configFiles(cluster: ClusterDaemons): Promise<Record<string, Buffer>> {
   const files: Record<string, Buffer> = {};
   for (const name of CONFIG_FILES) {
     const res = await onController(cluster, ["cat", `/etc/slurm/${name}`]);

@@ -33,6 +33,15 @@ export interface Cluster {
   readonly labels: string[];
 }
 
+/**
+ * What commands that reach only the cluster's daemons (backup, accounting queries) need of it: its
+ * engine and labels, and the outputs that name the controller and the database. The program makes
+ * one from the spec to back up before an upgrade (stacks/upgrade.ts).
+ */
+export type ClusterDaemons = Pick<Cluster, "stack" | "engine" | "labels"> & {
+  readonly outputs: Pick<ClusterOutputs, "clusterName" | "slurmVersion" | "database"> & { readonly controller: Pick<ClusterOutputs["controller"], "containerName"> };
+};
+
 /** Resolves a stack to its cluster; a workers stack leads to its controller stack. */
 export async function openCluster(stack: string, note: (line: string) => void = () => undefined): Promise<Cluster> {
   let parsed = parseOutputs(stack, await stackOutputs(stack, true));
@@ -96,7 +105,7 @@ export function asClusterUser(cluster: Cluster, name: string | undefined, declar
 }
 
 /** Runs a Slurm command on the controller as root (Slurm's administrator). */
-export function onController(cluster: Cluster, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
+export function onController(cluster: Pick<ClusterDaemons, "engine" | "outputs">, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
   return cluster.engine.run(cluster.outputs.controller.containerName, cmd, opts);
 }
 

@@ -407,8 +407,9 @@ export async function waitUntilUsable(inputs: RegistrationInputs): Promise<NodeR
     try {
       last = await queryNode(inputs, fresh);
       fresh = false;
-      if (last?.known && last.state.includes("DRAIN") && last.reason === REMOVAL_REASON) {
-        // A removal that did not finish (its jobs outlasted the wait), and the worker is wanted again.
+      if (last?.known && last.state.includes("DRAIN") && (last.reason === REMOVAL_REASON || last.reason.startsWith(UPGRADE_REASON))) {
+        // A removal that did not finish (its jobs outlasted the wait), and the worker is wanted
+        // again; or a node drained for its upgrade, now back with the new slurmd.
         await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=RESUME"]);
         fresh = true;
         continue;
@@ -483,19 +484,17 @@ async function scontrol(inputs: RegistrationInputs, args: string[]): Promise<voi
   if (res.code !== 0) throw new Error(`scontrol ${args.join(" ")} failed: ${(res.err || res.out).trim()}`);
 }
 
+/** The drain reason of a node whose slurmd is being replaced by another release's (a prefix: the release follows). */
+const UPGRADE_REASON = "upgrading Slurm by slurm-cluster to";
+
 /**
- * Takes a node out of the cluster before its container goes: drain it (no new jobs), wait up to
- * shrinkDrainSeconds for its jobs, then remove it from Slurm. Jobs that outlast the wait are
- * cancelled when shrinkKillsJobs is set; otherwise the removal fails, naming them, and the node
- * stays drained with its container running, so nothing is lost and a later `up` tries again.
+ * Drains a node (no new jobs) and waits up to shrinkDrainSeconds for the jobs on it. Jobs that
+ * outlast the wait are cancelled when shrinkKillsJobs is set; otherwise this fails naming them
+ * and `why` the node is drained, and the node stays drained with its container running, so
+ * nothing is lost and a later `up` tries again.
  */
-async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
-  const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
-  if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
-  const known = await queryNode(inputs, true);
-  if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.scontrolContainer} does not answer`);
-  if (!known.known) return; // never registered, or already removed
-  await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${REMOVAL_REASON}`]);
+async function drainNode(inputs: RegistrationInputs, reason: string, why: string, progress: (line: string) => void): Promise<void> {
+  await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${reason}`]);
   const deadline = Date.now() + inputs.shrinkDrainSeconds * 1000;
   let jobs = await jobsOnNode(inputs);
   while (jobs.length > 0 && Date.now() < deadline) {
@@ -503,19 +502,70 @@ async function removeNode(inputs: RegistrationInputs, progress: (line: string) =
     await new Promise((r) => setTimeout(r, 2000));
     jobs = await jobsOnNode(inputs);
   }
-  if (jobs.length > 0) {
-    if (!inputs.shrinkKillsJobs) {
-      throw new Error(
-        `Slurm node ${inputs.nodeName} still runs job(s) ${jobs.join(", ")} after ${inputs.shrinkDrainSeconds}s (slurm-cluster:shrinkDrainSeconds); ` +
-          `removing it would kill them. The node stays drained: run up again once they end, or set slurm-cluster:shrinkKillsJobs=true ` +
-          `(it takes effect on the nodes' registration at the next up, before they are removed).`,
-      );
-    }
-    await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scancel", ...jobs]);
-    const cancelDeadline = Date.now() + 60_000;
-    while ((await jobsOnNode(inputs)).length > 0 && Date.now() < cancelDeadline) await new Promise((r) => setTimeout(r, 1000));
+  if (jobs.length === 0) return;
+  if (!inputs.shrinkKillsJobs) {
+    throw new Error(
+      `Slurm node ${inputs.nodeName} still runs job(s) ${jobs.join(", ")} after ${inputs.shrinkDrainSeconds}s (slurm-cluster:shrinkDrainSeconds); ` +
+        `${why} would kill them. The node stays drained: run up again once they end, or set slurm-cluster:shrinkKillsJobs=true ` +
+        `(it takes effect at the next up, before the node is touched).`,
+    );
   }
+  await dockerExec(inputs.dockerHost, inputs.scontrolContainer, ["scancel", ...jobs]);
+  const cancelDeadline = Date.now() + 60_000;
+  while ((await jobsOnNode(inputs)).length > 0 && Date.now() < cancelDeadline) await new Promise((r) => setTimeout(r, 1000));
+}
+
+/**
+ * Takes a node out of the cluster before its container goes: drain it, wait for its jobs
+ * (drainNode), then remove it from Slurm.
+ */
+async function removeNode(inputs: RegistrationInputs, progress: (line: string) => void = () => undefined): Promise<void> {
+  const controller = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
+  if (!controller?.State.Running) return; // no controller: no Slurm state to remove the node from
+  const known = await queryNode(inputs, true);
+  if (!known) throw new Error(`cannot remove Slurm node ${inputs.nodeName}: slurmctld in ${inputs.scontrolContainer} does not answer`);
+  if (!known.known) return; // never registered, or already removed
+  await drainNode(inputs, REMOVAL_REASON, "removing it", progress);
   await scontrol(inputs, ["delete", `NodeName=${inputs.nodeName}`]);
+}
+
+/** What the upgrade gate of one worker needs: the node, where to ask slurmctld, and the release wanted. */
+export interface UpgradeDrainInputs {
+  scontrolContainer: string;
+  dockerHost: string;
+  nodeName: string;
+  /** The release the worker's new container runs (slurmRelease). */
+  release: string;
+  shrinkDrainSeconds: number;
+  shrinkKillsJobs: boolean;
+  /** Whether this `up` changes the stack's release (spec.upgrade): a gate created without it asks nothing. */
+  upgrading: boolean;
+}
+
+/**
+ * Before a worker's container is replaced by one of another Slurm release: a node whose slurmd
+ * runs another release is drained and its jobs waited for (drainNode), so no running job is lost
+ * with the old container. The registration check resumes the node once the new slurmd registered.
+ * Nothing to do for a node Slurm does not know yet (a new worker), one already on the release,
+ * or when there is no container to ask slurmctld from (a workers stack's first up).
+ */
+async function drainBeforeUpgrade(inputs: UpgradeDrainInputs): Promise<string> {
+  const asked = await engine(inputs.dockerHost).getContainer(inputs.scontrolContainer).inspect().catch(() => undefined);
+  if (!asked?.State.Running) return "";
+  const like: RegistrationInputs = {
+    ...inputs,
+    announced: { cpus: 0, memoryMb: 0, features: [], gres: "" },
+    workerContainer: "",
+    workerContainerId: "",
+    timeoutSeconds: 0,
+  };
+  const node = await queryNode(like, true);
+  if (!node) throw new Error(`cannot upgrade Slurm node ${inputs.nodeName}: slurmctld, asked in ${inputs.scontrolContainer}, does not answer`);
+  if (!node.known || !node.slurmVersion) return "";
+  const running = node.slurmVersion.split(".").slice(0, 2).join(".");
+  if (running === inputs.release) return "";
+  await drainNode(like, `${UPGRADE_REASON} ${inputs.release}`, `replacing its slurmd ${node.slurmVersion} by Slurm ${inputs.release}'s`, () => undefined);
+  return node.slurmVersion;
 }
 
 /* eslint-enable @typescript-eslint/no-require-imports */
@@ -542,6 +592,33 @@ const registrationProvider: pulumi.dynamic.ResourceProvider = {
     await removeNode(olds);
   },
 };
+
+const upgradeDrainProvider: pulumi.dynamic.ResourceProvider = {
+  async create(inputs: UpgradeDrainInputs) {
+    // A new worker, or a worker of a stack made before this gate existed that is upgraded now.
+    return { id: inputs.nodeName, outs: { ...inputs, drainedFrom: inputs.upgrading ? await drainBeforeUpgrade(inputs) : "" } };
+  },
+  async diff(_id: string, olds: UpgradeDrainInputs, news: UpgradeDrainInputs) {
+    const keys: (keyof UpgradeDrainInputs)[] = ["scontrolContainer", "dockerHost", "nodeName", "release", "shrinkDrainSeconds", "shrinkKillsJobs"];
+    return { changes: keys.some((k) => JSON.stringify(olds[k]) !== JSON.stringify(news[k])), replaces: [] };
+  },
+  async update(_id: string, _olds: UpgradeDrainInputs, news: UpgradeDrainInputs) {
+    return { outs: { ...news, drainedFrom: await drainBeforeUpgrade(news) } };
+  },
+};
+
+/**
+ * The gate a worker's container waits behind: when the stack's Slurm release changes, the node is
+ * drained and its running jobs waited for before the container of the new release replaces it.
+ */
+export class UpgradeDrain extends pulumi.dynamic.Resource {
+  /** The slurmd version the node ran when it was drained for the upgrade; empty when it was not. */
+  declare public readonly drainedFrom: pulumi.Output<string>;
+
+  constructor(name: string, args: { [K in keyof UpgradeDrainInputs]: pulumi.Input<UpgradeDrainInputs[K]> }, opts?: pulumi.CustomResourceOptions) {
+    super(upgradeDrainProvider, name, { ...args, drainedFrom: undefined }, opts, TYPE_PREFIX, "UpgradeDrain");
+  }
+}
 
 /**
  * Verifies that a slurmd registered with the controller: `pulumi up` waits until the node is

@@ -5,7 +5,7 @@ import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWork
 import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
-import { NodeRegistration } from "./node-registration";
+import { NodeRegistration, UpgradeDrain } from "./node-registration";
 
 export interface WorkerNodeArgs {
   /** The part of the validated spec it reads. */
@@ -13,6 +13,7 @@ export interface WorkerNodeArgs {
     ClusterSpec,
     | "role" | "controller" | "advertiseAddress" | "hosts" | "gpus" | "workerCpus" | "workerMemoryMb" | "nodeFeatures" | "sharedMountPath"
     | "registrationTimeoutSeconds" | "dockerHost" | "shrinkDrainSeconds" | "shrinkKillsJobs" | "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease"
+    | "upgrade"
   >;
   /** Which worker this is. */
   readonly worker: WorkerSpec;
@@ -27,6 +28,13 @@ export interface WorkerNodeArgs {
    * workers stack (the controller is on another machine): it asks from the worker itself.
    */
   readonly controllerContainer?: pulumi.Input<string>;
+  /** The controller's container name as a plain name (no wait for the container). */
+  readonly controllerName?: string;
+  /**
+   * Upgrades of slurmRelease: the workers this one's drain waits for (the previous batch, back
+   * with the new release), so the batches go one after another.
+   */
+  readonly upgradeAfter?: pulumi.Resource[];
 }
 
 /**
@@ -54,6 +62,14 @@ function gpuAccess(spec: WorkerNodeArgs["spec"], worker: WorkerSpec) {
   return { devices: worker.gpuDevices.map((d) => ({ hostPath: d, containerPath: gpuPathInContainer(d), permissions: "rwm" })) };
 }
 
+/** A dependsOn option as a list (it may be one resource, a list, or an Input of them; the program passes lists). */
+function dependencies(dependsOn: pulumi.ComponentResourceOptions["dependsOn"]): pulumi.Resource[] {
+  if (dependsOn === undefined) return [];
+  if (Array.isArray(dependsOn)) return dependsOn as pulumi.Resource[];
+  if (pulumi.Resource.isInstance(dependsOn)) return [dependsOn];
+  throw new Error("WorkerNode: dependsOn must be a resource or a list of resources");
+}
+
 /** One slurmd container, and the check that it registered with the controller as usable. */
 export class WorkerNode extends pulumi.ComponentResource {
   public readonly nodeName: pulumi.Output<string>;
@@ -72,6 +88,23 @@ export class WorkerNode extends pulumi.ComponentResource {
     // cgroup v1: the worker's own parent cgroup in each controller Slurm uses, and nothing above it.
     const cgroupSubtree = workerCgroupSubtree(settings, worker.containerName);
     const gresConf = renderGresConf(spec, worker);
+
+    // A new release replaces the container: first the node is drained and its jobs waited for.
+    const drain = new UpgradeDrain(
+      `${name}-upgrade-drain`,
+      {
+        // Only an upgrade waits for the (new) controller; otherwise workers start beside it. A
+        // workers stack asks from the worker's own (old) container, by name: it is about to be replaced.
+        scontrolContainer: spec.upgrade && args.controllerContainer ? args.controllerContainer : (args.controllerName ?? worker.containerName),
+        dockerHost: spec.dockerHost,
+        nodeName: worker.nodeName,
+        release: spec.slurmRelease,
+        shrinkDrainSeconds: spec.shrinkDrainSeconds,
+        shrinkKillsJobs: spec.shrinkKillsJobs,
+        upgrading: spec.upgrade !== undefined,
+      },
+      { parent: this, dependsOn: [...dependencies(opts?.dependsOn), ...(args.upgradeAfter ?? [])] },
+    );
 
     const container = new docker.Container(
       `${name}-slurmd`,
@@ -119,7 +152,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         destroyGraceSeconds: STOP_GRACE_SECONDS,
       },
       // Workers start after the controller; the caller names it.
-      { parent: this, dependsOn: opts?.dependsOn, replaceOnChanges: REPLACE_ON_CHANGES },
+      { parent: this, dependsOn: [...dependencies(opts?.dependsOn), drain], replaceOnChanges: REPLACE_ON_CHANGES },
     );
 
     const registration = new NodeRegistration(

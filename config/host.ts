@@ -66,3 +66,22 @@ export async function engineImagePlatform(dockerHost: string, image: string): Pr
     return undefined;
   }
 }
+
+/**
+ * The image the first of these containers that exists was created from (its reference as given,
+ * e.g. slurm-cluster/slurm:24.11-<hash>), or undefined when none exists.
+ */
+export async function engineContainerImage(dockerHost: string, containers: readonly string[]): Promise<string | undefined> {
+  const engine = connectEngine(dockerHost);
+  for (const name of containers) {
+    const inspected = (await engine
+      .getContainer(name)
+      .inspect()
+      .catch((err: { statusCode?: number }) => {
+        if (err.statusCode === 404) return undefined;
+        throw err;
+      })) as { Config?: { Image?: string } } | undefined;
+    if (inspected) return inspected.Config?.Image;
+  }
+  return undefined;
+}

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ControllerJoin, ControllerStackReader, JOIN_SCHEMA, pulumiStackReader } from "./controller-stack";
-import { detectHostCgroupVersion, engineAddressProblem, engineCgroupSupport, engineImagePlatform, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
+import { detectHostCgroupVersion, engineAddressProblem, engineContainerImage, engineCgroupSupport, engineImagePlatform, engineMemoryBytes, enginePlatform, resolveDockerHost } from "./host";
 import { workerContainerSettings } from "./render/container-settings";
 import { CONFIG_NAMESPACE, baseImageOf, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, SLURM_RELEASES } from "./keys";
 import { ClusterConfigError, validateClusterConfig } from "./parse";
+import { RELEASES_READ_BACK, ReleaseUpgrade, planReleaseChange, releaseOfImage, releaseOfVersion, releaseSteps } from "./upgrade";
 import { readUsersPublicKeys } from "./ssh-keys";
 import { ClusterSpec, buildSpec, nodeNamesOf, partitionOf } from "./spec";
 
@@ -21,6 +22,8 @@ export interface EngineQuery {
   cgroupSupport(dockerHost: string): Promise<EngineCgroupSupport>;
   /** The platform of an image the engine holds (the base image), undefined when it has none. */
   imagePlatform?(dockerHost: string, image: string): Promise<string | undefined>;
+  /** The image the first of these containers that exists runs, undefined when none exists. */
+  containerImage?(dockerHost: string, containers: readonly string[]): Promise<string | undefined>;
 }
 
 /** The real engine, through its API. */
@@ -30,6 +33,7 @@ const dockerEngineQuery: EngineQuery = {
   platform: enginePlatform,
   cgroupSupport: engineCgroupSupport,
   imagePlatform: engineImagePlatform,
+  containerImage: engineContainerImage,
 };
 
 /**
@@ -75,7 +79,19 @@ async function readController(settings: ClusterSettings, stack: string, reader: 
     fail(`the stack publishes slurmctld for no other machine: set ${key("advertiseAddress")} on ${other} (its host's address) and run up there`);
   }
   const baseImage = baseImageOf(settings);
-  if (join.baseImage !== baseImage) {
+  // slurmd may be older than slurmctld, by as many releases as slurmctld reads back (SchedMD), never newer.
+  const controllerRelease = join.slurmVersion ? releaseOfVersion(join.slurmVersion) : undefined;
+  const behind = settings.baseImage || !controllerRelease ? undefined : releaseSteps(settings.slurmRelease, controllerRelease);
+  if (behind !== undefined && behind < 0) {
+    fail(
+      `the controller runs Slurm ${join.slurmVersion}, older than this stack's ${settings.slurmRelease}; slurmd may not be newer than slurmctld: ` +
+        `upgrade ${other} to ${settings.slurmRelease} first, or set ${key("slurmRelease")}=${controllerRelease} here`,
+    );
+  }
+  if (behind !== undefined && behind > RELEASES_READ_BACK) {
+    fail(`the controller runs Slurm ${join.slurmVersion}, which talks to slurmd of the ${RELEASES_READ_BACK} releases before it only; set ${key("slurmRelease")}=${controllerRelease} here`);
+  }
+  if (behind === undefined && join.baseImage !== baseImage) {
     const release = Object.entries(SLURM_RELEASES).find(([, r]) => r.baseImage === join.baseImage)?.[0];
     fail(
       `the controller runs Slurm ${join.slurmVersion || "(version unknown)"} from ${join.baseImage}; this stack would build from ${baseImage}, ` +
@@ -99,6 +115,27 @@ async function readController(settings: ClusterSettings, stack: string, reader: 
     fail(`slurmctld at ${join.controllerAddress}:${join.slurmctldPort} cannot be reached from this machine (${unreachable}); check the address, the link and firewalls`);
   }
   return { ...join, stack: other };
+}
+
+/**
+ * The release change this `up` makes: the stack's running Slurm containers (the controller; a
+ * workers stack's workers) are asked which release their image carries. A downgrade, or a jump
+ * further than Slurm reads back, is refused here, before anything changes.
+ */
+async function releaseChange(spec: ClusterSpec, wanted: ClusterSettings["slurmRelease"], engine: EngineQuery): Promise<ReleaseUpgrade | undefined> {
+  if (!engine.containerImage) return undefined;
+  const containers = spec.role === "cluster" ? [spec.containers.controller] : spec.workers.map((w) => w.containerName);
+  let image: string | undefined;
+  try {
+    image = await engine.containerImage(spec.dockerHost, containers);
+  } catch (err) {
+    throw new pulumi.RunError((err as Error).message);
+  }
+  const running = image === undefined ? undefined : releaseOfImage(image);
+  const where = spec.role === "cluster" ? `the stack's controller (${containers[0]})` : `the stack's workers`;
+  const plan = planReleaseChange(running, wanted, where);
+  if (plan.problem) throw new ClusterConfigError([plan.problem]);
+  return plan.upgrade;
 }
 
 /** Refuses a worker count whose container memory limits add up to more than the engine has. */
@@ -188,7 +225,9 @@ export async function loadClusterSpec(
     if (read.problems.length > 0) throw new ClusterConfigError(read.problems.map((p) => `${key("users")}: ${p}`));
     authorizedKeys = read.keys;
   }
-  const spec = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, engineCgroup: engineCgroup!, controller, authorizedKeys });
+  const names = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, engineCgroup: engineCgroup!, controller, authorizedKeys });
+  const upgrade = await releaseChange(names, settings.slurmRelease, engine);
+  const spec = upgrade ? { ...names, upgrade } : names;
   checkCgroupGrants(spec);
   let memoryBytes: number;
   try {

@@ -315,7 +315,8 @@ export const CONFIG_KEYS = {
     allowed: "a whole number of seconds from 5 to 300",
   },
   shrinkDrainSeconds: {
-    // How long removing a worker (lowering workerCount) waits for the jobs on its drained node.
+    // How long removing a worker (lowering workerCount), or replacing it in an upgrade of
+    // slurmRelease, waits for the jobs on its drained node.
     schema: wholeNumber(0, 86400),
     default: 600,
     allowed: "a whole number of seconds from 0 to 86400",
@@ -324,6 +325,13 @@ export const CONFIG_KEYS = {
     schema: z.enum(["true", "false"]).transform((v) => v === "true"),
     default: false,
     allowed: "true or false",
+  },
+  upgradeBatchSize: {
+    // How many workers an upgrade of slurmRelease drains and replaces at once (the rest keep
+    // running jobs); 0: a quarter of the stack's workers, at least one.
+    schema: wholeNumber(0, 1024),
+    default: 0,
+    allowed: "a whole number from 0 (a quarter of the workers, at least one) to 1024",
   },
   accounts: {
     schema: ACCOUNTS_SCHEMA,

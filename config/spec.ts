@@ -1,6 +1,7 @@
 import { SlurmAccountSpec, SlurmQosSpec, SlurmUserSpec } from "./accounting";
 import { ControllerJoin } from "./controller-stack";
 import { CgroupMode, baseImageOf, ClusterSettings, EngineCgroupSupport, HostCgroupVersion, Platform, Role, SlurmRelease } from "./keys";
+import { ReleaseUpgrade } from "./upgrade";
 
 /** One Slurm worker: its Slurm node name (also its hostname) and its container name. */
 export interface WorkerSpec {
@@ -71,6 +72,13 @@ export interface ClusterSpec {
   /** Removing a worker: how long to wait for its jobs, and whether to cancel those that outlast it. */
   shrinkDrainSeconds: number;
   shrinkKillsJobs: boolean;
+  /** Workers an upgrade of slurmRelease drains and replaces at once (resolved from 0: a quarter, at least one). */
+  upgradeBatchSize: number;
+  /**
+   * Set when this `up` changes the release the stack's Slurm containers run (config/upgrade.ts):
+   * the backup is made first and the daemons are replaced in SchedMD's order.
+   */
+  upgrade?: ReleaseUpgrade;
   /** Prefix of every Docker object of this stack: `slurm-<stack>`. */
   prefix: string;
   /** Labels put on every container, network and volume so tear-down finds all of them. */
@@ -229,6 +237,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     registrationTimeoutSeconds: v.registrationTimeoutSeconds,
     shrinkDrainSeconds: v.shrinkDrainSeconds,
     shrinkKillsJobs: v.shrinkKillsJobs,
+    upgradeBatchSize: v.upgradeBatchSize > 0 ? v.upgradeBatchSize : Math.max(1, Math.floor(workers.length / 4)),
     prefix,
     labels: { [PROJECT_LABEL]: v.project, [STACK_LABEL]: v.stack },
     networks: { cluster: `${prefix}-net`, accounting: `${prefix}-accounting-net`, monitoring: `${prefix}-monitoring-net` },

@@ -15,7 +15,7 @@ import { ClusterAccounts } from "../components/cluster-accounts";
 import { LinuxUsers } from "../components/linux-users";
 import { LoginNode } from "../components/login-node";
 import { renderAuthorizedKeys } from "../config/ssh-keys";
-import { nodeOutput, stackFoundation } from "./common";
+import { nodeOutput, stackFoundation, workerNodes } from "./common";
 import { ClusterStackOutputs, ProgramOutputs } from "../config/stack-outputs";
 
 /** A whole cluster (role cluster): controller, accounting, REST API, monitoring and this host's workers. */
@@ -50,21 +50,31 @@ export function clusterStack(spec: ClusterSpec) {
   // (minutes for another architecture under emulation).
   const built = [images.slurm, images.worker, images.login, images.database, images.monitoring, images.slurmExporter].filter((i) => i !== undefined);
   const afterImages = { ...components, dependsOn: built };
-  const controller = new Controller("controller", { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 }, afterImages);
-  const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, afterImages);
+  // An upgrade of slurmRelease goes in SchedMD's order (README, Upgrading Slurm): the backup (made
+  // before any of this, index.ts), slurmdbd (its database converted), slurmctld (its state
+  // converted), the workers a batch at a time, then REST, login and monitoring.
+  const upgrade = spec.upgrade !== undefined;
+  const controller = new Controller(
+    "controller",
+    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    upgrade ? { ...components, dependsOn: [...built, db] } : afterImages,
+  );
 
   const workerSettings = workerContainerSettings(spec);
-  const workers = spec.workers.map(
-    (worker) =>
+  const workers = workerNodes(
+    spec,
+    (worker, upgradeAfter) =>
       new WorkerNode(
         worker.nodeName,
-        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName },
+        { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName, controllerName: spec.containers.controller, upgradeAfter },
         afterImages,
       ),
   );
+  const afterWorkers = upgrade ? { ...components, dependsOn: [...built, ...workers] } : afterImages;
+  const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, afterWorkers);
 
   // The users' only way in: SSH to the login node.
-  const login = new LoginNode("login", { spec, login: spec.login!, loginImage: images.login!.imageName, files }, afterImages);
+  const login = new LoginNode("login", { spec, login: spec.login!, loginImage: images.login!.imageName, files }, afterWorkers);
 
   // The users' Linux accounts on the controller, workers and login node (after their registration:
   // the containers run), before their Slurm associations are of use; with them, their SSH keys.
@@ -94,7 +104,7 @@ export function clusterStack(spec: ClusterSpec) {
           networks: { cluster: networks.cluster, monitoring: networks.monitoring! },
           stateSaveVolume: controller.stateSaveVolume,
         },
-        afterImages,
+        afterWorkers,
       )
     : undefined;
 

@@ -1,5 +1,5 @@
 import * as docker from "@pulumi/docker";
-import { ClusterSpec } from "../config";
+import { ClusterSpec, WorkerSpec } from "../config";
 import { clusterNetwork } from "../components/network";
 import { sharedVolume } from "../components/shared-volume";
 import { WorkerNode } from "../components/worker-node";
@@ -20,4 +20,19 @@ export function stackFoundation(spec: ClusterSpec) {
 /** A node as the stack outputs report it: what the registration check saw. */
 export function nodeOutput(w: WorkerNode) {
   return { name: w.nodeName, containerName: w.containerName, state: w.state, cpus: w.cpus, memoryMb: w.memoryMb };
+}
+
+/**
+ * The stack's workers, made by `make`. During an upgrade of slurmRelease each batch of
+ * upgradeBatchSize workers is drained and replaced only once the batch before it is back (the
+ * resources `make` is given to wait for); otherwise they all go side by side.
+ */
+export function workerNodes(spec: Pick<ClusterSpec, "workers" | "upgrade" | "upgradeBatchSize">, make: (worker: WorkerSpec, upgradeAfter: WorkerNode[]) => WorkerNode): WorkerNode[] {
+  const workers: WorkerNode[] = [];
+  for (const [i, worker] of spec.workers.entries()) {
+    const batch = Math.floor(i / spec.upgradeBatchSize);
+    const previousBatch = spec.upgrade && batch > 0 ? workers.slice((batch - 1) * spec.upgradeBatchSize, batch * spec.upgradeBatchSize) : [];
+    workers.push(make(worker, previousBatch));
+  }
+  return workers;
 }

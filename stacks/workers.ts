@@ -7,7 +7,7 @@ import { projectImage } from "../components/image";
 import { nodeExporter } from "../components/node-exporter";
 import { WorkerNode } from "../components/worker-node";
 import { LinuxUsers } from "../components/linux-users";
-import { nodeOutput, stackFoundation } from "./common";
+import { nodeOutput, stackFoundation, workerNodes } from "./common";
 import { ProgramOutputs, WorkersStackOutputs } from "../config/stack-outputs";
 
 /**
@@ -43,9 +43,7 @@ export function workersStack(spec: ClusterSpec) {
       )
     : undefined;
   const settings = workerContainerSettings(spec);
-  const workers = spec.workers.map(
-    (worker) => new WorkerNode(worker.nodeName, { spec, worker, settings, image: images.worker.imageName, files }, components),
-  );
+  const workers = workerNodes(spec, (worker, upgradeAfter) => new WorkerNode(worker.nodeName, { spec, worker, settings, image: images.worker.imageName, files, upgradeAfter }, components));
 
   new LinuxUsers("linux-users", { usersFile: files.usersFile, containers: workers.map((w) => w.containerName), dockerHost: spec.dockerHost }, { dependsOn: workers });
 

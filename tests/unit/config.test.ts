@@ -104,11 +104,21 @@ describe("slurmRelease", () => {
     await expect(testSpec({ "slurm-cluster:platform": "linux/arm64", "docker:host": "unix:///x.sock" }, "ubuntu", engine)).resolves.toMatchObject({ platform: "linux/arm64" });
   });
 
-  it("a workers stack on another release than its controller is told which release to set", async () => {
-    const join = { ...(await ubuntuJoin()), baseImage: "debian:forky-slim", slurmVersion: "26.05.5" };
-    await expect(testSpec({ "slurm-cluster:role": "workers", "slurm-cluster:controllerStack": "ubuntu", "slurm-cluster:advertiseAddress": "192.168.1.20" }, "macos", engineReporting(2), readerOf(join))).rejects.toThrow(
-      /controller runs Slurm 26\.05\.5 from debian:forky-slim; this stack would build from debian:trixie-slim, .*; set slurm-cluster:slurmRelease=26\.05$/m,
+  it("a workers stack may stay on an older release than its controller (SchedMD's window), never a newer one", async () => {
+    const workers = { "slurm-cluster:role": "workers", "slurm-cluster:controllerStack": "ubuntu", "slurm-cluster:advertiseAddress": "192.168.1.20" };
+    // 24.11 workers under a 26.05 controller: a mixed cluster until the workers stack is upgraded.
+    const newer = { ...(await ubuntuJoin()), baseImage: "debian:forky-slim", slurmVersion: "26.05.5" };
+    await expect(testSpec(workers, "macos", engineReporting(2), readerOf(newer))).resolves.toMatchObject({ slurmRelease: "24.11", baseImage: "debian:trixie-slim" });
+    // 26.05 workers under a 24.11 controller: slurmd newer than slurmctld is refused.
+    const older = { ...(await ubuntuJoin()), slurmVersion: "24.11.5" };
+    await expect(testSpec({ ...workers, "slurm-cluster:slurmRelease": "26.05" }, "macos", engineReporting(2), readerOf(older))).rejects.toThrow(
+      /controller runs Slurm 24\.11\.5, older than this stack's 26\.05; slurmd may not be newer than slurmctld: upgrade ubuntu to 26\.05 first, or set slurm-cluster:slurmRelease=24\.11 here$/m,
     );
+    // With baseImage set the release is not known from the config: the base must be the controller's.
+    const far = { ...(await ubuntuJoin()), baseImage: "debian:forky-slim", slurmVersion: "26.05.5" };
+    await expect(
+      testSpec({ ...workers, "slurm-cluster:baseImage": "debian:bookworm-slim" }, "macos", engineReporting(2), readerOf(far)),
+    ).rejects.toThrow(/controller runs Slurm 26\.05\.5 from debian:forky-slim; this stack would build from debian:bookworm-slim/);
   });
 });
 

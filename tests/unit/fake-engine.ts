@@ -14,6 +14,8 @@ export interface EngineFacts {
   cgroupDriver?: "cgroupfs" | "systemd";
   /** Images the engine holds, by name, with their platform (e.g. "linux/amd64"). */
   images?: Record<string, string>;
+  /** Containers the engine has, by name, with the image each was created from. */
+  containers?: Record<string, string>;
 }
 
 export const DEFAULT_FACTS: EngineFacts = { cgroupVersion: 1, memoryMiB: 24 * 1024 };
@@ -33,6 +35,13 @@ export async function startFakeEngine(facts: EngineFacts): Promise<{ host: strin
           CgroupDriver: facts.cgroupDriver ?? "cgroupfs",
         }),
       );
+      return;
+    }
+    const container = /\/containers\/([^/]+)\/json$/.exec(req.url ?? "");
+    const runs = container ? facts.containers?.[decodeURIComponent(container[1])] : undefined;
+    if (runs) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify({ Name: `/${decodeURIComponent(container![1])}`, Config: { Image: runs } }));
       return;
     }
     const image = /\/images\/(.+)\/json$/.exec(req.url ?? "");

@@ -11,6 +11,7 @@ import { CONTAINER, IMAGE, isWireSecret, ofType, runWithMocks } from "./harness"
 import { engineReporting, testSpec } from "./spec";
 
 const REGISTRATION = "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration";
+const UPGRADE_DRAIN = "pulumi-nodejs:dynamic/slurm-cluster:UpgradeDrain";
 /** A container's uploads (a secret on the wire when they hold the munge key). */
 const uploadsOf = (c: { inputs: Record<string, any> }): { file: string; content?: string }[] => // eslint-disable-line @typescript-eslint/no-explicit-any
   isWireSecret(c.inputs.uploads) ? c.inputs.uploads.value : c.inputs.uploads;
@@ -30,7 +31,7 @@ describe("the qnap workers stack", () => {
     expect([...types].sort()).toEqual(
       [
         "docker:index/container:Container", "docker:index/image:Image", "docker:index/network:Network", "docker:index/volume:Volume",
-        "pulumi:providers:docker", "pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "slurm-cluster:index:WorkerNode", REGISTRATION,
+        "pulumi:providers:docker", "pulumi:pulumi:Stack", "pulumi:pulumi:StackReference", "slurm-cluster:index:WorkerNode", REGISTRATION, UPGRADE_DRAIN,
         "pulumi-nodejs:dynamic/slurm-cluster:LinuxUsers",
       ].sort(),
     );

@@ -40,6 +40,12 @@ client=$(grant_host "${addresses[0]}")
 datadir=/var/lib/mysql
 install -d -o mysql -g mysql -m 0750 "$datadir"
 install -d -o mysql -g mysql -m 0755 /run/mysqld
+# A data directory written by the image of another Slurm release: Debian gives the mysql user
+# another uid in another suite (100 in trixie, 996 in forky), so its files are handed over.
+if [ -n "$(find "$datadir" -mindepth 1 ! -user mysql -print -quit)" ]; then
+  log "data directory owned by another uid (an image of another Debian release): chown to mysql ($(id -u mysql))"
+  chown -R mysql:mysql "$datadir"
+fi
 if [ ! -d "$datadir/mysql" ]; then
   log "initialising a new data directory"
   mariadb-install-db --user=mysql --datadir="$datadir" --auth-root-authentication-method=socket \
