@@ -41,7 +41,7 @@ describe("slurm.conf", () => {
   });
 
   it("on 24.11, or with monitoring off, no metrics lines (24.11 has no metrics plugin)", async () => {
-    for (const config of [{}, { "slurm-cluster:slurmRelease": "26.05", "slurm-cluster:monitoring": "false" }]) {
+    for (const config of [{}, { "slurm-cluster:slurmRelease": "26.05", "slurm-cluster:monitoring": "false" }] as Record<string, string>[]) {
       const conf = renderSlurmConf(await testSpec(config, "ubuntu"));
       expect(conf).not.toMatch(/Metrics|SlurmctldHttpAuthParameters/);
       expect(conf).not.toMatch(/\n\n\n/);
