@@ -19,6 +19,15 @@ export function tcpReadinessCheck(port: number, retries = 60) {
 }
 
 /**
+ * Ready when an HTTP GET of `path` on the port inside the container answers 2xx (bash's /dev/tcp,
+ * no extra tools): Slurm 26.05 daemons' /readyz, which answers once the daemon serves requests.
+ */
+export function httpReadinessCheck(port: number, path: string, retries = 60) {
+  const request = `printf "GET ${path} HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n" >&3`;
+  return readinessCheck(["CMD-SHELL", `timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/${port}; ${request}; head -n1 <&3 | grep -q "^HTTP/1\\.[01] 2"'`], retries);
+}
+
+/**
  * Container inputs the docker provider neither updates nor replaces on a change (it records the
  * new value and leaves the container as it was). Both decide how a container behaves, so a change
  * must replace it.
@@ -94,7 +103,7 @@ export function onNetwork(files: Pick<SlurmNodeFiles, "clusterNetwork">, alias: 
 /** What Prometheus and Alertmanager each read: both run the monitoring image on the monitoring network only. */
 export interface MonitoringDaemonArgs {
   /** The part of the validated spec it reads. */
-  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease">;
   /** The spec's monitoring part (Alertmanager: its webhook URL is the one receiver). */
   readonly monitoring: MonitoringSpec;
   /** The monitoring image (Debian's prometheus and prometheus-alertmanager). */

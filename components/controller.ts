@@ -1,23 +1,33 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
-import { SLURMCTLD_PORT, STATE_SAVE_LOCATION } from "../config/render";
+import { SLURMCTLD_HTTP_KEY_PATH, SLURMCTLD_PORT, STATE_SAVE_LOCATION } from "../config/render";
 import { SRUN_PORTS } from "../config/spec";
 import {
-  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, jwtKeyUpload, onNetwork, readinessCheck, sharedMount, slurmUploads,
+  REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, httpReadinessCheck, jwtKeyUpload, onNetwork, readinessCheck, sharedMount, slurmUploads,
 } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface ControllerArgs {
   /** The part of the validated spec it reads. */
-  readonly spec: Pick<ClusterSpec, "volumes" | "containers" | "hosts" | "advertiseAddress" | "sharedMountPath" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  readonly spec: Pick<ClusterSpec, "volumes" | "containers" | "hosts" | "advertiseAddress" | "sharedMountPath" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease">;
   /** The Slurm image (runs slurmctld). */
   readonly slurmImage: pulumi.Input<string>;
   /** Network, munge key, Slurm config files and shared volume. */
   readonly files: SlurmNodeFiles;
   /** The REST API's JWT key, base64, secret. */
   readonly jwtKeyBase64: pulumi.Input<string>;
+  /** Slurm 26.05 with monitoring: the key slurmctld's HTTP listener checks the metrics token with, base64, secret. */
+  readonly metricsKeyBase64?: pulumi.Input<string>;
+}
+
+/**
+ * Ready when slurmctld serves requests: on 26.05 its own /readyz on SlurmctldPort (no credential,
+ * no RPC); 24.11 has no HTTP listener, so an `scontrol ping` (a munge credential and an RPC).
+ */
+export function controllerReadiness(spec: Pick<ClusterSpec, "slurmRelease">) {
+  return spec.slurmRelease === "26.05" ? httpReadinessCheck(SLURMCTLD_PORT, "/readyz") : readinessCheck(["CMD", "scontrol", "ping"]);
 }
 
 /**
@@ -57,9 +67,13 @@ export class Controller extends pulumi.ComponentResource {
         labels: dockerLabels(spec, "controller"),
         networksAdvanced: onNetwork(files, spec.hosts.controller),
         mounts: [{ type: "volume", source: stateSave.name, target: STATE_SAVE_LOCATION }, sharedMount(spec, files)],
-        uploads: [...slurmUploads(files), jwtKeyUpload(args.jwtKeyBase64)],
+        uploads: [
+          ...slurmUploads(files),
+          jwtKeyUpload(args.jwtKeyBase64),
+          ...(args.metricsKeyBase64 ? [{ file: SLURMCTLD_HTTP_KEY_PATH, contentBase64: args.metricsKeyBase64, permissions: "0600" }] : []),
+        ],
         ports: publishedForOtherMachines(spec),
-        healthcheck: readinessCheck(["CMD", "scontrol", "ping"]),
+        healthcheck: controllerReadiness(spec),
         wait: true,
         waitTimeout: 240,
         restart: "unless-stopped",

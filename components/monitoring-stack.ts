@@ -11,7 +11,7 @@ import { slurmExporter } from "./slurm-exporter";
 
 export interface MonitoringStackArgs {
   /** The part of the validated spec its daemons read. */
-  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "partition" | "role" | "advertiseAddress" | "labels" | "serviceMemoryMb" | "userProcessLimit">;
+  readonly spec: Pick<ClusterSpec, "clusterName" | "project" | "stack" | "partition" | "role" | "advertiseAddress" | "labels" | "serviceMemoryMb" | "userProcessLimit" | "slurmRelease" | "hosts">;
   /** The spec's monitoring part (present when monitoring is on). */
   readonly monitoring: MonitoringSpec;
   /** Prometheus, Alertmanager and node exporter image (Debian packages). */
@@ -27,6 +27,8 @@ export interface MonitoringStackArgs {
   readonly networks: Required<Pick<ClusterNetworks, "cluster" | "monitoring">>;
   /** slurmctld's state volume, whose free space the node exporter reports (SlurmStateVolumeNearlyFull). */
   readonly stateSaveVolume: pulumi.Input<string>;
+  /** Slurm 26.05: the Slurm exporter's token for slurmctld's own metrics, secret. */
+  readonly slurmctldMetricsToken?: pulumi.Input<string>;
 }
 
 /**
@@ -50,7 +52,14 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
     const exporterUrl = slurmExporter(
       `${name}-slurm-exporter`,
-      { spec, monitoring, image: args.slurmExporterImage, files: args.files, networks: args.networks },
+      {
+        spec,
+        monitoring,
+        image: args.slurmExporterImage,
+        files: args.files,
+        networks: args.networks,
+        slurmctldMetrics: args.slurmctldMetricsToken ? { host: spec.hosts.controller, token: args.slurmctldMetricsToken } : undefined,
+      },
       // It asks slurmctld on every scrape: start it once the controller is up.
       { ...children, dependsOn: opts?.dependsOn },
     );

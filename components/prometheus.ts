@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
-import { ALERT_RULES_FILE, COMMUNITY_RULES_FILE, renderAlertRules, renderCommunityRules, renderPrometheusYml } from "../config/render";
+import {
+  ALERT_RULES_FILE, COMMUNITY_RULES_FILE, SLURMCTLD_RULES_FILE, renderAlertRules, renderCommunityRules, renderPrometheusYml, renderSlurmctldRecordingRules,
+} from "../config/render";
 import { containerBaseline } from "../config/render/container-baseline";
 import { MonitoringDaemonArgs, REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, onNetworks, publishedUrl, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
@@ -37,6 +39,7 @@ export function prometheus(name: string, args: MonitoringDaemonArgs, opts: pulum
         { file: "/etc/prometheus/slurm-cluster.yml", content: renderPrometheusYml(spec, m) },
         { file: ALERT_RULES_FILE, content: renderAlertRules(spec) },
         { file: COMMUNITY_RULES_FILE, content: renderCommunityRules(spec) },
+        ...(spec.slurmRelease === "26.05" ? [{ file: SLURMCTLD_RULES_FILE, content: renderSlurmctldRecordingRules(spec) }] : []),
       ],
       healthcheck: tcpReadinessCheck(m.internalPorts.prometheus),
       wait: true,

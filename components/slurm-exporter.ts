@@ -3,6 +3,7 @@ import * as docker from "@pulumi/docker";
 import { ClusterSpec } from "../config";
 import { MonitoringSpec } from "../config/spec";
 import { containerBaseline } from "../config/render/container-baseline";
+import { SLURMCTLD_PORT, SLURMCTLD_TOKEN_PATH } from "../config/render";
 import { ClusterNetworks, REPLACE_ON_CHANGES, SlurmNodeFiles, onNetworks, publishedUrl, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
 
@@ -17,6 +18,11 @@ export interface SlurmExporterArgs {
   readonly files: SlurmNodeFiles;
   /** The cluster network (its sinfo, squeue and sdiag ask slurmctld) and the monitoring network. */
   readonly networks: Required<Pick<ClusterNetworks, "cluster" | "monitoring">>;
+  /**
+   * Slurm 26.05: where slurmctld serves its metrics (its host name) and the exporter's token for
+   * them, secret; the exporter relays them to Prometheus and leaves out what Prometheus records from them.
+   */
+  readonly slurmctldMetrics?: { readonly host: string; readonly token: pulumi.Input<string> };
 }
 
 /**
@@ -39,11 +45,17 @@ export function slurmExporter(name: string, args: SlurmExporterArgs, opts: pulum
         `CLUSTER_NAME=${spec.clusterName}`,
         `CLUSTER_PARTITION=${spec.partition}`,
         `NODE_EXPORTER_PORT=${m.nodeExporterPort}`,
+        ...(args.slurmctldMetrics
+          ? [`SLURMCTLD_URL=http://${args.slurmctldMetrics.host}:${SLURMCTLD_PORT}`, `SLURMCTLD_TOKEN_FILE=${SLURMCTLD_TOKEN_PATH}`]
+          : []),
       ],
       labels: dockerLabels(spec, "slurm-exporter"),
       networksAdvanced: onNetworks([args.networks.cluster, args.networks.monitoring], m.hosts.slurmExporter),
       ports: [{ internal: m.internalPorts.slurmExporter, external: m.slurmExporterPort, ip: m.bindAddress }],
-      uploads: slurmUploads(args.files),
+      uploads: [
+        ...slurmUploads(args.files),
+        ...(args.slurmctldMetrics ? [{ file: SLURMCTLD_TOKEN_PATH, content: args.slurmctldMetrics.token, permissions: "0400" }] : []),
+      ],
       healthcheck: tcpReadinessCheck(m.internalPorts.slurmExporter),
       wait: true,
       waitTimeout: 180,

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { ClusterSpec, WorkerSpec } from "../config";
 import { WorkerContainerSettings, gpuPathInContainer, renderGresConf, renderWorkerNodeConf, workerCgroupSubtree } from "../config/render";
-import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads } from "./container-parts";
+import { REPLACE_ON_CHANGES, STOP_GRACE_SECONDS, SlurmNodeFiles, TYPE_PREFIX, httpReadinessCheck, onNetwork, sharedMount, slurmUploads } from "./container-parts";
 import { dockerLabels } from "./labels";
 import { containerBaseline } from "../config/render/container-baseline";
 import { NodeRegistration, UpgradeDrain } from "./node-registration";
@@ -35,6 +35,15 @@ export interface WorkerNodeArgs {
    * with the new release), so the batches go one after another.
    */
   readonly upgradeAfter?: pulumi.Resource[];
+}
+
+/**
+ * The worker's healthcheck command: on 26.05 slurmd's own /readyz on its port (slurmd serves
+ * requests, whichever way it was started); 24.11 has no HTTP listener, so the mode's check (a
+ * slurmd process, or its systemd unit active).
+ */
+export function workerHealthcheck(spec: Pick<ClusterSpec, "slurmRelease">, worker: Pick<WorkerSpec, "slurmdPort">, settings: Pick<WorkerContainerSettings, "healthcheck">): string[] {
+  return spec.slurmRelease === "26.05" ? httpReadinessCheck(worker.slurmdPort, "/readyz").tests : settings.healthcheck;
 }
 
 /**
@@ -141,7 +150,7 @@ export class WorkerNode extends pulumi.ComponentResource {
         // Every 30 s: each probe is an exec, and 64 workers probing every 5 s kept 2 cores busy.
         // Nothing waits on it (registration is checked through slurmctld); `health` reads it.
         healthcheck: {
-          tests: settings.healthcheck,
+          tests: workerHealthcheck(spec, worker, settings),
           interval: "30s",
           timeout: "5s",
           retries: 3,

@@ -1,12 +1,13 @@
 import { ClusterSpec } from "../config";
 import { renderUsersFile } from "../config/accounting";
-import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, workerContainerSettings } from "../config/render";
+import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, slurmctldMetricsOn, workerContainerSettings } from "../config/render";
 import { ClusterNetworks, SlurmNodeFiles } from "../components/container-parts";
 import { accountingNetwork, monitoringNetwork } from "../components/network";
 import { Controller } from "../components/controller";
 import { declareImages } from "../components/images";
 import { MonitoringStack } from "../components/monitoring-stack";
 import { JwtKey } from "../components/jwt-key";
+import { SlurmctldMetricsAccess } from "../components/slurmctld-metrics-access";
 import { MungeKey } from "../components/munge-key";
 import { RestApi } from "../components/rest-api";
 import { SlurmDb } from "../components/slurm-db";
@@ -28,6 +29,8 @@ export function clusterStack(spec: ClusterSpec) {
   const images = declareImages(spec, onEngine);
   const munge = new MungeKey("munge");
   const jwtKey = new JwtKey("jwt-key");
+  // Slurm 26.05: the Slurm exporter reads slurmctld's own metrics with a token (README: Monitoring).
+  const metricsAccess = slurmctldMetricsOn(spec) ? new SlurmctldMetricsAccess("slurmctld-metrics") : undefined;
   const files: SlurmNodeFiles = {
     clusterNetwork: networks.cluster,
     mungeKeyBase64: munge.keyBase64,
@@ -56,7 +59,7 @@ export function clusterStack(spec: ClusterSpec) {
   const upgrade = spec.upgrade !== undefined;
   const controller = new Controller(
     "controller",
-    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64 },
+    { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64, metricsKeyBase64: metricsAccess?.keyBase64 },
     upgrade ? { ...components, dependsOn: [...built, db] } : afterImages,
   );
 
@@ -103,6 +106,7 @@ export function clusterStack(spec: ClusterSpec) {
           files,
           networks: { cluster: networks.cluster, monitoring: networks.monitoring! },
           stateSaveVolume: controller.stateSaveVolume,
+          slurmctldMetricsToken: metricsAccess?.token,
         },
         afterWorkers,
       )

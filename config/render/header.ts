@@ -13,5 +13,5 @@ export function renderHeader(file: string, spec: StackNames): string {
 
 /** Joins sections (arrays of lines) with one blank line between them and a trailing newline. */
 export function joinSections(sections: string[][]): string {
-  return sections.map((lines) => lines.join("\n")).join("\n\n") + "\n";
+  return sections.filter((lines) => lines.length > 0).map((lines) => lines.join("\n")).join("\n\n") + "\n";
 }

@@ -7,3 +7,7 @@ export { renderPrometheusYml } from "./prometheus-yml";
 export { renderGrafanaDatasource, renderGrafanaDashboardProvider, PROMETHEUS_DATASOURCE_UID, DASHBOARDS_DIR } from "./grafana";
 export { renderAlertRules, renderAlertmanagerYml, ALERT_RULES, ALERT_RULES_FILE, ALERTMANAGER_CONFIG_FILE, STATE_VOLUME_MOUNT } from "./alert-rules";
 export { renderCommunityRules, COMMUNITY_RULES, COMMUNITY_RULES_FILE } from "./community-rules";
+export {
+  slurmctldMetricsOn, slurmctldMetricsLines, renderSlurmctldRecordingRules, mintHs256Token, FROM_SLURMCTLD, SLURMCTLD_RULES_FILE,
+  SLURMCTLD_TOKEN_PATH, SLURMCTLD_HTTP_KEY_PATH, SLURMCTLD_TOKEN_EXPIRY, METRICS_USER,
+} from "./slurmctld-metrics";

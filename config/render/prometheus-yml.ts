@@ -1,14 +1,19 @@
-import { MonitoringSpec } from "../spec";
+import { ClusterSpec, MonitoringSpec } from "../spec";
 import { ALERT_RULES_FILE } from "./alert-rules";
 import { COMMUNITY_RULES_FILE } from "./community-rules";
 import { StackNames, renderHeader } from "./header";
+import { SLURMCTLD_RULES_FILE, slurmctldScrapeJob } from "./slurmctld-metrics";
 
 /**
  * prometheus.yml: Prometheus scrapes itself, the node exporter and the Slurm exporter on the
  * monitoring network. Each Slurm exporter scrape runs sinfo/squeue/sdiag once, so its interval is
- * the cost to slurmctld; the timeout stays below the interval as Prometheus requires.
+ * the cost to slurmctld; the timeout stays below the interval as Prometheus requires. On Slurm
+ * 26.05 it also scrapes slurmctld's own metrics (through the exporter) and records the exporter's
+ * names from them.
  */
-export function renderPrometheusYml(spec: StackNames, monitoring: MonitoringSpec): string {
+export function renderPrometheusYml(spec: StackNames & Pick<ClusterSpec, "slurmRelease">, monitoring: MonitoringSpec): string {
+  const fromSlurmctld = spec.slurmRelease === "26.05";
+  const exporter = `${monitoring.hosts.slurmExporter}:${monitoring.internalPorts.slurmExporter}`;
   const interval = monitoring.scrapeIntervalSeconds;
   const timeout = Math.max(1, Math.min(10, interval - 1));
   const job = (name: string, host: string, port: number) => [
@@ -28,6 +33,7 @@ export function renderPrometheusYml(spec: StackNames, monitoring: MonitoringSpec
     "rule_files:",
     `  - ${ALERT_RULES_FILE}`,
     `  - ${COMMUNITY_RULES_FILE}`,
+    ...(fromSlurmctld ? [`  - ${SLURMCTLD_RULES_FILE}`] : []),
     "alerting:",
     "  alertmanagers:",
     `    - static_configs: [{ targets: ["${monitoring.hosts.alertmanager}:${monitoring.internalPorts.alertmanager}"] }]`,
@@ -40,6 +46,7 @@ export function renderPrometheusYml(spec: StackNames, monitoring: MonitoringSpec
     "    http_sd_configs:",
     `      - url: http://${monitoring.hosts.slurmExporter}:${monitoring.internalPorts.slurmExporter}/sd/node-exporters`,
     `        refresh_interval: ${interval}s`,
+    ...(fromSlurmctld ? slurmctldScrapeJob(spec, exporter) : []),
     "",
   ].join("\n");
 }

@@ -1,6 +1,7 @@
 import { ClusterSpec, SLURMCTLD_PORT, SLURMD_PORT, SRUN_PORTS, WorkerSpec } from "../spec";
 import { StackNames, joinSections, renderHeader } from "./header";
 import { SlurmRelease } from "../keys";
+import { slurmctldMetricsLines } from "./slurmctld-metrics";
 
 export { SLURMCTLD_PORT, SLURMD_PORT };
 export const SLURMDBD_PORT = 6819;
@@ -182,6 +183,7 @@ export function renderSlurmConf(spec: ClusterSpec): string {
       "# GPUs are generic resources; a node announces its own (Gres= on slurmd -Z --conf, gres.conf).",
       "GresTypes=gpu",
     ],
+    slurmctldMetricsLines(spec),
     [
       "# State and spool. StateSaveLocation is a named volume: queue and job ids survive a new controller container.",
       `StateSaveLocation=${STATE_SAVE_LOCATION}`,

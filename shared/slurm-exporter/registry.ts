@@ -11,11 +11,16 @@ export interface ExporterRegistry {
   command(name: string, ok: boolean, seconds: number): void;
 }
 
-export function createExporterRegistry(options: { processMetrics: boolean }): ExporterRegistry {
+/**
+ * `omit`: families another source provides (slurmctld's own metrics on Slurm 26.05): they are
+ * neither registered nor served, and their samples are dropped.
+ */
+export function createExporterRegistry(options: { processMetrics: boolean; omit?: ReadonlySet<string> }): ExporterRegistry {
   const registry = new Registry();
+  const omit = options.omit ?? new Set<string>();
   if (options.processMetrics) collectDefaultMetrics({ register: registry });
   const gauges = new Map(
-    FAMILIES.map((f) => [f.name, new Gauge({ name: f.name, help: f.help, labelNames: f.labels, registers: [registry] })]),
+    FAMILIES.filter((f) => !omit.has(f.name)).map((f) => [f.name, new Gauge({ name: f.name, help: f.help, labelNames: f.labels, registers: [registry] })]),
   );
   const commandSeconds = new Gauge({
     name: "slurm_exporter_command_duration_seconds",
@@ -34,6 +39,7 @@ export function createExporterRegistry(options: { processMetrics: boolean }): Ex
     update(samples) {
       for (const gauge of gauges.values()) gauge.reset();
       for (const s of samples) {
+        if (omit.has(s.name)) continue;
         const gauge = gauges.get(s.name);
         if (!gauge) throw new Error(`sample for unknown family ${s.name}`);
         gauge.set(s.labels, s.value);

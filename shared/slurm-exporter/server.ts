@@ -1,10 +1,12 @@
 // The Slurm exporter's HTTP server: on each scrape it runs each Slurm command once (in
 // parallel), turns the JSON into samples and serves them in Prometheus' text format.
 import { execFile } from "child_process";
+import * as fs from "fs";
 import * as http from "http";
 import { otherMachines } from "./discovery";
 import { SlurmJson, collectSamples, jobsLackUserNames, parseAssocUserNames } from "./metrics";
 import { createExporterRegistry } from "./registry";
+import { FROM_SLURMCTLD, SLURMCTLD_METRIC_ENDPOINTS } from "./slurmctld-metrics";
 
 const COMMANDS: Record<keyof SlurmJson, string[]> = {
   nodes: ["scontrol", "--json", "show", "nodes"],
@@ -12,7 +14,34 @@ const COMMANDS: Record<keyof SlurmJson, string[]> = {
   sdiag: ["sdiag", "--json"],
 };
 
-const exporter = createExporterRegistry({ processMetrics: true });
+// Slurm 26.05: slurmctld serves its own metrics (SLURMCTLD_URL, with a token for this exporter's
+// user in SLURMCTLD_TOKEN_FILE); this exporter relays them to Prometheus, which is not on the
+// cluster network, and leaves out what Prometheus records from them.
+const slurmctldUrl = process.env.SLURMCTLD_URL ?? "";
+const slurmctldTokenFile = process.env.SLURMCTLD_TOKEN_FILE ?? "";
+const exporter = createExporterRegistry({ processMetrics: true, omit: new Set(slurmctldUrl ? Object.keys(FROM_SLURMCTLD) : []) });
+
+/** GET slurmctld's /metrics/<endpoint> with the token, answered to Prometheus as slurmctld answered. */
+function relaySlurmctld(endpoint: string, res: http.ServerResponse): void {
+  let token: string;
+  try {
+    token = fs.readFileSync(slurmctldTokenFile, "utf8").trim();
+  } catch (err) {
+    res.writeHead(500, { "Content-Type": "text/plain" });
+    res.end(`no token for slurmctld: ${(err as Error).message}\n`);
+    return;
+  }
+  const upstream = http.get(`${slurmctldUrl}/metrics/${endpoint}`, { headers: { Authorization: `Bearer ${token}` }, timeout: 20_000 }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, { "Content-Type": answer.headers["content-type"] ?? "text/plain" });
+    answer.pipe(res);
+  });
+  upstream.on("timeout", () => upstream.destroy(new Error("slurmctld did not answer in 20 s")));
+  upstream.on("error", (err) => {
+    if (res.headersSent) return void res.destroy();
+    res.writeHead(502, { "Content-Type": "text/plain" });
+    res.end(`slurmctld: ${err.message}\n`);
+  });
+}
 
 function runText(argv: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -78,6 +107,11 @@ http
         res.writeHead(500, { "Content-Type": "text/plain" });
         res.end(`${(err as Error).message}\n`);
       }
+      return;
+    }
+    const relayed = /^\/slurmctld\/metrics\/([a-z-]+)$/.exec(req.url ?? "");
+    if (slurmctldUrl && relayed && (SLURMCTLD_METRIC_ENDPOINTS as readonly string[]).includes(relayed[1])) {
+      relaySlurmctld(relayed[1], res);
       return;
     }
     if (req.url !== "/metrics") {

@@ -1,7 +1,8 @@
 // The other Slurm release, 26.05 from Debian testing (forky), on the default stack with what users
 // touch first: every node registers on 26.05 daemons, a user logs in over SSH and runs a job that
 // accounting records under her name, the REST API (its 26.05 version) answers her own token,
-// health passes and the Slurm exporter names her jobs. The whole suite runs on the default
+// health passes and the Slurm exporter names her jobs; Prometheus reads slurmctld's own metrics and
+// the controller and workers are healthy by their daemons' /readyz. The whole suite runs on the default
 // release (24.11); this is the documented subset for 26.05 (README, Slurm releases). No job
 // runtimes (Python, MPI) here: the 26.05 workers' image with them is built only by a user who
 // asks for it, which keeps this suite to the Slurm image's build.
@@ -9,7 +10,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { PROJECT_ROOT, dockerExec, eventually, keepingStackFiles, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
+import { PROJECT_ROOT, docker, dockerExec, eventually, keepingStackFiles, npmRun, npmRunFull, waitForJobEnd } from "./helpers";
 
 const STACK = "ubuntu";
 const RELEASE = "26.05";
@@ -24,7 +25,7 @@ interface Outputs {
   nodes: { name: string; state: string }[];
   rest: { url: string; openapiVersion: string; tokenCommand: string };
   login: { host: string; port: number; hostKey: string };
-  monitoring: { slurmExporterUrl: string };
+  monitoring: { slurmExporterUrl: string; prometheusUrl: string };
 }
 let outputs: Outputs;
 let ctl: string;
@@ -119,4 +120,59 @@ test("the Slurm exporter names alice's running job by her user name (26.05's squ
   } finally {
     sshAlice(`scancel ${id}`);
   }
+});
+
+/** One PromQL query against the stack's Prometheus: its result vector. */
+async function promQuery(expr: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+  const body = (await (await fetch(`${outputs.monitoring.prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  return body.data.result;
+}
+
+/** An HTTP GET to slurmctld's port from the exporter's container (the cluster network): the status line. */
+function slurmctldGet(urlPath: string, token?: string): string {
+  const auth = token ? `Authorization: Bearer ${token}\\r\\n` : "";
+  const script = `exec 3<>/dev/tcp/controller/6817; printf "GET ${urlPath} HTTP/1.1\\r\\nHost: controller\\r\\n${auth}Connection: close\\r\\n\\r\\n" >&3; head -n1 <&3`;
+  return dockerExec("slurm-ubuntu-slurm-exporter", ["bash", "-c", script]).trim();
+}
+
+test("the controller and workers are healthy by slurmctld's and slurmd's own /readyz", async () => {
+  for (const container of [ctl, "slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) {
+    const check = JSON.parse(docker(["inspect", "--format", "{{json .Config.Healthcheck.Test}}", container])) as string[];
+    expect(check[0]).toBe("CMD-SHELL");
+    expect(check[1]).toMatch(/GET \/readyz HTTP\/1\.1/);
+    await eventually(`${container} healthy`, 90, () => docker(["inspect", "--format", "{{.State.Health.Status}}", container]).trim() === "healthy" || undefined);
+  }
+  // What the check asks: 204 from slurmctld, without any credential.
+  expect(slurmctldGet("/readyz")).toMatch(/^HTTP\/1\.1 204/);
+});
+
+test("Prometheus reads slurmctld's own metrics with the exporter's token; PrivateData still closes them to anyone else", async () => {
+  // Without a token, and with a token from the REST API's key (even for the exporter's user), slurmctld refuses.
+  expect(slurmctldGet("/metrics/jobs")).toMatch(/^HTTP\/1\.1 401/);
+  const restToken = dockerExec(ctl, ["scontrol", "token", "username=slurm-exporter", "lifespan=300"]).trim().replace(/^SLURM_JWT=/, "");
+  expect(slurmctldGet("/metrics/jobs", restToken)).toMatch(/^HTTP\/1\.1 401/);
+  // Every endpoint is scraped, through the exporter's relay.
+  const up = await eventually("five slurmctld targets up", 60, async () => {
+    const r = await promQuery('up{job="slurmctld"}');
+    return r.length === 5 && r.every((s) => s.value[1] === "1") ? r : undefined;
+  });
+  expect(up.map((s) => s.metric.endpoint).sort()).toEqual(["jobs", "jobs-users-accts", "nodes", "partitions", "scheduler"]);
+  const id = sshAlice("sbatch --parsable -o /dev/null --wrap 'sleep 300'").trim();
+  try {
+    // slurmctld's count, under its own name and recorded under the exporter's, which the exporter no longer serves.
+    await eventually("slurmctld counts alice's running job", 90, async () => {
+      const own = await promQuery('slurmctld_user_jobs_running{username="alice"}');
+      const recorded = await promQuery("slurm_queue_running");
+      return own[0]?.value[1] === "1" && recorded.length === 1 && recorded[0].metric.job === "slurmctld" && Number(recorded[0].value[1]) >= 1 ? true : undefined;
+    });
+  } finally {
+    sshAlice(`scancel ${id}`);
+  }
+  const exporterText = await (await fetch(outputs.monitoring.slurmExporterUrl)).text();
+  expect(exporterText).not.toMatch(/^slurm_queue_running /m);
+  expect(exporterText).not.toMatch(/^slurm_scheduler_dbd_queue_size /m);
+  expect(exporterText).toMatch(/^slurm_queue_pending_dependency /m);
+  expect(exporterText).toMatch(/^slurm_nodes_idle /m);
+  // The alert rules read the recorded names: the slurmdbd queue rule's metric is there, from slurmctld.
+  expect((await promQuery("slurm_scheduler_dbd_queue_size")).map((s) => s.metric.job)).toEqual(["slurmctld"]);
 });

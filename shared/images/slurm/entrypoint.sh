@@ -52,6 +52,11 @@ install_jwt_key() {
   [ -s /etc/slurm/jwt_hs256.key ] || fatal "no JWT key at /etc/slurm/jwt_hs256.key; the deployment must upload one"
   chown slurm:slurm /etc/slurm/jwt_hs256.key
   chmod 0600 /etc/slurm/jwt_hs256.key
+  # Slurm 26.05 with monitoring: the key slurmctld's HTTP listener checks the exporter's metrics token with.
+  if [ -e /etc/slurm/slurmctld_http_jwt.key ]; then
+    chown slurm:slurm /etc/slurm/slurmctld_http_jwt.key
+    chmod 0600 /etc/slurm/slurmctld_http_jwt.key
+  fi
 }
 
 cgroup_conf() { sed -n "s/^$1=//p" /etc/slurm/cgroup.conf 2>/dev/null; }
@@ -208,6 +213,11 @@ case "$role" in
     # The Slurm exporter: asks slurmctld with the Slurm client commands, as its own user
     # (slurm-exporter, made by the exporter's image), which only reads what any user may read.
     start_munge
+    # Slurm 26.05: its token for slurmctld's own metrics, readable by the exporter's user alone.
+    if [ -e /etc/slurm-exporter/slurmctld.token ]; then
+      chown slurm-exporter /etc/slurm-exporter/slurmctld.token
+      chmod 0400 /etc/slurm-exporter/slurmctld.token
+    fi
     wait_for "slurmctld" 120 scontrol ping
     exec runuser -u slurm-exporter -- node /opt/slurm-exporter/server.js
     ;;
