@@ -55,3 +55,30 @@ export function planReleaseChange(running: string | undefined, wanted: SlurmRele
   }
   return { upgrade: { from: running, to: wanted } };
 }
+
+/**
+ * slurm.conf keys an older release does not know, with the release that brought each: its slurmd
+ * refuses the whole file ("Parsing error at unrecognized key", then fatal; 24.11's slurmd, measured
+ * here). The metrics keys came with slurmctld's HTTP listener (25.11).
+ */
+const SLURM_CONF_KEYS_SINCE: Record<string, string> = {
+  MetricsType: "25.11",
+  MetricsAuthUsers: "25.11",
+  MetricsParameters: "25.11",
+  SlurmctldHttpAuthParameters: "25.11",
+};
+
+/**
+ * The cluster's slurm.conf as a node of an older release can read it: the lines of keys newer than
+ * `release` left out (they configure slurmctld alone). slurmctld then logs that the node's
+ * slurm.conf differs from its own until the node is upgraded; nothing else changes.
+ */
+export function slurmConfForRelease(slurmConf: string, release: string): string {
+  return slurmConf
+    .split("\n")
+    .filter((line) => {
+      const since = SLURM_CONF_KEYS_SINCE[/^\s*([A-Za-z]+)\s*=/.exec(line)?.[1] ?? ""];
+      return since === undefined || (releaseSteps(since, release) ?? 0) >= 0;
+    })
+    .join("\n");
+}

@@ -1,4 +1,5 @@
 import { ClusterSpec } from "../config";
+import { slurmConfForRelease } from "../config/upgrade";
 import { controllerMungeKey } from "../config/controller-stack";
 import { renderCgroupConf, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
@@ -22,8 +23,9 @@ export function workersStack(spec: ClusterSpec) {
   const files: SlurmNodeFiles = {
     clusterNetwork: network.name,
     mungeKeyBase64: controllerMungeKey(controller.stack),
-    // slurm.conf must be the cluster's own, byte for byte; cgroup.conf is this host's.
-    slurmConf: controller.slurmConf,
+    // slurm.conf is the cluster's own, byte for byte, but for keys newer than this stack's
+    // release while it is behind its controller's (config/upgrade.ts); cgroup.conf is this host's.
+    slurmConf: slurmConfForRelease(controller.slurmConf, spec.slurmRelease),
     cgroupConf: renderCgroupConf(spec),
     sharedVolume: shared.name,
     // The cluster's users, with the same uids as on the controller.

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ClusterConfigError } from "../../config";
-import { RELEASES_READ_BACK, planReleaseChange, releaseOfImage, releaseSteps } from "../../config/upgrade";
+import { RELEASES_READ_BACK, planReleaseChange, releaseOfImage, releaseSteps, slurmConfForRelease } from "../../config/upgrade";
 import { backupBeforeUpgrade } from "../../stacks/upgrade";
 import { CONTAINER, ofType, runWithMocks } from "./harness";
 import { DEFAULT_FACTS } from "./fake-engine";
@@ -46,6 +46,18 @@ describe("a change of slurmRelease", () => {
     const down = testSpec({}, "ubuntu", running("slurm-cluster/slurm:26.05-0123456789ab"));
     await expect(down).rejects.toThrow(ClusterConfigError);
     await expect(down).rejects.toThrow(/slurmRelease = "24\.11": the stack's controller \(slurm-ubuntu-controller\) runs Slurm 26\.05/);
+  });
+});
+
+describe("a workers stack behind its controller's release", () => {
+  const conf = "ClusterName=ubuntu\nPrivateData=jobs\nMetricsType=metrics/openmetrics\nMetricsAuthUsers=slurm-exporter\nSlurmctldHttpAuthParameters=jwt_key=/etc/slurm/k\nNodeName=x\n";
+
+  it("gets the cluster's slurm.conf without the keys its slurmd would refuse", () => {
+    expect(slurmConfForRelease(conf, "24.11")).toBe("ClusterName=ubuntu\nPrivateData=jobs\nNodeName=x\n");
+  });
+
+  it("gets it byte for byte on the controller's release", () => {
+    expect(slurmConfForRelease(conf, "26.05")).toBe(conf);
   });
 });
 
