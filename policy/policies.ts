@@ -44,8 +44,12 @@ function slurmPortProblem(props: Record<string, unknown>, port: number): string 
   }
   return INTERNAL_PORTS.includes(port) ? "which must stay on the cluster network" : undefined;
 }
-/** What a worker mode may add: SYS_ADMIN (GPUs on v1, v2 before Docker 28), which host-cgroup-write allows only with allowHostCgroupWrite. */
-const WORKER_CAPABILITIES = ["SYS_ADMIN"];
+/**
+ * What a worker mode may add: SYS_ADMIN (GPUs on v1, v2 before Docker 28), which host-cgroup-write
+ * allows only with allowHostCgroupWrite; SYS_NICE (Slurm 26.05's slurmstepd binds a user's task to
+ * its CPUs from root).
+ */
+const WORKER_CAPABILITIES = ["SYS_ADMIN", "SYS_NICE"];
 /**
  * The capabilities each role may add back after dropping all (the program's
  * config/render/container-baseline.ts gives each its reason; the pack states the ceiling itself,

@@ -165,6 +165,16 @@ function modeSettings(spec: ClusterSpec): WorkerContainerSettings {
       break;
     }
   }
+  if (spec.slurmRelease !== "24.11") {
+    // task/affinity: Slurm 26.05's slurmstepd (root) binds each task to its CPUs once the task
+    // runs as the job's user, another uid's process; measured here without it: every non-root
+    // step failed ("task_g_set_affinity", "Slurmd could not execve job"), root's ran.
+    settings = {
+      ...settings,
+      capabilityAdds: [...settings.capabilityAdds, "SYS_NICE"],
+      why: [...settings.why, `SYS_NICE: Slurm ${spec.slurmRelease}'s slurmstepd sets the CPU affinity of a task that already runs as the job's user (real-time scheduling stays refused where the kernel gives containers no real-time CPU time, as on this cgroup v1 host: chrt -f failed)`],
+    };
+  }
   if (v === 1 && spec.gpus.perWorker > 0 && !settings.capabilityAdds.includes("SYS_ADMIN")) {
     // ConstrainDevices with GPUs: slurmstepd denies each job the GPUs it was not given.
     settings = {

@@ -1,5 +1,5 @@
-// The other Slurm release, 26.05 from Debian testing (forky), on the default stack with what users
-// touch first: every node registers on 26.05 daemons, a user logs in over SSH and runs a job that
+// The other Slurm release, 26.05 from Debian testing (forky), on the default stack in cgroupMode=cgroup
+// (the upgrade suite runs 26.05 in none mode) with what users touch first: every node registers on 26.05 daemons, a user logs in over SSH and runs a job that
 // accounting records under her name, the REST API (its 26.05 version) answers her own token,
 // health passes and the Slurm exporter names her jobs; Prometheus reads slurmctld's own metrics and
 // the controller and workers are healthy by their daemons' /readyz. The whole suite runs on the default
@@ -56,7 +56,7 @@ beforeAll(() => {
   npmRun("local:down", [STACK, "--volumes"]);
   const users = `alice uid=1001 account=research sshKey=${KEYS}/alice.pub`;
   outputs = JSON.parse(
-    keepingStackFiles(() => npmRunFull("local:up", [STACK, "-c", "grafana=false", "-c", `slurmRelease=${RELEASE}`, "-c", "jobRuntimes=false", "-c", `users=${users}`]).stdout),
+    keepingStackFiles(() => npmRunFull("local:up", [STACK, "-c", "grafana=false", "-c", `slurmRelease=${RELEASE}`, "-c", "jobRuntimes=false", "-c", "cgroupMode=cgroup", "-c", `users=${users}`]).stdout),
   );
   ctl = outputs.controller.containerName;
   fs.writeFileSync(path.join(KEYS, "known_hosts"), `[${outputs.login.host}]:${outputs.login.port} ${outputs.login.hostKey}\n`);
@@ -87,6 +87,16 @@ test("alice logs in over SSH, runs a job on both workers, and accounting records
   expect(await waitForJobEnd(ctl, jobId, 180)).toBe("COMPLETED");
   expect(sshAlice(`cat hello-${jobId}.out`).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
   expect(dockerExec(ctl, ["sacct", "-X", "-n", "-P", "-j", jobId, "-o", "User,Account,State"]).trim()).toBe("alice|research|COMPLETED");
+});
+
+test("alice's steps run in their own cgroups (cgroupMode=cgroup), and her job over --mem is stopped by the limit", async () => {
+  const cgroups = sshAlice("srun -w worker1 --mem=64M cat /proc/self/cgroup");
+  expect(cgroups).toMatch(/^\d+:memory:.*\/uid_1001\/job_\d+\/step_0\/task_0$/m);
+  expect(cgroups).toMatch(/^\d+:cpuset:.*\/uid_1001\/job_\d+\/step_0\/task_0$/m);
+  // Two tasks, each bound to its own CPU by task/affinity (slurmstepd needs SYS_NICE for that on 26.05).
+  expect(sshAlice("srun -w worker2 -n2 --cpu-bind=verbose,cores true 2>&1").split("\n").filter((l) => / set$/.test(l))).toHaveLength(2);
+  const hog = sshAlice("sbatch --parsable -w worker2 --mem=64M -o /dev/null --wrap 'timeout 60 tail /dev/zero'").trim();
+  expect(await waitForJobEnd(ctl, hog, 120)).toBe("OUT_OF_MEMORY");
 });
 
 test("the REST API answers alice's own token at 26.05's version", async () => {

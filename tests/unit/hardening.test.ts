@@ -28,6 +28,14 @@ describe("every container's baseline", () => {
     }
   });
 
+  it("cgroup and systemd workers on Slurm 26.05 add SYS_NICE (slurmstepd binds a user's task from root); none mode and 24.11 do not", async () => {
+    const worker1 = async (overrides: string[]) => ofType(await runWithMocks("ubuntu", overrides), CONTAINER).find((c) => c.inputs.name === "slurm-ubuntu-worker1")!.inputs.capabilities;
+    expect(await worker1(["slurmRelease=26.05", "cgroupMode=cgroup"])).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_NICE"] });
+    expect(await worker1(["slurmRelease=26.05", "cgroupMode=systemd", "allowHostCgroupWrite=true"])).toEqual({ drops: ["NET_RAW"], adds: ["SYS_NICE"] });
+    expect(await worker1(["slurmRelease=26.05"])).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] });
+    expect(await worker1(["cgroupMode=cgroup"])).toEqual({ drops: ["ALL"], adds: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"] });
+  });
+
   it("serviceMemoryMb gives every service container one limit; userProcessLimit sets the nproc limit", async () => {
     const run = await runWithMocks("ubuntu", ["serviceMemoryMb=300", "userProcessLimit=200"]);
     for (const c of ofType(run, CONTAINER)) {
