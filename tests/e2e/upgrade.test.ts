@@ -4,7 +4,8 @@
 // replaces slurmdbd, slurmctld and the workers a batch at a time, never a worker under its running
 // job; every job completes, accounting keeps every record, the job ids go on, health passes. The
 // workers stack runs jobs on 24.11 under the 26.05 controller until its own `up` upgrades it. A
-// downgrade is refused with nothing changed. One cluster serves every test, in order.
+// downgrade is refused with nothing changed, and the backup goes back into a fresh 24.11 stack.
+// One cluster serves every test, in order.
 import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -25,7 +26,7 @@ function script(args: string[], env: Record<string, string> = {}): string {
 const MAC_SOCKET = script(["scripts/second-host.sh", "up", "mac"]);
 const [MAC_ADDRESS, THIS_MACHINE] = script(["scripts/second-host.sh", "address", "mac"]).split(" ");
 const UBUNTU = ["-c", `advertiseAddress=${THIS_MACHINE}`, ...NO_GRAFANA, "-c", "jobRuntimes=false"];
-const MACOS = ["-c", `docker:host=${MAC_SOCKET}`, "-c", `advertiseAddress=${MAC_ADDRESS}`, "-c", "jobRuntimes=false", "-c", "monitoring=false"];
+const MACOS = ["-c", `docker:host=${MAC_SOCKET}`, "-c", `advertiseAddress=${MAC_ADDRESS}`, "-c", "jobRuntimes=false"];
 
 /** `up` running in the background (the test acts while it waits), with the stack files kept as they were. */
 function upInBackground(stack: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -169,4 +170,17 @@ test("a downgrade is refused in one line before anything changes", () => {
   expect(res.status).not.toBe(0);
   expect(res.stderr).toMatch(/slurmRelease = "24\.11": the stack's controller \(slurm-ubuntu-controller\) runs Slurm 26\.05, .* a downgrade is refused; nothing was changed/);
   expect(containerIds("ubuntu")).toEqual(now);
+});
+
+test("the way back: the backup made before the upgrade restores into a fresh 24.11 stack", async () => {
+  npmRun("local:down", ["ubuntu", "--volumes"]);
+  npmRun("local:up", ["ubuntu", ...UBUNTU, "-c", "slurmRelease=24.11"]);
+  expect(version(CTL, "slurmctld")).toMatch(/^24\.11\.\d+$/);
+  const restored = keepingStackFiles(() => spawnSync("npm", ["run", "-s", "restore", "--", "ubuntu", backup], { cwd: PROJECT_ROOT, encoding: "utf8" }));
+  expect([restored.status, restored.stderr]).toEqual([0, ""]);
+  // The history up to the backup: the jobs that had ended, and the id sequence after the held job.
+  for (const id of earlier) expect({ id, state: sacctState(CTL, id) }).toEqual({ id, state: "COMPLETED" });
+  const next = submit(["-p", "ubuntu", "--wrap", "true"]);
+  expect(Number(next)).toBeGreaterThan(Number(held.id));
+  expect(await waitForJobEnd(CTL, next, 120)).toBe("COMPLETED");
 });
