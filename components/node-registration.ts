@@ -497,8 +497,11 @@ async function drainNode(inputs: RegistrationInputs, reason: string, why: string
   await scontrol(inputs, ["update", `NodeName=${inputs.nodeName}`, "State=DRAIN", `Reason=${reason}`]);
   const deadline = Date.now() + inputs.shrinkDrainSeconds * 1000;
   let jobs = await jobsOnNode(inputs);
+  let told = "";
   while (jobs.length > 0 && Date.now() < deadline) {
-    progress(`${inputs.nodeName}: drained, waiting for job(s) ${jobs.join(", ")}`);
+    // Said once for each set of jobs waited for, not at every poll.
+    if (jobs.join(",") !== told) progress(`${inputs.nodeName}: drained, waiting up to ${inputs.shrinkDrainSeconds}s for job(s) ${jobs.join(", ")}`);
+    told = jobs.join(",");
     await new Promise((r) => setTimeout(r, 2000));
     jobs = await jobsOnNode(inputs);
   }
@@ -564,7 +567,10 @@ async function drainBeforeUpgrade(inputs: UpgradeDrainInputs): Promise<string> {
   if (!node.known || !node.slurmVersion) return "";
   const running = node.slurmVersion.split(".").slice(0, 2).join(".");
   if (running === inputs.release) return "";
-  await drainNode(like, `${UPGRADE_REASON} ${inputs.release}`, `replacing its slurmd ${node.slurmVersion} by Slurm ${inputs.release}'s`, () => undefined);
+  // On the deployment's stderr (the runner's output; the Pulumi CLI's provider log).
+  const progress = (line: string) => console.error(`[upgrade] ${line}`);
+  progress(`${inputs.nodeName}: draining it to replace its slurmd ${node.slurmVersion} by Slurm ${inputs.release}'s`);
+  await drainNode(like, `${UPGRADE_REASON} ${inputs.release}`, `replacing its slurmd ${node.slurmVersion} by Slurm ${inputs.release}'s`, progress);
   return node.slurmVersion;
 }
 
