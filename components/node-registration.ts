@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { TYPE_PREFIX } from "./container-parts";
+import { ContainerExec, demuxDockerLog } from "../docker/container-exec";
 
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
@@ -56,236 +57,20 @@ interface NodeReport {
   reason: string;
 }
 
-// Everything below runs inside Pulumi's dynamic-provider host (serialized with the provider),
-// so it keeps to Node built-ins and dockerode, loaded by require at run time.
-/* eslint-disable @typescript-eslint/no-require-imports */
+// Everything below runs inside Pulumi's dynamic-provider host: Pulumi serializes it with the
+// provider, and with it what it calls in docker/ (by value: that code is the same code, not a
+// copy; Node built-ins and packages such as dockerode and ssh2 are required there by name).
+// tests/unit/provider-serialization.test.ts loads the serialized providers in a plain Node.
 
-/**
- * A client for the engine the docker provider uses, reached as docker/engine.ts reaches it (that
- * file explains each form; a unit test keeps the two equal): unix:///path; ssh://[user@]host[:port]
- * through `docker system dial-stdio`, the host key checked against known_hosts, logging in with
- * ssh-agent's keys (SSH_AUTH_SOCK) and unencrypted ~/.ssh/id_ed25519, id_ecdsa, id_rsa; tcp:// with
- * TLS when DOCKER_TLS_VERIFY is set, and https://, presenting DOCKER_CERT_PATH's (else ~/.docker's)
- * cert.pem and key.pem and verifying against its ca.pem; plain tcp:// and http:// (which config
- * validation let through only with allowInsecureDockerHost).
- */
+/** The engine's dockerode client, one per engine in this process (ContainerExec.shared). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function engine(dockerHost: string, env: NodeJS.ProcessEnv = process.env): any {
-  // One client per engine for every check in this process (each resource's provider is its own
-  // deserialized copy of this module, hence globalThis): over SSH, as docker/engine.ts sshAgent,
-  // one connection per request (no keep-alive, no maxSockets: `Connection: close`), its logins
-  // waiting in docker/engine.ts's queue, at most 8 under way (sshd drops new ones beyond 10).
-  const shared = globalThis as { slurmClusterEngines?: Map<string, unknown> };
-  const clients = (shared.slurmClusterEngines ??= new Map());
-  const key = JSON.stringify([dockerHost, env.HOME, env.USER, env.SSH_AUTH_SOCK, env.DOCKER_TLS_VERIFY, env.DOCKER_CERT_PATH]);
-  if (!clients.has(key)) clients.set(key, newEngineClient(dockerHost, env));
-  return clients.get(key);
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function newEngineClient(dockerHost: string, env: NodeJS.ProcessEnv): any {
-  const Docker = require("dockerode");
-  const fs = require("fs");
-  const path = require("path");
-  const os = require("os");
-  const url = new URL(dockerHost);
-  const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  // Every field given: docker-modem would fill the missing ones from DOCKER_HOST and friends.
-  const none = { socketPath: undefined, host: undefined, port: undefined, protocol: undefined, ca: undefined, cert: undefined, key: undefined, username: undefined, sshOptions: undefined };
-  if (url.protocol === "unix:") return new Docker({ ...none, socketPath: url.pathname });
-  if (url.protocol === "ssh:") {
-    const target = { host, port: Number(url.port) || 22, username: decodeURIComponent(url.username) || env.USER || os.userInfo().username };
-    const agent = new (require("http").Agent)();
-    agent.createConnection = (_opts: unknown, callback: (err: Error | null, socket?: unknown) => void) => {
-      sshTurn(`${target.username}@${target.host}:${target.port}`, () => sshDialStdio(target, env)).then((s) => { const failure = (s as { dialFailure?: Error }).dialFailure; return failure ? callback(failure) : callback(null, s); }, (e: Error) => callback(e));
-      return undefined;
-    };
-    return new Docker({ ...none, host, port: target.port, protocol: "http", agent });
-  }
-  if (url.protocol === "https:" || (url.protocol === "tcp:" && env.DOCKER_TLS_VERIFY)) {
-    const dir = env.DOCKER_CERT_PATH || path.join(env.HOME || os.homedir(), ".docker");
-    const [ca, cert, key] = ["ca.pem", "cert.pem", "key.pem"].map((f) => fs.readFileSync(path.join(dir, f)));
-    return new Docker({ ...none, host, port: Number(url.port) || 2376, protocol: "https", ca, cert, key });
-  }
-  return new Docker({ ...none, host, port: Number(url.port) || 2375, protocol: "http" });
-}
-
-/**
- * docker/engine.ts inSshTurn, in the same queue (globalThis.slurmClusterSshTurns): at most 8 SSH
- * logins to one engine under way in this process, whichever copy makes them (sshd drops new
- * connections beyond 10 unauthenticated ones; the agent's maxSockets does not count connections
- * still logging in).
- */
-function sshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
-  const shared = globalThis as { slurmClusterSshTurns?: Map<string, { active: number; waiting: (() => void)[] }> };
-  const all = (shared.slurmClusterSshTurns ??= new Map());
-  if (!all.has(engineKey)) all.set(engineKey, { active: 0, waiting: [] });
-  const queue = all.get(engineKey)!;
-  return new Promise<T>((resolve, reject) => {
-    const go = () => {
-      queue.active++;
-      Promise.resolve()
-        .then(login)
-        .then(resolve, reject)
-        .finally(() => {
-          queue.active--;
-          queue.waiting.shift()?.();
-        });
-    };
-    if (queue.active < 8) go();
-    else queue.waiting.push(go);
-  });
-}
-
-/** Whether known_hosts lists `key` for the host: "ok", "mismatch" (listed with other keys) or "unknown". */
-export function knownHostKey(host: string, port: number, key: Buffer, files: string[]): "ok" | "mismatch" | "unknown" | "revoked" {
-  const crypto = require("crypto");
-  const fs = require("fs");
-  const name = port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
-  const matches = (pattern: string): boolean => {
-    if (pattern.startsWith("|1|")) {
-      const [, , salt, hash] = pattern.split("|");
-      return Boolean(salt && hash) && crypto.createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64") === hash;
-    }
-    return new RegExp(`^${pattern.toLowerCase().replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(name);
-  };
-  let verdict: "ok" | "mismatch" | "unknown" = "unknown";
-  for (const file of files) {
-    let text = "";
-    try {
-      text = fs.readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      const fields = line.trim().split(/\s+/);
-      if (!fields[0] || fields[0].startsWith("#")) continue;
-      const marker = fields[0].startsWith("@") ? fields.shift() : undefined;
-      const [hosts, , blob] = fields;
-      if (!hosts || !blob || marker === "@cert-authority") continue;
-      const patterns = hosts.split(",");
-      if (patterns.some((p) => p.startsWith("!") && matches(p.slice(1))) || !patterns.some((p) => !p.startsWith("!") && matches(p))) continue;
-      const same = Buffer.from(blob, "base64").equals(key);
-      if (marker === "@revoked") {
-        if (same) return "revoked";
-      } else if (same) verdict = "ok";
-      else if (verdict === "unknown") verdict = "mismatch";
-    }
-  }
-  return verdict;
-}
-
-/** `docker system dial-stdio` on the engine's machine over SSH (docker/engine.ts dialEngineOverSsh); failures are one line. */
-function sshDialStdio(target: { host: string; port: number; username: string }, env: NodeJS.ProcessEnv): Promise<unknown> {
-  const { Client, utils } = require("ssh2");
-  const fs = require("fs");
-  const path = require("path");
-  const os = require("os");
-  const home = env.HOME || os.homedir();
-  const { host, port, username } = target;
-  const name = port === 22 ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
-  const where = `ssh://${username}@${host.includes(":") ? `[${host}]` : host}${port === 22 ? "" : `:${port}`}`;
-  const login = `ssh ${port === 22 ? "" : `-p ${port} `}${username}@${host}`;
-  const methods: object[] = env.SSH_AUTH_SOCK ? [{ type: "agent", username, agent: env.SSH_AUTH_SOCK }] : [];
-  for (const file of ["id_ed25519", "id_ecdsa", "id_rsa"].map((f) => path.join(home, ".ssh", f))) {
-    try {
-      const key = fs.readFileSync(file);
-      if (!(utils.parseKey(key) instanceof Error)) methods.push({ type: "publickey", username, key });
-    } catch {
-      // no such key
-    }
-  }
-  return new Promise((resolve, reject) => {
-    if (methods.length === 0) return reject(new Error(`no SSH key to log in to ${where} with: start ssh-agent with your key (SSH_AUTH_SOCK), or keep an unencrypted ~/.ssh/id_ed25519, id_ecdsa or id_rsa`));
-    const conn = new Client();
-    let refused: string | undefined;
-    let settled = false;
-    const fail = (message: string) => {
-      if (!settled) reject(new Error(message));
-      settled = true;
-      conn.end();
-    };
-    conn.on("error", (err: Error & { level?: string; code?: string }) => {
-      if (refused) return fail(refused);
-      if (err.level === "client-authentication") return fail(`${where} refused every key offered: add yours to ~/.ssh/authorized_keys of ${username} on ${host}`);
-      if (err.level === "client-socket" || err.level === "client-timeout" || err.code) return fail(`the Docker engine at ${where} cannot be reached: ${err.code ?? err.message}`);
-      fail(`SSH to ${where} failed: ${err.message}`);
-    });
-    conn.on("ready", () =>
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      conn.exec("docker system dial-stdio", (err: Error | undefined, stream: any) => {
-        if (err) return fail(`${where} would not run \`docker system dial-stdio\`: ${err.message}`);
-        let stderr = "";
-        stream.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-        stream.on("exit", (code: number | null) => {
-          if (!code) return;
-          const failure = new Error(`\`docker system dial-stdio\` failed on ${host} (exit ${code}): ${stderr.trim().split("\n")[0] || "no output"}`);
-          if (stream.listenerCount("error") > 0) {
-            stream.emit("error", failure);
-            stream.destroy();
-          } else {
-            // Exited in the same read as the exec's reply, before the HTTP client listens (engine.ts).
-            stream.dialFailure = failure;
-          }
-        });
-        stream.once("close", () => conn.end());
-        settled = true;
-        resolve(stream);
-      }),
-    );
-    conn.on("close", () => fail(`the Docker engine at ${where} closed the SSH connection`));
-    conn.connect({
-      host,
-      port,
-      username,
-      readyTimeout: 20_000,
-      authHandler: methods,
-      hostVerifier: (key: Buffer) => {
-        const verdict = knownHostKey(host, port, key, [path.join(home, ".ssh", "known_hosts"), "/etc/ssh/ssh_known_hosts"]);
-        if (verdict === "ok") return true;
-        refused =
-          verdict === "unknown"
-            ? `the SSH host key of ${name} is not in ~/.ssh/known_hosts; run \`${login}\` once to check and accept it`
-            : verdict === "revoked"
-              ? `the SSH host key of ${name} is marked @revoked in known_hosts; nothing was done`
-              : `the SSH host key of ${name} does not match the one in known_hosts (someone may be in between, or the machine was reinstalled): ` +
-                `check the new key, then ssh-keygen -R '${name}' and run \`${login}\` once to accept it`;
-        return false;
-      },
-    });
-  });
+  return ContainerExec.shared(dockerHost, env).docker;
 }
 
 /** Runs a command in a container through the Docker API; returns exit code and output. */
-export async function dockerExec(dockerHost: string, container: string, cmd: string[], env: string[] = []): Promise<{ code: number; out: string; err: string }> {
-  const { PassThrough } = require("stream");
-  const docker = engine(dockerHost);
-  const exec = await docker.getContainer(container).exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({});
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  stdout.on("data", (b: Buffer) => out.push(b));
-  stderr.on("data", (b: Buffer) => err.push(b));
-  docker.modem.demuxStream(stream, stdout, stderr);
-  await new Promise<void>((resolve, reject) => {
-    stream.on("end", () => resolve());
-    stream.on("error", reject);
-  });
-  const info = await exec.inspect();
-  return { code: info.ExitCode ?? -1, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-}
-
-/** Docker multiplexes non-TTY logs in frames (8-byte header: stream, 0, 0, 0, big-endian size): the text. */
-export function demuxDockerLog(raw: Buffer): string {
-  const parts: Buffer[] = [];
-  for (let at = 0; at + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(at + 4);
-    parts.push(raw.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  return Buffer.concat(parts).toString();
+export function dockerExec(dockerHost: string, container: string, cmd: string[], env: string[] = []): Promise<{ code: number; out: string; err: string }> {
+  return ContainerExec.shared(dockerHost).run(container, cmd, { env });
 }
 
 /** The last lines of a container's log (stdout and stderr), as text. */
@@ -574,7 +359,6 @@ async function drainBeforeUpgrade(inputs: UpgradeDrainInputs): Promise<string> {
   return node.slurmVersion;
 }
 
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 const registrationProvider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: RegistrationInputs) {

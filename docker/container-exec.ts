@@ -10,6 +10,8 @@ export interface ExecOptions {
   readonly workdir?: string;
   /** Written to the command's stdin, which is then closed. */
   readonly input?: string;
+  /** Environment variables for the command, NAME=value. */
+  readonly env?: readonly string[];
 }
 
 export interface ExecResult {
@@ -18,12 +20,30 @@ export interface ExecResult {
   readonly err: string;
 }
 
-/** One Docker engine's containers, as the operator CLI uses them. */
+/**
+ * One Docker engine's containers, as the operator CLI and the components' dynamic providers use
+ * them. `docker` is the engine's dockerode client (docker/engine.ts reaches every kind of address).
+ */
 export class ContainerExec {
-  private readonly docker: Docker;
+  readonly docker: Docker;
 
-  constructor(readonly dockerHost: string) {
-    this.docker = connectEngine(dockerHost);
+  constructor(readonly dockerHost: string, env: NodeJS.ProcessEnv = process.env) {
+    this.docker = connectEngine(dockerHost, env);
+  }
+
+  /**
+   * One ContainerExec per engine (and the environment that reaches it) for a whole process. The
+   * dynamic providers need this: each resource's provider is its own deserialized copy of its
+   * module, so the clients live on globalThis, and 64 registration checks share one client (and,
+   * over SSH, one queue of logins: docker/engine.ts).
+   */
+  static shared(dockerHost: string, env: NodeJS.ProcessEnv = process.env): ContainerExec {
+    const store = globalThis as { slurmClusterEngines?: Map<string, ContainerExec> };
+    const engines = (store.slurmClusterEngines ??= new Map());
+    const key = JSON.stringify([dockerHost, env.HOME, env.USER, env.SSH_AUTH_SOCK, env.DOCKER_TLS_VERIFY, env.DOCKER_CERT_PATH]);
+    let found = engines.get(key);
+    if (!found) engines.set(key, (found = new ContainerExec(dockerHost, env)));
+    return found;
   }
 
   async run(container: string, cmd: string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -132,6 +152,7 @@ export class ContainerExec {
       Cmd: cmd,
       User: opts.user ?? "",
       WorkingDir: opts.workdir,
+      Env: opts.env ? [...opts.env] : undefined,
       AttachStdin: stdin,
       AttachStdout: true,
       AttachStderr: true,
@@ -150,4 +171,15 @@ export interface ContainerStatus {
   readonly exitCode: number;
   /** healthy, unhealthy, starting; null when the container has no healthcheck. */
   readonly health: string | null;
+}
+
+/** Docker multiplexes non-TTY logs in frames (8-byte header: stream, 0, 0, 0, big-endian size): the text. */
+export function demuxDockerLog(raw: Buffer): string {
+  const parts: Buffer[] = [];
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const size = raw.readUInt32BE(at + 4);
+    parts.push(raw.subarray(at + 8, at + 8 + size));
+    at += 8 + size;
+  }
+  return Buffer.concat(parts).toString();
 }

@@ -1,8 +1,9 @@
 // The ground floor of Docker access: which engine a stack talks to and how to reach it. The
 // program (config/), the local runner and the CLI all take the engine's address and client from
-// here. The dynamic provider in components/node-registration.ts keeps its own copy: Pulumi
-// serializes it into state, so it may use only Node built-ins and a runtime require of dockerode
-// (and of ssh2, dockerode's own SSH library).
+// here, and so do the components' dynamic providers (through docker/container-exec.ts): Pulumi
+// serializes what they call into state by value, so this module keeps to Node built-ins and
+// packages (dockerode, ssh2), which the serialized code requires by name
+// (tests/unit/provider-serialization.test.ts runs it in a plain Node).
 //
 // The addresses are Docker's: unix:///path; ssh://[user@]host[:port] (the engine's API through
 // `docker system dial-stdio` over SSH, as the Docker CLI does it); tcp://host[:port] with TLS when
@@ -377,11 +378,11 @@ function dialEngineOverSsh(endpoint: Extract<EngineEndpoint, { kind: "ssh" }>, e
  * 64 workers created at once would pass. http.Agent's maxSockets does not bound this: it counts a
  * connection only once createConnection has handed it over, and ours come later, when the login is
  * done (seen against a real sshd: 40 requests at once, some dropped before the handshake). The
- * registration check's copy (components/node-registration.ts) waits in the same queue.
+ * queue is on globalThis: each dynamic provider's serialized copy of this code waits in it too.
  */
 const SSH_CONNECTIONS_PER_ENGINE = 8;
 
-/** The logins to one engine under way and those waiting, per process (globalThis: both copies share it). */
+/** The logins to one engine under way and those waiting, per process (globalThis: every serialized copy shares it). */
 interface SshTurns {
   active: number;
   waiting: (() => void)[];
@@ -410,7 +411,7 @@ function inSshTurn<T>(engineKey: string, login: () => Promise<T>): Promise<T> {
   });
 }
 
-/** The key of an engine's queue of logins (the same in components/node-registration.ts). */
+/** The key of an engine's queue of logins. */
 const sshEngineKey = (endpoint: { host: string; port: number; username: string }) => `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
 
 /** An HTTP agent whose every connection is a fresh `docker system dial-stdio` over SSH, as Docker's CLI connects. */

@@ -7,7 +7,7 @@ import * as path from "path";
 import Docker from "dockerode";
 import * as tar from "tar-stream";
 import { contextFiles } from "../components/build-context";
-import { demuxDockerLog } from "../components/node-registration";
+import { demuxDockerLog } from "../docker/container-exec";
 import { PROJECT_ROOT } from "./program";
 import { readContainerInputs } from "./container-read";
 import { durationNs } from "./durations";

@@ -1,5 +1,5 @@
-// How the program reaches a Docker engine (docker/engine.ts) and the registration check's own copy
-// (components/node-registration.ts): each address form, the refusal of plain TCP, known_hosts, and
+// How the program reaches a Docker engine (docker/engine.ts), which the registration check
+// (components/node-registration.ts) uses through ContainerExec.shared: each address form, the refusal of plain TCP, known_hosts, and
 // an SSH server on loopback in this process (no Docker: it stops at `docker system dial-stdio`).
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -19,7 +19,7 @@ import {
   engineEndpoint,
   knownHostsName,
 } from "../../docker/engine";
-import { engine as registrationEngine, knownHostKey } from "../../components/node-registration";
+import { engine as registrationEngine } from "../../components/node-registration";
 import { ClusterConfigError } from "../../config/parse";
 import { EngineQuery } from "../../config";
 import { testSpec } from "./spec";
@@ -52,7 +52,7 @@ describe("engine addresses, as the Docker CLI reads them", () => {
     const options = dockerClientOptions("ssh://admin@qnap.local:2222", {}) as Record<string, unknown>;
     expect(options).toMatchObject({ host: "qnap.local", port: 2222, protocol: "http", ca: undefined, socketPath: undefined });
     expect(options.agent).toBeInstanceOf(http.Agent);
-    // One connection per request, in both copies: no keep-alive and no maxSockets (Node then sends
+    // One connection per request, for the program and the registration check: no keep-alive and no maxSockets (Node then sends
     // `Connection: close`); the logins are bounded by their own queue (below, against a server).
     for (const agent of [options.agent, registrationEngine("ssh://admin@qnap.local:2222", {}).modem.agent] as http.Agent[]) {
       expect(agent.maxSockets).toBe(Infinity);
@@ -108,7 +108,7 @@ describe("engine addresses, as the Docker CLI reads them", () => {
     expect(dockerClientOptions("tcp://nas:2376", {}, dir)).toMatchObject({ host: "nas", port: 2376, protocol: "https" });
   });
 
-  it("the registration check's copy builds the same clients", () => {
+  it("the registration check's client is docker/engine.ts's, one per engine and environment in the process", () => {
     const dir = certDir();
     const fields = (d: { modem: unknown }) => {
       const m = d.modem as Record<string, unknown>;
@@ -122,7 +122,11 @@ describe("engine addresses, as the Docker CLI reads them", () => {
       ["https://nas:3376", { DOCKER_CERT_PATH: dir }],
       ["ssh://admin@qnap.local:2222", {}],
     ];
-    for (const [address, env] of cases) expect({ address, ...fields(registrationEngine(address, env)) }).toEqual({ address, ...fields(connectEngine(address, env)) });
+    for (const [address, env] of cases) {
+      expect({ address, ...fields(registrationEngine(address, env)) }).toEqual({ address, ...fields(connectEngine(address, env)) });
+      expect(registrationEngine(address, env)).toBe(registrationEngine(address, { ...env }));
+    }
+    expect(registrationEngine("tcp://nas:2375", {})).not.toBe(registrationEngine("tcp://nas:2375", { HOME: "/home/other" }));
   });
 });
 
@@ -166,12 +170,7 @@ describe("known_hosts", () => {
     return f;
   };
   const line = (hosts: string, key: Buffer) => `${hosts} ssh-ed25519 ${key.toString("base64")}`;
-  /** Both copies' verdicts agree (docker/engine.ts and the registration check's). */
-  const verdict = (host: string, port: number, files: string[], key = ours) => {
-    const full = checkHostKey(host, port, key, files, "admin", "/home/ada");
-    expect(knownHostKey(host, port, key, files)).toBe(full.ok ? "ok" : full.reason);
-    return full;
-  };
+  const verdict = (host: string, port: number, files: string[], key = ours) => checkHostKey(host, port, key, files, "admin", "/home/ada");
 
   it("names the host as ssh does", () => {
     expect([knownHostsName("QNAP.local", 22), knownHostsName("qnap.local", 2222)]).toEqual(["qnap.local", "[qnap.local]:2222"]);
@@ -334,7 +333,7 @@ describe("an ssh:// engine, against an SSH server on 127.0.0.1", () => {
     }
   });
 
-  it("many requests at once, through several clients and both copies: at most 8 logins under way, and every request answered", async () => {
+  it("many requests at once, through several clients and the registration check's: at most 8 logins under way, and every request answered", async () => {
     // http.Agent's maxSockets counts a connection only once it is handed over: without a queue of
     // their own, 40 requests opened 40 SSH connections at once, and a real sshd (MaxStartups 10)
     // dropped some of them before the handshake.
