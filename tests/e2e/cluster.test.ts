@@ -381,8 +381,8 @@ test("growing to 3 workers and back to 2 touches no other container, and a runni
     await eventually("the job running", 30, () => (dockerExec(ctl, ["squeue", "-h", "-j", running, "-o", "%T"]).trim() === "RUNNING" ? true : undefined));
 
     const grown = npmRunFull("local:up", [STACK, ...NO_GRAFANA, "-c", "workerCount=3"]);
-    // The container and its registration; the users' resource adds the new worker to its list.
-    expect(grown.stderr).toMatch(/2 created, 1 updated, 0 replaced, 0 deleted/);
+    // The container, its registration and its upgrade gate; the users' resource adds the new worker to its list.
+    expect(grown.stderr).toMatch(/3 created, 1 updated, 0 replaced, 0 deleted/);
     expect(grown.stderr).toMatch(/~ update\s+pulumi-nodejs:dynamic\/slurm-cluster:LinuxUsers linux-users/);
     const afterGrow = containerIds(STACK);
     expect(Object.keys(afterGrow).sort()).toEqual([...Object.keys(before), "slurm-ubuntu-worker3"].sort());
@@ -392,7 +392,7 @@ test("growing to 3 workers and back to 2 touches no other container, and a runni
     expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N %t"]).trim().split("\n").sort()).toEqual(["worker1 mix", "worker2 idle", "worker3 idle"]);
 
     const shrunk = npmRunFull("local:up", [STACK, ...NO_GRAFANA]);
-    expect(shrunk.stderr).toMatch(/0 created, 1 updated, 0 replaced, 2 deleted/);
+    expect(shrunk.stderr).toMatch(/0 created, 1 updated, 0 replaced, 3 deleted/);
     expect(containerIds(STACK)).toEqual(before);
     expect(dockerExec(ctl, ["sinfo", "-p", "main", "-h", "-N", "-o", "%N"]).trim().split("\n").sort()).toEqual(["worker1", "worker2"]);
   } finally {
