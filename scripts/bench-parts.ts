@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { PROJECT_ROOT } from "../config/project";
 import { loadClusterSpec } from "../config";
-import { renderCgroupConf, renderSlurmConf, renderSlurmdbdConf } from "../config/render";
+import { ACCOUNTING_CLIENT_CONF, renderAccountingClientConf, renderCgroupConf, renderSlurmConf, renderSlurmdbdConf } from "../config/render";
 import { imageName } from "../components/image";
 import { releaseBuildArgs } from "../components/images";
 import { poll } from "../cli/poll";
@@ -51,7 +51,7 @@ export function plainSlurmConf(best: boolean): string {
  * database, slurmdbd, controller and 2 workers of 2 CPUs and 1 GiB; `slurmConf` replaces the
  * project's rendered slurm.conf. Returns once both nodes are idle.
  */
-export async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
+export async function plainCluster(slurmConf?: string, options: { healthchecks?: boolean } = {}): Promise<PlainCluster> {
   const spec = await loadClusterSpec({ "slurm-cluster:clusterName": "floor" }, { project: "slurm-cluster", stack: "floor" });
   const slurm = imageName("slurm", releaseBuildArgs(spec), spec.platform);
   const mariadb = imageName("mariadb", releaseBuildArgs(spec), spec.platform);
@@ -67,11 +67,24 @@ export async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
   file("cgroup.conf", renderCgroupConf(spec));
   file("slurmdbd.conf", renderSlurmdbdConf(spec, password), 0o600);
   file("dynamic-node.conf", "CPUs=2 RealMemory=1024");
+  file("accounting-client.conf", renderAccountingClientConf(spec));
   file("database-name", spec.database.name);
   file("database-user", spec.database.user);
   file("database-password", password, 0o600);
   const net = "slurm-floor-net";
-  const names = ["database", "slurmdbd", "controller", "worker1", "worker2"].map((n) => `slurm-floor-${n}`);
+  // With healthchecks: the stack's checks at its intervals, and six idle containers standing for
+  // its other services (monitoring, REST, login), each checked every 2 s as the stack checks them.
+  const idle = options.healthchecks ? ["idle1", "idle2", "idle3", "idle4", "idle5", "idle6"] : [];
+  const names = ["database", "slurmdbd", "controller", "worker1", "worker2", ...idle].map((n) => `slurm-floor-${n}`);
+  const health = (cmd: string, interval: string) => (options.healthchecks ? ["--health-cmd", cmd, "--health-interval", interval] : []);
+  const checks: Record<string, string[]> = {
+    database: health("mariadb-admin ping --silent", "2s"),
+    slurmdbd: health(`SLURM_CONF=${ACCOUNTING_CLIENT_CONF} sacctmgr -n list cluster format=cluster >/dev/null`, "5s"),
+    controller: health("scontrol ping", "2s"),
+    worker1: health("pgrep -x slurmd", "30s"),
+    worker2: health("pgrep -x slurmd", "30s"),
+    ...Object.fromEntries(idle.map((n) => [n, health("timeout 2 bash -c '</dev/tcp/127.0.0.1/9' || true", "2s")])),
+  };
   const clean = () => {
     spawnSync("docker", ["rm", "-f", ...names]);
     spawnSync("docker", ["network", "rm", net]);
@@ -81,7 +94,7 @@ export async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
   spawnSync("docker", ["network", "rm", net]);
   sh("docker", ["network", "create", net]);
   const create = (name: string, host: string, image: string, cmd: string[], copies: [string, string][]) => {
-    sh("docker", ["create", "--name", `slurm-floor-${name}`, "--hostname", host, "--network", net, "--network-alias", host, image, ...cmd]);
+    sh("docker", ["create", "--name", `slurm-floor-${name}`, "--hostname", host, "--network", net, "--network-alias", host, ...(checks[name] ?? []), image, ...cmd]);
     // The files at their absolute paths in one tree, copied in one go (docker cp makes the folders).
     const tree = path.join(dir, `tree-${name}`);
     for (const [src, dest] of copies) {
@@ -95,22 +108,28 @@ export async function plainCluster(slurmConf?: string): Promise<PlainCluster> {
   const slurmFiles: [string, string][] = [["munge.key", "/etc/munge/munge.key"], ["slurm.conf", "/etc/slurm/slurm.conf"], ["cgroup.conf", "/etc/slurm/cgroup.conf"]];
   const jwtKey: [string, string] = ["jwt.key", "/etc/slurm/jwt_hs256.key"];
   create("database", "database", mariadb, [], ["database-name", "database-user", "database-password"].map((f) => [f, `/etc/slurm-cluster/${f}`]));
-  create("slurmdbd", "slurmdbd", slurm, ["slurmdbd"], [["munge.key", "/etc/munge/munge.key"], ["slurmdbd.conf", "/etc/slurm/slurmdbd.conf"], jwtKey]);
+  create("slurmdbd", "slurmdbd", slurm, ["slurmdbd"], [["munge.key", "/etc/munge/munge.key"], ["slurmdbd.conf", "/etc/slurm/slurmdbd.conf"], ["accounting-client.conf", ACCOUNTING_CLIENT_CONF], jwtKey]);
   create("controller", "controller", slurm, ["controller"], [...slurmFiles, jwtKey]);
   for (const w of ["worker1", "worker2"]) create(w, w, slurm, ["worker"], [...slurmFiles, ["dynamic-node.conf", "/etc/slurm/dynamic-node.conf"]]);
+  for (const n of idle) {
+    sh("docker", ["run", "-d", "--name", `slurm-floor-${n}`, "--network", net, ...checks[n], "--entrypoint", "sleep", slurm, "infinity"]);
+  }
   const controller = "slurm-floor-controller";
   await until("plain cluster: 2 idle nodes", 180, () => (dockerExec(controller, ["sinfo", "-h", "-t", "idle", "-o", "%D"]) === "2" ? true : undefined));
   return { controller, clean };
 }
 
+/** sbatch as root, or as a cluster user (who submits from /tmp, a folder every node has). */
+const sbatchAs = (user?: string) => (user ? `runuser -u ${user} -- sbatch -D /tmp` : "sbatch");
+
 /**
  * `count` trivial jobs from `submitters` parallel sbatch loops (as users submit); seconds until the
  * queue is empty and the last job is in sacct. Reports the submit rate beside the drain rate.
  */
-export async function drain(ctl: string, count: number, submitters = 4): Promise<{ jobsPerSecond: number; submitsPerSecond: number }> {
+export async function drain(ctl: string, count: number, submitters = 4, user?: string): Promise<{ jobsPerSecond: number; submitsPerSecond: number }> {
   const each = Math.ceil(count / submitters);
   const t = Date.now();
-  const loop = `for i in $(seq ${each}); do sbatch --parsable -o /dev/null --wrap true; done | tail -1`;
+  const loop = `for i in $(seq ${each}); do ${sbatchAs(user)} --parsable -o /dev/null --wrap true; done | tail -1`;
   const script = `for k in $(seq ${submitters}); do (${loop}) & done; wait`;
   const last = dockerExec(ctl, ["bash", "-c", script]).split("\n").map(Number).sort((a, b) => a - b).pop()!;
   const submitSeconds = seconds(t);
@@ -120,9 +139,9 @@ export async function drain(ctl: string, count: number, submitters = 4): Promise
 }
 
 /** Share of slot time used: `count` jobs of `sleep 1` on `slots` slots, from the first submission to an empty queue. */
-export async function slotUse(ctl: string, count: number, slots: number): Promise<{ seconds: number; use: number }> {
+export async function slotUse(ctl: string, count: number, slots: number, user?: string): Promise<{ seconds: number; use: number }> {
   const t = Date.now();
-  dockerExec(ctl, ["bash", "-c", `for i in $(seq ${count}); do sbatch -o /dev/null --wrap 'sleep 1' >/dev/null; done`]);
+  dockerExec(ctl, ["bash", "-c", `for i in $(seq ${count}); do ${sbatchAs(user)} -o /dev/null --wrap 'sleep 1' >/dev/null; done`]);
   await until("sleep jobs done", 300, () => (dockerExec(ctl, ["squeue", "-h", "-o", "%i"]) === "" ? true : undefined));
   const elapsed = seconds(t);
   return { seconds: elapsed, use: count / (slots * elapsed) };

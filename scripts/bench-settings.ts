@@ -1,7 +1,7 @@
 // npx ts-node --transpile-only scripts/bench-settings.ts [--rounds N] [variant ...]
 // Where the short-job rate goes, one slurm.conf difference at a time: the plain Slurm cluster of
 // `npm run bench` (the project's images on plain `docker run`, 2 workers x 2 CPUs) started with
-// each variant's slurm.conf in turn, 200 trivial jobs from 4 submitters and 40 `sleep 1` jobs on
+// each variant's slurm.conf in turn (a name ending in +healthchecks adds the stack's healthchecks), 200 trivial jobs from 4 submitters and 40 `sleep 1` jobs on
 // the 4 slots each. Rounds repeat the variants in the same order, so each is compared with plain
 // best of the same round. Prints one JSON line per measure on stdout; not part of npm test.
 import { loadClusterSpec } from "../config";
@@ -50,11 +50,11 @@ async function main() {
   const named = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--rounds");
   const all = await variants();
   const chosen = named.length ? named : Object.keys(all);
-  for (const name of chosen) if (!(name in all)) throw new Error(`no variant ${name}: ${Object.keys(all).join(", ")}`);
+  for (const name of chosen) if (!(name.replace(/\+healthchecks$/, "") in all)) throw new Error(`no variant ${name}: ${Object.keys(all).join(", ")}`);
   for (let round = 1; round <= rounds; round++) {
     for (const name of chosen) {
       progress(`round ${round}: ${name}`);
-      const cluster = await plainCluster(all[name]);
+      const cluster = await plainCluster(all[name.replace(/\+healthchecks$/, "")] ?? all[name], { healthchecks: name.endsWith("+healthchecks") });
       try {
         const rate = await drain(cluster.controller, 200);
         const slots = await slotUse(cluster.controller, 40, 4);

@@ -155,9 +155,9 @@ function schedulingLines(spec: ClusterSpec): string[] {
 
 /**
  * The throughput profile's epilog, or why there is none. slurmd runs an epilog through its own
- * binary opened by file descriptor (fexecve), which binfmt_misc refuses for a binary of another
- * architecture (ENOENT, measured here): on emulated workers every job would fail its epilog and
- * drain the node.
+ * binary opened by file descriptor (fexecve), which fails for a binary of another architecture:
+ * qemu-user 7.2 does not implement execveat (ENOSYS) and the kernel's binfmt_misc refuses it
+ * (ENOENT; both checked here). On emulated workers every job would fail its epilog and drain the node.
  */
 export function epilogLines(emulated: boolean): string[] {
   if (emulated) {
