@@ -192,10 +192,12 @@ export async function loadClusterSpec(
     throw new pulumi.RunError((err as Error).message);
   }
   let platform: Platform;
+  let enginePlatform: Platform;
   let engineCgroup: EngineCgroupSupport;
   try {
     engineCgroup = await engine.cgroupSupport(dockerHost);
     const facts = await engine.platform(dockerHost);
+    enginePlatform = facts.platform;
     platform = settings.platform === "auto" ? facts.platform : settings.platform;
     const release = SLURM_RELEASES[settings.slurmRelease];
     if (!(release.platforms as readonly string[]).includes(platform)) {
@@ -225,7 +227,7 @@ export async function loadClusterSpec(
     if (read.problems.length > 0) throw new ClusterConfigError(read.problems.map((p) => `${key("users")}: ${p}`));
     authorizedKeys = read.keys;
   }
-  const names = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, dockerHost, engineCgroup: engineCgroup!, controller, authorizedKeys });
+  const names = buildSpec({ ...settings, ...context, hostCgroupVersion, platform, enginePlatform: enginePlatform!, dockerHost, engineCgroup: engineCgroup!, controller, authorizedKeys });
   const upgrade = await releaseChange(names, settings.slurmRelease, engine);
   const spec = upgrade ? { ...names, upgrade } : names;
   checkCgroupGrants(spec);

@@ -30,6 +30,8 @@ export interface ClusterSpec {
   partitions: string[];
   /** The images' CPU architecture (resolved from auto before this point). */
   platform: Platform;
+  /** Whether the containers run under emulation: platform is not the engine's own (binfmt_misc, qemu-user). */
+  emulated: boolean;
   /** Slurm features every worker of this stack announces: partition, architecture, gpu. */
   nodeFeatures: string[];
   /** Where other machines reach this host; empty for one machine (nothing published for them). */
@@ -166,6 +168,8 @@ export interface SpecInput extends Omit<ClusterSettings, "hostCgroupVersion" | "
   stack: string;
   hostCgroupVersion: HostCgroupVersion;
   platform: Platform;
+  /** The engine's own CPU architecture. */
+  enginePlatform: Platform;
   dockerHost: string;
   engineCgroup: EngineCgroupSupport;
   /** Workers stacks: the controller stack's join output (checked). */
@@ -212,6 +216,7 @@ export function buildSpec(v: SpecInput): ClusterSpec {
     partition,
     partitions: [...new Set([...v.platformPartitions.split(","), partition])],
     platform: v.platform,
+    emulated: v.platform !== v.enginePlatform,
     nodeFeatures: [partition, v.platform.split("/")[1], ...(v.gpusPerWorker > 0 ? ["gpu"] : [])],
     advertiseAddress: v.advertiseAddress,
     gpus: { perWorker: v.gpusPerWorker, type: v.gpuType, nvidiaRuntime: v.nvidiaRuntime },

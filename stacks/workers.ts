@@ -1,7 +1,7 @@
 import { ClusterSpec } from "../config";
 import { slurmConfForRelease } from "../config/upgrade";
 import { controllerMungeKey } from "../config/controller-stack";
-import { renderCgroupConf, workerContainerSettings } from "../config/render";
+import { renderCgroupConf, slurmConfForWorkers, workerContainerSettings } from "../config/render";
 import { SlurmNodeFiles } from "../components/container-parts";
 import { declareWorkerImages, releaseBuildArgs } from "../components/images";
 import { projectImage } from "../components/image";
@@ -24,8 +24,9 @@ export function workersStack(spec: ClusterSpec) {
     clusterNetwork: network.name,
     mungeKeyBase64: controllerMungeKey(controller.stack),
     // slurm.conf is the cluster's own, byte for byte, but for keys newer than this stack's
-    // release while it is behind its controller's (config/upgrade.ts); cgroup.conf is this host's.
-    slurmConf: slurmConfForRelease(controller.slurmConf, spec.slurmRelease),
+    // release while it is behind its controller's (config/upgrade.ts) and for the epilog where
+    // this host emulates the workers' architecture (epilogLines); cgroup.conf is this host's.
+    slurmConf: slurmConfForWorkers(slurmConfForRelease(controller.slurmConf, spec.slurmRelease), spec.emulated),
     cgroupConf: renderCgroupConf(spec),
     sharedVolume: shared.name,
     // The cluster's users, with the same uids as on the controller.

@@ -1,4 +1,4 @@
-export { renderSlurmConf, renderWorkerNodeConf, renderGresConf, gpuPathInContainer, SLURMRESTD_PORT, REST_OPENAPI_VERSIONS, restOpenapiVersion, SLURMCTLD_PORT, SLURMD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
+export { renderSlurmConf, epilogLines, slurmConfForWorkers, renderWorkerNodeConf, renderGresConf, gpuPathInContainer, SLURMRESTD_PORT, REST_OPENAPI_VERSIONS, restOpenapiVersion, SLURMCTLD_PORT, SLURMD_PORT, STATE_SAVE_LOCATION } from "./slurm-conf";
 export { renderCgroupConf } from "./cgroup-conf";
 export { renderSlurmdbdConf, renderAccountingClientConf, ACCOUNTING_CLIENT_CONF } from "./slurmdbd-conf";
 export { workerCgroupSubtree, workerContainerSettings } from "./container-settings";

@@ -1,7 +1,7 @@
 import { ClusterSpec } from "../../config";
 import { engineReporting, testSpec } from "./spec";
 import { EngineCgroupSupport } from "../../config/keys";
-import { renderCgroupConf, renderGresConf, renderSlurmConf, renderWorkerNodeConf, renderSlurmdbdConf, restOpenapiVersion, slurmctldMetricsLines, workerCgroupSubtree, workerContainerSettings } from "../../config/render";
+import { epilogLines, renderCgroupConf, renderGresConf, renderSlurmConf, slurmConfForWorkers, renderWorkerNodeConf, renderSlurmdbdConf, restOpenapiVersion, slurmctldMetricsLines, workerCgroupSubtree, workerContainerSettings } from "../../config/render";
 
 const spec = (raw: Record<string, string> = {}) =>
   testSpec({ "slurm-cluster:clusterName": "lab", ...raw }, "ubuntu");
@@ -45,11 +45,30 @@ describe("slurm.conf", () => {
   });
 
   it("schedules short jobs on events (schedulerProfile=throughput), backfill at its default interval", async () => {
-    // No Epilog: Epilog=/bin/true failed on arm64 nodes under qemu ("epilog failed: rc:1"), draining them.
-    expect(conf).not.toMatch(/^Epilog=/m);
     expect(lines(conf)).toContain("SchedulerParameters=sched_min_interval=0,batch_sched_delay=0,sched_interval=1,bf_interval=30,default_queue_depth=1000");
     const stock = renderSlurmConf(await spec({ "slurm-cluster:schedulerProfile": "stock" }));
     expect(stock).not.toMatch(/^(Epilog|SchedulerParameters)=/m);
+  });
+
+  it("frees a finished job's slot at once with an epilog on native workers, none on emulated ones", async () => {
+    // With an epilog slurmd reports epilog-complete, which slurmctld schedules on at once (without:
+    // up to a second per job). Under emulation slurmd cannot exec one and would drain the node.
+    expect(lines(conf)).toContain("Epilog=/bin/true");
+    const arm64OnAmd64 = await testSpec({ "slurm-cluster:clusterName": "lab", "slurm-cluster:platform": "linux/arm64" }, "ubuntu", engineReporting(2, 24 * 1024, "linux/amd64"));
+    expect(arm64OnAmd64.emulated).toBe(true);
+    const emulated = renderSlurmConf(arm64OnAmd64);
+    expect(emulated).not.toMatch(/^Epilog=/m);
+    expect(emulated).toMatch(/^# No Epilog: these workers run under emulation/m);
+    const nativeArm64 = await testSpec({ "slurm-cluster:clusterName": "lab", "slurm-cluster:platform": "linux/arm64" }, "ubuntu", engineReporting(2, 24 * 1024, "linux/arm64"));
+    expect(lines(renderSlurmConf(nativeArm64))).toContain("Epilog=/bin/true");
+  });
+
+  it("gives a workers stack on an emulating host the cluster's slurm.conf without the epilog, comment and all", () => {
+    expect(slurmConfForWorkers(conf, false)).toBe(conf);
+    const emulated = slurmConfForWorkers(conf, true);
+    expect(emulated).not.toMatch(/^Epilog=|epilog-complete/m);
+    expect(emulated).toContain(epilogLines(true).join("\n"));
+    expect(emulated.replace(epilogLines(true).join("\n"), epilogLines(false).join("\n"))).toBe(conf);
   });
 
   it("makes job mail a no-op: no mailer is installed", async () => {

@@ -1,13 +1,14 @@
 // Several machines: a workers stack joins another stack's controller (StackReference), and a
 // cluster stack publishes what they need. Through the program's own loader and the mock harness.
 import { ClusterConfigError } from "../../config";
-import { renderGresConf, renderPrometheusYml, renderSlurmConf, renderWorkerNodeConf } from "../../config/render";
+import { renderGresConf, renderPrometheusYml, renderSlurmConf, renderWorkerNodeConf, slurmConfForWorkers } from "../../config/render";
 import { otherMachines } from "../../shared/slurm-exporter/discovery";
 import { ResolvedOutput, printableOutputs } from "../../local-runner/program";
 import { staleRecord } from "../../components/node-registration";
 import { readStackConfig } from "../../local-runner/stack-config";
 import { FIXTURE_MUNGE_KEY, readerOf, ubuntuJoin } from "./controller-fixture";
 import { CONTAINER, IMAGE, isWireSecret, ofType, runWithMocks } from "./harness";
+import { DEFAULT_FACTS } from "./fake-engine";
 import { engineReporting, testSpec } from "./spec";
 
 const REGISTRATION = "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration";
@@ -48,14 +49,23 @@ describe("the qnap workers stack", () => {
     expect(upload(q2, "/etc/slurm/dynamic-node.conf").content).toBe("CPUs=1 RealMemory=512 Feature=qnap,arm64 Port=6819");
   });
 
-  it("uses the controller stack's slurm.conf byte for byte and its munge key as a secret", async () => {
+  it("uses the controller stack's slurm.conf byte for byte on a native host and its munge key as a secret", async () => {
     const join = await ubuntuJoin("127.0.0.1");
-    const run = await runWithMocks("qnap");
+    const run = await runWithMocks("qnap", [], false, { ...DEFAULT_FACTS, architecture: "aarch64" });
     const q1 = ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-qnap-qnap1")!;
     expect(upload(q1, "/etc/slurm/slurm.conf").content).toBe(join.slurmConf);
     expect(isWireSecret(q1.inputs.uploads)).toBe(true);
     expect(JSON.stringify(q1.inputs.uploads)).toContain(FIXTURE_MUNGE_KEY);
     expect(JSON.stringify(printableOutputs(run.outputs as ResolvedOutput, false))).not.toContain(FIXTURE_MUNGE_KEY);
+  });
+
+  it("leaves the epilog out of slurm.conf where its arm64 workers are emulated (slurmd cannot exec one there)", async () => {
+    const join = await ubuntuJoin("127.0.0.1");
+    expect(join.slurmConf).toMatch(/^Epilog=\/bin\/true$/m);
+    const run = await runWithMocks("qnap"); // the default engine is amd64
+    const conf = upload(ofType(run, CONTAINER).find((c) => c.inputs.name === "slurm-qnap-qnap1")!, "/etc/slurm/slurm.conf").content!;
+    expect(conf).not.toMatch(/^Epilog=/m);
+    expect(conf).toBe(slurmConfForWorkers(join.slurmConf, true));
   });
 
   it("runs this machine's node exporter, published on its address only, for the cluster's Prometheus", async () => {
