@@ -2,6 +2,7 @@
 const transform = { "^.+\\.ts$": "ts-jest" };
 module.exports = {
   reporters: ["default", "<rootDir>/tests/summary-reporter.js"],
+  testSequencer: "<rootDir>/tests/sequencer.js",
   projects: [
     {
       displayName: "unit",

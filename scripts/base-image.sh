@@ -41,6 +41,16 @@ engine_arch="$(deb_arch "$(docker info --format '{{.Architecture}}')")"
 arch="$(deb_arch "${PLATFORM:-$engine_arch}")"
 host_arch="$(dpkg --print-architecture 2>/dev/null || deb_arch "$(uname -m)")"
 
+# One build of a tag per engine at a time: a second run (CI's background warm-up and a test, two
+# terminals) waits for the first and then finds its image, instead of a second debootstrap.
+lock_dir=/run/lock/slurm-cluster
+mkdir -p "$lock_dir"
+exec 9>"$lock_dir/base-image-$(printf '%s %s %s' "${DOCKER_HOST:-default}" "$tag" "$arch" | sha256sum | cut -c1-16).lock"
+if ! flock -n 9; then
+  log "another run is building $tag ($arch) on this engine; waiting for it"
+  flock 9
+fi
+
 if [ "${FORCE:-0}" != 1 ] && [ "$(docker image inspect --format '{{.Architecture}}' "$tag" 2>/dev/null)" = "$arch" ]; then
   log "$tag ($arch) already present; nothing to do (FORCE=1 rebuilds)"
   exit 0
