@@ -20,6 +20,7 @@ import { Cluster, ClusterDaemons, onController } from "./cluster";
 import { CliError } from "./errors";
 import { PollTimeout, poll } from "./poll";
 import { ROLE_LABEL } from "../config/spec";
+import { releaseOfVersion } from "../config/upgrade";
 
 const STATE_DIR = "/var/lib/slurm/slurmctld";
 const FORMAT = 1;
@@ -120,16 +121,13 @@ export async function readArchive(file: string, keyFor: (stack: string) => Buffe
   return { manifest, files };
 }
 
-/** Slurm's release: 24.11.5 -> 24.11 (state and database formats change between releases). */
-export const slurmRelease = (version: string) => version.split(".").slice(0, 2).join(".");
-
 /** Why an archive cannot go into this cluster, or undefined when it can. */
 export function restoreRefusal(manifest: Manifest, cluster: { clusterName: string; slurmVersion: string }, jobsNow: number, force: boolean): string | undefined {
   if (manifest.clusterName !== cluster.clusterName) {
     return `the archive is of cluster ${manifest.clusterName}, this stack's cluster is ${cluster.clusterName}: accounting keys everything by cluster name`;
   }
-  if (slurmRelease(manifest.slurmVersion) !== slurmRelease(cluster.slurmVersion)) {
-    return `the archive is from Slurm ${manifest.slurmVersion}, the stack runs ${cluster.slurmVersion}: restore into a stack of Slurm ${slurmRelease(manifest.slurmVersion)}`;
+  if (releaseOfVersion(manifest.slurmVersion) !== releaseOfVersion(cluster.slurmVersion)) {
+    return `the archive is from Slurm ${manifest.slurmVersion}, the stack runs ${cluster.slurmVersion}: restore into a stack of Slurm ${releaseOfVersion(manifest.slurmVersion)}`;
   }
   if (jobsNow > 0 && !force) {
     return `the stack's cluster already has ${jobsNow} job(s) in accounting, which a restore replaces: restore into a fresh stack (down --volumes, up) or pass --force`;

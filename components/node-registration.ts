@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { TYPE_PREFIX } from "./container-parts";
 import { ContainerExec, demuxDockerLog } from "../docker/container-exec";
+import { releaseOfVersion } from "../config/upgrade";
 
 /** What the registration check needs to ask the controller about one node. */
 export interface NodeRegistrationArgs {
@@ -350,7 +351,7 @@ async function drainBeforeUpgrade(inputs: UpgradeDrainInputs): Promise<string> {
   const node = await queryNode(like, true);
   if (!node) throw new Error(`cannot upgrade Slurm node ${inputs.nodeName}: slurmctld, asked in ${inputs.scontrolContainer}, does not answer`);
   if (!node.known || !node.slurmVersion) return "";
-  const running = node.slurmVersion.split(".").slice(0, 2).join(".");
+  const running = releaseOfVersion(node.slurmVersion);
   if (running === inputs.release) return "";
   // On the deployment's stderr (the runner's output; the Pulumi CLI's provider log).
   const progress = (line: string) => console.error(`[upgrade] ${line}`);

@@ -6,7 +6,8 @@ import * as os from "os";
 import * as path from "path";
 import { gunzipSync, gzipSync } from "zlib";
 import * as tar from "tar-stream";
-import { Manifest, packArchive, readArchive, loadDumpCommand, restoreRefusal, slurmRelease, stateArchiveProblem } from "../../cli/backup";
+import { Manifest, packArchive, readArchive, loadDumpCommand, restoreRefusal, stateArchiveProblem } from "../../cli/backup";
+import { releaseOfVersion } from "../../config/upgrade";
 import { backupKey, backupKeyDir } from "../../cli/backup-key";
 
 const base = {
@@ -58,7 +59,7 @@ it("refuses a tar.gz that is not a backup", async () => {
 
 it("restores only into the same cluster name and Slurm release, and into a cluster with jobs only when forced", () => {
   const m = { ...base, files: {} } as Manifest;
-  expect(slurmRelease("24.11.5")).toBe("24.11");
+  expect(releaseOfVersion("24.11.5")).toBe("24.11");
   expect(restoreRefusal(m, { clusterName: "ubuntu", slurmVersion: "24.11.6" }, 0, false)).toBeUndefined();
   expect(restoreRefusal(m, { clusterName: "lab", slurmVersion: "24.11.5" }, 0, false)).toMatch(/^the archive is of cluster ubuntu, this stack's cluster is lab/);
   expect(restoreRefusal(m, { clusterName: "ubuntu", slurmVersion: "25.05.1" }, 0, false)).toMatch(/^the archive is from Slurm 24.11.5, the stack runs 25.05.1: restore into a stack of Slurm 24.11/);
