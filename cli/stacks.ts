@@ -3,7 +3,6 @@
 // for it on a machine without the Pulumi CLI. SLURM_CLUSTER_RUNNER=local|pulumi forces one.
 // The Pulumi SDK and the runner's engine are loaded by the calls that use them: reading a stack's
 // outputs from the runner's state needs neither.
-import * as path from "path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { resolveDockerHost } from "../docker/engine";
 import { PROJECT_ROOT } from "../config/project";
@@ -90,16 +89,12 @@ export interface LocalRunner {
 }
 
 /**
- * The local runner's engine. It runs the Pulumi program (index.ts) in-process, which needs
- * TypeScript loaded: run from the CLI's build (dist/), the engine is taken from its sources
- * through ts-node, as `npm run local:up` runs it, never beside a compiled copy of the program.
+ * The local runner's engine, from the same tree as this file: the build in dist/ holds the engine
+ * and the Pulumi program it runs in-process, the sources run through ts-node (cli/launch.js).
  */
 function localRunner(): LocalRunner {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  if (__filename.endsWith(".ts")) return require("../local-runner/engine");
-  require("ts-node").register({ transpileOnly: true, project: path.join(PROJECT_ROOT, "tsconfig.json") });
-  return require(path.join(PROJECT_ROOT, "local-runner", "engine.ts"));
-  /* eslint-enable @typescript-eslint/no-require-imports */
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require("../local-runner/engine");
 }
 
 async function pulumiStack(stack: string, overrides: string[]): Promise<Stack> {

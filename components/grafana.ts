@@ -9,11 +9,12 @@ import { DASHBOARDS_DIR, renderGrafanaDashboardProvider, renderGrafanaDatasource
 import { containerBaseline } from "../config/render/container-baseline";
 import { REPLACE_ON_CHANGES, onNetworks, publishedUrl } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { PROJECT_ROOT } from "../config/project";
 
 /** Grafana comes from its official image (users pull it); pinned so dashboards keep working. */
 const GRAFANA_IMAGE = "grafana/grafana:11.6.0";
 /** Dashboards kept in the project as JSON, provisioned into Grafana. */
-const DASHBOARDS_SOURCE = path.join(__dirname, "..", "shared", "grafana");
+const DASHBOARDS_SOURCE = path.join(PROJECT_ROOT, "shared", "grafana");
 const ADMIN_USER = "admin";
 
 export interface GrafanaArgs {

@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
+import { PROJECT_ROOT } from "../config/project";
 import { contextDigest } from "./build-context";
 
 /** Where the project's Dockerfiles live, relative to the project root (Pulumi runs from there). */
@@ -21,7 +22,6 @@ function imageSource(kind: ImageKind): ImageSource {
   return { context: kind === "slurm-exporter" ? "." : dir, dockerfile: `${dir}/Dockerfile` };
 }
 
-const PROJECT_ROOT = path.join(__dirname, "..");
 
 /**
  * The image's name: the Slurm release (build argument SLURM_RELEASE) and a hash of its build context as Docker receives it (.dockerignore applied, as

@@ -7,6 +7,7 @@ import { ClusterSpec } from "../config";
 import { LoginSpec } from "../config/spec";
 import { REPLACE_ON_CHANGES, SlurmNodeFiles, TYPE_PREFIX, onNetwork, sharedMount, slurmUploads, tcpReadinessCheck } from "./container-parts";
 import { dockerLabels } from "./labels";
+import { PROJECT_ROOT } from "../config/project";
 import { containerBaseline } from "../config/render/container-baseline";
 
 export interface LoginNodeArgs {
@@ -22,7 +23,7 @@ export interface LoginNodeArgs {
 
 /** Where the job templates are on the login node. */
 const LOGIN_TEMPLATES_DIR = "/opt/slurm-cluster/job-templates";
-const TEMPLATES_SOURCE = path.join(__dirname, "..", "job-templates");
+const TEMPLATES_SOURCE = path.join(PROJECT_ROOT, "job-templates");
 const SSH_PORT = 22;
 
 /** Every file of the project's job templates, as uploads under LOGIN_TEMPLATES_DIR (read-only to users). */

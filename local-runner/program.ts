@@ -3,7 +3,7 @@
 // dependency order; what the mocks do with it (record it, or apply it to Docker) is the caller's.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PROJECT_NAME, PROJECT_ROOT } from "../config/project";
+import { PROJECT_NAME } from "../config/project";
 import { ResolvedOutput } from "./outputs";
 import { withPlainPulumiPromiseTraces } from "./promise-stacks";
 
@@ -200,7 +200,7 @@ async function runRegistered(
   };
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program: () => Promise<Record<string, unknown>> = require(path.join(PROJECT_ROOT, "index.ts"));
+  const program: () => Promise<Record<string, unknown>> = require(path.join(__dirname, "..", "index"));
   let returned: Record<string, unknown> = {};
   let programError: unknown;
   let stackError: unknown;

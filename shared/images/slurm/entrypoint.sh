@@ -7,19 +7,28 @@ set -euo pipefail
 role="${1:-}"
 log() { echo "[entrypoint:${role}] $*" >&2; }
 
-# wait_for <what> <tries> <command...>: retry once a second, fail with a clear message.
+# wait_for <what> <seconds> <command...>: retry, fail with a clear message after about <seconds>.
+# Five tries a second for the first 5 s, then one a second: the daemons start side by side and each
+# waits for the one before it (database, slurmdbd, slurmctld), so a whole second lost at each link
+# was most of the gap to the first job; a wait that goes on (64 workers for a controller still
+# starting, a database initialising its volume) costs no more than before.
 wait_for() {
-  local what="$1" tries="$2"; shift 2
-  local i
-  for ((i = 1; i <= tries; i++)); do
+  local what="$1" seconds="$2"; shift 2
+  local i=0 waited=0 pause
+  while true; do
+    i=$((i + 1))
     if "$@" >/dev/null 2>&1; then
       log "${what}: ready after ${i} attempt(s)"
       return 0
     fi
-    if ((i == 1 || i % 10 == 0)); then log "waiting for ${what} (${i}/${tries})"; fi
-    sleep 1
+    if ((waited >= seconds * 10)); then break; fi
+    if ((i == 1 || i % 25 == 0)); then log "waiting for ${what} (${i} attempts, up to ${seconds}s)"; fi
+    # In tenths of a second.
+    if ((waited < 50)); then pause=2; else pause=10; fi
+    sleep "$((pause / 10)).$((pause % 10))"
+    waited=$((waited + pause))
   done
-  log "gave up waiting for ${what} after ${tries} attempts"
+  log "gave up waiting for ${what} after ${seconds}s (${i} attempts)"
   return 1
 }
 
