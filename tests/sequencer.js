@@ -2,6 +2,7 @@
 // runs last: its arm64 images take minutes under emulation, and .ci/run builds them on the qnap
 // host in the background meanwhile (a warm build cache; the suite's `up` still builds every image
 // itself). Without that warm-up the order changes nothing but which suite a failure shows first.
+/* eslint-disable @typescript-eslint/no-require-imports */
 const Sequencer = require("@jest/test-sequencer").default;
 
 const LAST = ["several-machines.test.ts"];
