@@ -53,10 +53,30 @@ describe("the ubuntu stack's wiring", () => {
     // accounting (or the controller) to be ready before they are created.
     expect(ctl.started).toBeLessThan(dbd.finished);
     for (const w of ["slurm-ubuntu-worker1", "slurm-ubuntu-worker2"]) expect(byName[w].started).toBeLessThan(ctl.finished);
-    // ... but only once every image is built: no daemon's bounded wait runs during a build.
-    const lastImage = Math.max(...ofType(run, IMAGE).map((i) => i.finished));
-    for (const name of ["slurm-ubuntu-controller", "slurm-ubuntu-rest", "slurm-ubuntu-worker1", "slurm-ubuntu-slurm-exporter"]) {
-      expect({ name, afterImages: byName[name].started > lastImage }).toEqual({ name, afterImages: true });
+    // ... but only once the images of what they run and of what they wait for are built (no
+    // daemon's bounded wait runs while such an image builds), and not after any other image: the
+    // exporter's, built from the whole project, is not on the way to the first job.
+    const images = (name: string) =>
+      byName[name].details.dependencies.map((urn: string) => urn.split("::").pop()!).filter((n: string) => n.endsWith("-image")).sort();
+    const every = ofType(run, IMAGE).map((i) => i.name).sort();
+    expect({
+      controller: images("slurm-ubuntu-controller"),
+      worker1: images("slurm-ubuntu-worker1"),
+      worker2: images("slurm-ubuntu-worker2"),
+      login: images("slurm-ubuntu-login"),
+      rest: images("slurm-ubuntu-rest"),
+      exporter: images("slurm-ubuntu-slurm-exporter"),
+    }).toEqual({
+      controller: ["database-image", "slurm-image"],
+      worker1: ["database-image", "slurm-image", "slurm-worker-image"],
+      worker2: ["database-image", "slurm-image", "slurm-worker-image"],
+      login: ["login-image", "slurm-image"],
+      rest: every,
+      exporter: every,
+    });
+    for (const name of ["slurm-ubuntu-controller", "slurm-ubuntu-worker1", "slurm-ubuntu-login"]) {
+      const needed = images(name).map((image: string) => run.registrations.find((r) => r.type === IMAGE && r.name === image)!.finished);
+      expect({ name, afterItsImages: byName[name].started > Math.max(...needed) }).toEqual({ name, afterItsImages: true });
     }
     const checks = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/slurm-cluster:NodeRegistration");
     for (const check of checks) {
