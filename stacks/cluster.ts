@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { ClusterSpec } from "../config";
 import { renderUsersFile } from "../config/accounting";
 import { SLURMCTLD_PORT, renderCgroupConf, renderSlurmConf, slurmctldMetricsOn, workerContainerSettings } from "../config/render";
@@ -50,18 +51,13 @@ export function clusterStack(spec: ClusterSpec) {
   // for what it needs (slurmdbd for its database, slurmctld for slurmdbd, slurmd and slurmrestd for
   // slurmctld), and up still waits for the controller to answer and for every node to register.
   // Each starts once the images it runs and those of the daemons it waits for are built, so no
-  // daemon's wait runs while such an image builds (minutes for another architecture under emulation).
+  // daemon's wait runs while such an image builds (minutes for another architecture under
+  // emulation), and not after images it does not need: slurmctld, the workers and the login node
+  // not after the exporter's (built from the whole project) or each other's, which took the first
+  // job ~1 s and then ~0.6 s sooner (the login node's readiness comes before the users' accounts).
+  const after = (...dependsOn: pulumi.Resource[]) => ({ ...components, dependsOn });
   const built = [images.slurm, images.worker, images.login, images.database, images.monitoring, images.slurmExporter].filter((i) => i !== undefined);
-  const afterImages = { ...components, dependsOn: built };
-  // slurmctld waits only for slurmdbd, which waits only for the database: it starts once their
-  // images are built, not after the exporter's and login's, and so before the containers that
-  // wait for it (measured: the first job ~1 s sooner; its container was the last of 12 started).
-  const afterDaemonImages = { ...components, dependsOn: [images.slurm, images.database] };
-  // Likewise the workers (slurmd waits for slurmctld) and the login node (sshd waits for nothing):
-  // not after the exporter's image, built from the whole project (measured: 1.7 s of the first job's
-  // path, the login node's readiness ahead of the users' accounts).
-  const afterWorkerImages = { ...components, dependsOn: [images.slurm, images.database, images.worker] };
-  const afterLoginImage = { ...components, dependsOn: [images.slurm, images.login!] };
+  const afterImages = after(...built);
   // An upgrade of slurmRelease goes in SchedMD's order (README, Upgrading Slurm): the backup (made
   // before any of this, index.ts), slurmdbd (its database converted), slurmctld (its state
   // converted), the workers a batch at a time, then REST, login and monitoring.
@@ -69,7 +65,7 @@ export function clusterStack(spec: ClusterSpec) {
   const controller = new Controller(
     "controller",
     { spec, slurmImage: images.slurm.imageName, files, jwtKeyBase64: jwtKey.keyBase64, metricsKeyBase64: metricsAccess?.keyBase64 },
-    upgrade ? { ...components, dependsOn: [...built, db] } : afterDaemonImages,
+    upgrade ? after(...built, db) : after(images.slurm, images.database),
   );
 
   const workerSettings = workerContainerSettings(spec);
@@ -79,14 +75,14 @@ export function clusterStack(spec: ClusterSpec) {
       new WorkerNode(
         worker.nodeName,
         { spec, worker, settings: workerSettings, image: images.worker.imageName, files, controllerContainer: controller.containerName, controllerName: spec.containers.controller, upgradeAfter },
-        upgrade ? afterImages : afterWorkerImages,
+        upgrade ? afterImages : after(images.slurm, images.database, images.worker),
       ),
   );
-  const afterWorkers = upgrade ? { ...components, dependsOn: [...built, ...workers] } : afterImages;
+  const afterWorkers = upgrade ? after(...built, ...workers) : afterImages;
   const rest = new RestApi("rest", { spec, slurmImage: images.slurm.imageName, files, controllerContainer: controller.containerName }, afterWorkers);
 
   // The users' only way in: SSH to the login node.
-  const login = new LoginNode("login", { spec, login: spec.login!, loginImage: images.login!.imageName, files }, upgrade ? afterWorkers : afterLoginImage);
+  const login = new LoginNode("login", { spec, login: spec.login!, loginImage: images.login!.imageName, files }, upgrade ? afterWorkers : after(images.slurm, images.login!));
 
   // The users' Linux accounts on the controller, workers and login node (after their registration:
   // the containers run), before their Slurm associations are of use; with them, their SSH keys.
@@ -102,7 +98,7 @@ export function clusterStack(spec: ClusterSpec) {
   );
   // Accounts, users and QOS in slurmdbd (sacctmgr on the controller). After the Linux users: slurmctld
   // learns each association's uid from the user's name when the association arrives.
-  const accounts = new ClusterAccounts("accounting-objects", { spec, controllerContainer: controller.containerName }, { ...components, dependsOn: [controller, linuxUsers] });
+  const accounts = new ClusterAccounts("accounting-objects", { spec, controllerContainer: controller.containerName }, after(controller, linuxUsers));
 
   const monitoring = spec.monitoring
     ? new MonitoringStack(
